@@ -1,0 +1,345 @@
+/*
+ * netsocket.h — the public C API of libnetsocket.
+ *
+ * Plain TCP and TLS (BoringSSL, linked inside the library with every symbol
+ * hidden) sockets configured by options objects, and a selector with
+ * per-socket timeouts.  Every type is opaque; every exported symbol starts
+ * with ns_ and every macro with NS_.
+ *
+ * Conventions (apply to every function below unless it says otherwise)
+ *  - Functions returning int return NS_OK (0) or a negative NS_ERR_* status.
+ *    Functions returning ssize_t return a count or a negative status.
+ *    Constructors return a handle, or NULL on failure.
+ *  - Every failure records, for the calling thread, ns_last_status(),
+ *    ns_last_error() (a sentence naming the operation, the peer and the
+ *    cause) and ns_last_os_error() (errno, or 0).  Success leaves them alone.
+ *  - Times are int64_t microseconds; a negative value means "no limit".
+ *  - Every function accepts NULL handles without crashing: it fails with
+ *    NS_ERR_INVALID (or returns NULL / 0 where it cannot return a status).
+ *  - Strings are NUL-terminated UTF-8; byte buffers are (pointer, length).
+ *  - A socket is used by one thread at a time; distinct sockets and distinct
+ *    options objects are fully independent.  The error state is per thread.
+ *  - No call raises SIGPIPE; EINTR is retried inside the library.
+ */
+#ifndef NETSOCKET_H
+#define NETSOCKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NS_API __attribute__((visibility("default")))
+#else
+#define NS_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+#define NS_VERSION_MAJOR 1
+#define NS_VERSION_MINOR 0
+#define NS_VERSION_PATCH 0
+
+/* The library's version as "MAJOR.MINOR.PATCH" (static storage; never freed). */
+NS_API const char *ns_version(void);
+/* The library's version as (major << 16) | (minor << 8) | patch. */
+NS_API unsigned ns_version_number(void);
+
+/* ------------------------------------------------------------------ */
+/* Status codes and the per-thread error state                         */
+/* ------------------------------------------------------------------ */
+
+enum ns_status {
+    NS_OK = 0,
+    NS_ERR_INVALID = -1,         /* bad argument or misuse */
+    NS_ERR_NOMEM = -2,           /* allocation failed */
+    NS_ERR_HOST_NOT_FOUND = -3,  /* name resolution failed */
+    NS_ERR_CONNECT = -4,         /* connect/bind/listen failed, refused, unreachable */
+    NS_ERR_CONNECT_TIMEOUT = -5, /* connection-timeout elapsed */
+    NS_ERR_READ_TIMEOUT = -6,    /* read-timeout elapsed */
+    NS_ERR_WOULD_BLOCK = -7,     /* non-blocking operation cannot proceed now */
+    NS_ERR_CLOSED = -8,          /* socket closed, or the peer reset it */
+    NS_ERR_TLS = -9,             /* TLS handshake or protocol failure */
+    NS_ERR_CERTIFICATE = -10,    /* the peer's certificate was rejected */
+    NS_ERR_IO = -11              /* any other OS socket error */
+};
+
+/* The name of a status, e.g. "NS_ERR_READ_TIMEOUT"; "NS_ERR_UNKNOWN" for a
+ * value that is not a status.  Static storage. */
+NS_API const char *ns_status_name(int status);
+/* The status of the calling thread's last failure (NS_OK if none yet). */
+NS_API int ns_last_status(void);
+/* The message of the calling thread's last failure ("" if none yet).  The
+ * pointer is thread-local and valid until the thread's next failing call. */
+NS_API const char *ns_last_error(void);
+/* errno of the calling thread's last failure, or 0 if the OS was not the cause. */
+NS_API int ns_last_os_error(void);
+/* Resets the calling thread's error state to NS_OK / "" / 0. */
+NS_API void ns_clear_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    NS_SOCKET_OPTIONS = 1,
+    NS_TLS_SOCKET_OPTIONS = 2,
+    NS_SERVER_TLS_SOCKET_OPTIONS = 3
+} ns_options_kind;
+
+typedef struct ns_options ns_options;
+
+/*
+ * Certificate verifier: called for each certificate of the peer's chain,
+ * from the root towards the peer (depth 0 is the peer's own certificate),
+ * with the library's own verdict in preverify_error (0 when that certificate
+ * passed, else the X.509 error code, e.g. 18 for self-signed, 62 for a host
+ * name mismatch).  der/der_len is the certificate, valid only during the call.
+ * Return non-zero to accept that certificate; the verdict replaces the
+ * library's for it.  Called on the thread doing the handshake.
+ */
+typedef int (*ns_certificate_verifier)(void *userdata, int depth, int preverify_error,
+                                       const unsigned char *der, size_t der_len);
+/* Releases a verifier's userdata when the last options object or socket that
+ * uses it is freed (see ns_options_set_certificate_verifier_owned). */
+typedef void (*ns_release_function)(void *userdata);
+
+/* A new options object of the given kind with every field at its default
+ * (see the table in API.md).  Free it with ns_options_free.  NULL with
+ * NS_ERR_INVALID for an unknown kind, NS_ERR_NOMEM when out of memory. */
+NS_API ns_options *ns_options_new(ns_options_kind kind);
+/* A new options object of `kind` holding every field of `from` that `kind`
+ * has (the builder's (from o)); the others keep their defaults.  Certificates
+ * and keys are shared by reference count, so the copy is cheap. */
+NS_API ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind);
+/* Frees the options.  Sockets made from them are unaffected.  NULL is a no-op. */
+NS_API void ns_options_free(ns_options *o);
+/* The kind, or 0 for NULL. */
+NS_API ns_options_kind ns_options_kind_of(const ns_options *o);
+/* socket-options?: 1 for every kind, 0 for NULL. */
+NS_API int ns_options_is_socket(const ns_options *o);
+/* tls-socket-options?: 1 for the TLS and server TLS kinds. */
+NS_API int ns_options_is_tls(const ns_options *o);
+/* server-tls-socket-options?: 1 for the server TLS kind. */
+NS_API int ns_options_is_server_tls(const ns_options *o);
+
+/* Fields every kind has.  Getters return the default for NULL. */
+NS_API int ns_options_set_ai_family(ns_options *o, int family);       /* default AF_INET */
+NS_API int ns_options_get_ai_family(const ns_options *o);
+NS_API int ns_options_set_ai_socktype(ns_options *o, int socktype);   /* default SOCK_STREAM */
+NS_API int ns_options_get_ai_socktype(const ns_options *o);
+/* Default AI_V4MAPPED.  AI_PASSIVE is rejected later by client constructors
+ * (NS_ERR_INVALID); servers add it themselves. */
+NS_API int ns_options_set_ai_flags(ns_options *o, int flags);
+NS_API int ns_options_get_ai_flags(const ns_options *o);
+NS_API int ns_options_set_ai_protocol(ns_options *o, int protocol);   /* default 0 */
+NS_API int ns_options_get_ai_protocol(const ns_options *o);
+/* non-blocking?: default 1 (the seed's default).  Applied after the open. */
+NS_API int ns_options_set_non_blocking(ns_options *o, int on);
+NS_API int ns_options_get_non_blocking(const ns_options *o);
+/* One deadline for the whole open (every address and the TLS handshake);
+ * negative = none (default -1). */
+NS_API int ns_options_set_connection_timeout(ns_options *o, int64_t us);
+NS_API int64_t ns_options_get_connection_timeout(const ns_options *o);
+/* Bounds each recv, and a server's TLS handshake in accept; default -1. */
+NS_API int ns_options_set_read_timeout(ns_options *o, int64_t us);
+NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
+
+/* TLS fields (TLS and server TLS kinds; NS_ERR_INVALID on plain options).
+ * Every setter that fails leaves the options unchanged. */
+
+/* handshake: 1 (default) = constructors and accept complete the handshake;
+ * 0 = the caller calls ns_socket_handshake. */
+NS_API int ns_options_set_handshake(ns_options *o, int on);
+NS_API int ns_options_get_handshake(const ns_options *o);
+/* The private key, PEM or DER (RSA, EC or Ed25519), copied.  If certificates
+ * are already set, the key must match the first one. */
+NS_API int ns_options_set_private_key(ns_options *o, const void *data, size_t len);
+NS_API int ns_options_set_private_key_file(ns_options *o, const char *path);
+/* 1 if a private key is set.  Key material is never returned. */
+NS_API int ns_options_has_private_key(const ns_options *o);
+/* Appends certificates: DER (one) or PEM (every certificate in the blob, in
+ * order).  The first certificate is the leaf, the rest its chain.  If a key
+ * is set and this adds the leaf, the key must match it. */
+NS_API int ns_options_add_certificate(ns_options *o, const void *data, size_t len);
+NS_API int ns_options_add_certificate_file(ns_options *o, const char *path);
+NS_API int ns_options_clear_certificates(ns_options *o);
+NS_API size_t ns_options_certificate_count(const ns_options *o);
+/* The DER of certificate i, valid until the options are changed or freed;
+ * NULL if out of range. */
+NS_API const unsigned char *ns_options_get_certificate(const ns_options *o, size_t i,
+                                                       size_t *der_len);
+/* Sets (fn non-NULL) or removes (fn NULL) the verifier.  userdata is not
+ * owned by the library. */
+NS_API int ns_options_set_certificate_verifier(ns_options *o, ns_certificate_verifier fn,
+                                               void *userdata);
+/* Like ns_options_set_certificate_verifier, but the library owns userdata
+ * and calls release(userdata) once no options object or socket uses it any
+ * more (also when this call fails).  For language bindings. */
+NS_API int ns_options_set_certificate_verifier_owned(ns_options *o, ns_certificate_verifier fn,
+                                                     void *userdata,
+                                                     ns_release_function release);
+/* The verifier (NULL if none); its userdata is stored in *userdata if given. */
+NS_API ns_certificate_verifier ns_options_get_certificate_verifier(const ns_options *o,
+                                                                   void **userdata);
+/* sni*: a client sends the first name as SNI and checks the server's
+ * certificate against it.  Names are 1..255 bytes, no NUL, copied. */
+NS_API int ns_options_add_sni(ns_options *o, const char *name);
+NS_API int ns_options_clear_sni(ns_options *o);
+NS_API size_t ns_options_sni_count(const ns_options *o);
+/* Valid until the options are changed or freed; NULL if out of range. */
+NS_API const char *ns_options_get_sni(const ns_options *o, size_t i);
+/* alpn*: protocol names (1..255 bytes) in order of preference, copied. */
+NS_API int ns_options_add_alpn(ns_options *o, const char *name);
+NS_API int ns_options_clear_alpn(ns_options *o);
+NS_API size_t ns_options_alpn_count(const ns_options *o);
+NS_API const char *ns_options_get_alpn(const ns_options *o, size_t i);
+/* Trust anchors: for a server, the CAs client certificates are checked
+ * against (and whose names are sent in the request); for a client, used
+ * instead of the system store.  PEM (several) or DER. */
+NS_API int ns_options_add_trusted_certificate(ns_options *o, const void *data, size_t len);
+NS_API int ns_options_add_trusted_certificate_file(ns_options *o, const char *path);
+NS_API int ns_options_clear_trusted_certificates(ns_options *o);
+NS_API size_t ns_options_trusted_certificate_count(const ns_options *o);
+NS_API const unsigned char *ns_options_get_trusted_certificate(const ns_options *o, size_t i,
+                                                               size_t *der_len);
+/* Server TLS kind only: a client without a certificate fails the handshake. */
+NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);
+NS_API int ns_options_get_client_certificate_required(const ns_options *o);
+
+/* ------------------------------------------------------------------ */
+/* Sockets                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct ns_socket ns_socket;
+
+/*
+ * Client constructors resolve node/service with getaddrinfo (the ai-* fields
+ * as hints), try every address in turn and return a connected socket; a TLS
+ * client has also finished its handshake unless handshake is 0.  The
+ * connection timeout is one deadline for all of it.  Only then are
+ * non-blocking? and read-timeout applied.  options NULL means defaults; plain
+ * options given to a TLS constructor get the TLS defaults for TLS fields.
+ * Errors: NS_ERR_INVALID (AI_PASSIVE, NULL node/service), NS_ERR_HOST_NOT_FOUND,
+ * NS_ERR_CONNECT (the message names every address tried and why it failed),
+ * NS_ERR_CONNECT_TIMEOUT, NS_ERR_TLS, NS_ERR_CERTIFICATE, NS_ERR_NOMEM.
+ * Free the result with ns_socket_free.
+ */
+NS_API ns_socket *ns_make_client_socket(const char *node, const char *service,
+                                        const ns_options *o);
+NS_API ns_socket *ns_make_client_tls_socket(const char *node, const char *service,
+                                            const ns_options *o);
+/* Binds (SO_REUSEADDR) and listens.  node NULL = every local address;
+ * service "0" = a free port (see ns_socket_local_port).  The TLS server
+ * needs certificates and a private key, else NS_ERR_INVALID. */
+NS_API ns_socket *ns_make_server_socket(const char *node, const char *service,
+                                        const ns_options *o);
+NS_API ns_socket *ns_make_server_tls_socket(const char *node, const char *service,
+                                            const ns_options *o);
+/* socket-options->client-socket: a TLS client for TLS options, a plain one
+ * for plain options (server TLS options: NS_ERR_INVALID). */
+NS_API ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *service);
+
+/* Sends once (may be short).  Non-blocking with no room: NS_ERR_WOULD_BLOCK.
+ * Peer gone: NS_ERR_CLOSED.  flags: MSG_* (plain sockets; TLS ignores them). */
+NS_API ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags);
+/* Sends everything, waiting for room even on a non-blocking socket. */
+NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags);
+/* Receives up to len bytes; 0 = orderly end of stream.  Waits at most the
+ * read timeout (NS_ERR_READ_TIMEOUT); non-blocking with nothing to read:
+ * NS_ERR_WOULD_BLOCK at once.  flags: MSG_PEEK, MSG_WAITALL, ... (TLS honours
+ * MSG_PEEK only).  A TLS peer that vanishes without close_notify: NS_ERR_CLOSED. */
+NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
+/* Accepts one connection; the new socket inherits the server's options
+ * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by
+ * its read timeout, unless handshake is 0.  A non-blocking server with no
+ * pending connection: NS_ERR_WOULD_BLOCK.  Free the result with ns_socket_free. */
+NS_API ns_socket *ns_socket_accept(ns_socket *server);
+/* Runs (or resumes) the TLS handshake; NS_ERR_WOULD_BLOCK on a non-blocking
+ * socket that must wait.  NS_OK if already done; NS_ERR_INVALID on plain sockets. */
+NS_API int ns_socket_handshake(ns_socket *s);
+/* SHUT_RD / SHUT_WR / SHUT_RDWR.  On TLS, SHUT_WR and SHUT_RDWR send close_notify. */
+NS_API int ns_socket_shutdown(ns_socket *s, int how);
+/* Closes (TLS: sends close_notify first if the handshake finished).  The
+ * handle stays valid, ns_socket_is_closed says 1, and I/O fails with
+ * NS_ERR_CLOSED.  Closing twice is NS_OK. */
+NS_API int ns_socket_close(ns_socket *s);
+/* Closes if open and releases the handle.  NULL is a no-op. */
+NS_API void ns_socket_free(ns_socket *s);
+NS_API int ns_socket_is_closed(const ns_socket *s);  /* 1 for NULL */
+NS_API int ns_socket_is_tls(const ns_socket *s);
+/* The file descriptor (-1 once closed).  The library keeps it O_NONBLOCK
+ * internally and emulates blocking mode; it stays owned by the socket. */
+NS_API int ns_socket_fd(const ns_socket *s);
+NS_API int ns_socket_set_non_blocking(ns_socket *s, int on);
+NS_API int ns_socket_is_non_blocking(const ns_socket *s);
+NS_API int ns_socket_set_read_timeout(ns_socket *s, int64_t us);
+NS_API int64_t ns_socket_get_read_timeout(const ns_socket *s);
+/* node/service given to a client constructor (node NULL for servers and
+ * accepted sockets; service of a server is the one given).  Valid until freed. */
+NS_API const char *ns_socket_node(const ns_socket *s);
+NS_API const char *ns_socket_service(const ns_socket *s);
+/* Numeric address into buf (NUL-terminated; 46 bytes always suffice). */
+NS_API int ns_socket_peer_address(const ns_socket *s, char *buf, size_t len);
+NS_API int ns_socket_peer_port(const ns_socket *s);    /* port, or a negative status */
+NS_API int ns_socket_local_address(const ns_socket *s, char *buf, size_t len);
+NS_API int ns_socket_local_port(const ns_socket *s);
+NS_API int ns_socket_setsockopt(ns_socket *s, int level, int name, const void *val, size_t len);
+/* *len: in the buffer's size, out the value's size. */
+NS_API int ns_socket_getsockopt(ns_socket *s, int level, int name, void *val, size_t *len);
+
+/* TLS queries: NULL / 0 on plain sockets and before the handshake. */
+/* The peer's certificate (DER), valid until the socket is freed. */
+NS_API const unsigned char *ns_socket_peer_certificate(ns_socket *s, size_t *der_len);
+/* The negotiated ALPN protocol, valid until the socket is freed. */
+NS_API const char *ns_socket_selected_alpn(const ns_socket *s);
+/* Server side: the SNI name the client sent.  Valid until freed. */
+NS_API const char *ns_socket_server_name(const ns_socket *s);
+/* "TLSv1.2" / "TLSv1.3"; static storage. */
+NS_API const char *ns_socket_tls_version(const ns_socket *s);
+/* The cipher suite's standard name, e.g. "TLS_AES_128_GCM_SHA256"; static storage. */
+NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
+/* Decrypted bytes buffered and ready to read without touching the fd. */
+NS_API int ns_socket_pending(const ns_socket *s);
+
+/* ------------------------------------------------------------------ */
+/* Selector                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct ns_selector ns_selector;
+
+/* A new selector (epoll + eventfd).  Free with ns_selector_free. */
+NS_API ns_selector *ns_selector_new(void);
+/* Frees the selector; sockets still in it are left open and unwatched. */
+NS_API void ns_selector_free(ns_selector *sel);
+/* Watches s once: it is reported when readable (a TLS socket with pending
+ * decrypted bytes at once) or when timeout_us passes (negative: never), then
+ * leaves the selector.  A socket is in at most one selector at a time;
+ * adding it again replaces its timeout and data.  Closing or freeing a
+ * socket removes it. */
+NS_API int ns_selector_add(ns_selector *sel, ns_socket *s, int64_t timeout_us, void *data);
+/* NS_ERR_INVALID if s is not in sel. */
+NS_API int ns_selector_remove(ns_selector *sel, ns_socket *s);
+/* Waits up to timeout_us (negative: no limit) for events; returns their
+ * number (0 when the wait timed out or was interrupted).  The events stay
+ * readable until the next wait; their sockets have left the selector. */
+NS_API int ns_selector_wait(ns_selector *sel, int64_t timeout_us);
+NS_API ns_socket *ns_selector_event_socket(const ns_selector *sel, int i);
+NS_API void *ns_selector_event_data(const ns_selector *sel, int i);
+/* 1 if event i is a timeout rather than readability. */
+NS_API int ns_selector_event_timed_out(const ns_selector *sel, int i);
+/* Wakes a wait in progress (or the next one) from any thread. */
+NS_API int ns_selector_interrupt(ns_selector *sel);
+NS_API size_t ns_selector_count(const ns_selector *sel);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NETSOCKET_H */

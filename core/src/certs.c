@@ -1,0 +1,221 @@
+/* Certificates and private keys from PEM or DER, in memory or in files. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "internal.h"
+
+#define NS_FILE_MAX (16 * 1024 * 1024)
+
+static int looks_like_pem(const void *data, size_t len)
+{
+    return memmem(data, len, "-----BEGIN", 10) != NULL;
+}
+
+/* Never prompt for a pass phrase on a terminal: encrypted keys are refused. */
+static int no_password(char *buf, int size, int rwflag, void *userdata)
+{
+    return 0;
+}
+
+static int cert_init(ns_cert *c, X509 *x)
+{
+    uint8_t *der = NULL;
+    int n = i2d_X509(x, &der);
+    if (n <= 0)
+        return ns_fail_ssl(NS_ERR_NOMEM, "cannot encode a certificate");
+    c->x509 = x;
+    c->der = der;
+    c->der_len = (size_t)n;
+    return NS_OK;
+}
+
+static int certlist_push(ns_certlist *l, X509 *x)
+{
+    ns_cert *items = realloc(l->items, (l->count + 1) * sizeof *items);
+    if (items == NULL) {
+        X509_free(x);
+        return ns_fail(NS_ERR_NOMEM, ENOMEM, "out of memory storing a certificate");
+    }
+    l->items = items;
+    int rc = cert_init(&items[l->count], x);
+    if (rc != NS_OK) {
+        X509_free(x);
+        return rc;
+    }
+    l->count++;
+    return NS_OK;
+}
+
+static int parse_pem_certs(const void *data, size_t len, const char *what, ns_certlist *out)
+{
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    if (bio == NULL)
+        return ns_fail(NS_ERR_NOMEM, ENOMEM, "%s: out of memory", what);
+    int rc = NS_OK;
+    for (;;) {
+        X509 *x = PEM_read_bio_X509(bio, NULL, no_password, NULL);
+        if (x == NULL) {
+            uint32_t e = ERR_peek_last_error();
+            /* "no start line" after at least one certificate = end of input. */
+            if (out->count > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM &&
+                ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+                ERR_clear_error();
+                break;
+            }
+            rc = ns_fail_ssl(NS_ERR_INVALID, "%s: not a valid PEM certificate", what);
+            break;
+        }
+        if ((rc = certlist_push(out, x)) != NS_OK)
+            break;
+    }
+    BIO_free(bio);
+    if (rc != NS_OK)
+        ns_certlist_clear(out);
+    return rc;
+}
+
+int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *out)
+{
+    if (data == NULL || len == 0)
+        return ns_fail(NS_ERR_INVALID, 0, "%s: empty certificate data", what);
+    if (len > NS_FILE_MAX)
+        return ns_fail(NS_ERR_INVALID, 0, "%s: data larger than 16 MiB", what);
+    if (looks_like_pem(data, len))
+        return parse_pem_certs(data, len, what, out);
+    const uint8_t *p = data;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (x == NULL || p != (const uint8_t *)data + len) {
+        X509_free(x);
+        return ns_fail_ssl(NS_ERR_INVALID, "%s: neither PEM nor a DER certificate", what);
+    }
+    return certlist_push(out, x);
+}
+
+int ns_key_parse(const void *data, size_t len, EVP_PKEY **out)
+{
+    if (data == NULL || len == 0)
+        return ns_fail(NS_ERR_INVALID, 0, "private-key: empty key data");
+    if (len > NS_FILE_MAX)
+        return ns_fail(NS_ERR_INVALID, 0, "private-key: data larger than 16 MiB");
+    EVP_PKEY *key = NULL;
+    if (looks_like_pem(data, len)) {
+        BIO *bio = BIO_new_mem_buf(data, (int)len);
+        if (bio == NULL)
+            return ns_fail(NS_ERR_NOMEM, ENOMEM, "private-key: out of memory");
+        key = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
+        BIO_free(bio);
+        if (key == NULL)
+            return ns_fail_ssl(NS_ERR_INVALID,
+                               "private-key: not a valid (unencrypted) PEM private key");
+    } else {
+        const uint8_t *p = data;
+        key = d2i_AutoPrivateKey(NULL, &p, (long)len);
+        if (key == NULL || p != (const uint8_t *)data + len) {
+            EVP_PKEY_free(key);
+            return ns_fail_ssl(NS_ERR_INVALID, "private-key: neither PEM nor a DER private key");
+        }
+    }
+    ERR_clear_error();
+    *out = key;
+    return NS_OK;
+}
+
+int ns_key_matches(EVP_PKEY *key, X509 *cert)
+{
+    EVP_PKEY *pub = X509_get_pubkey(cert);
+    int same = pub != NULL && EVP_PKEY_cmp(pub, key) == 1;
+    EVP_PKEY_free(pub);
+    ERR_clear_error();
+    return same;
+}
+
+int ns_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len)
+{
+    if (path == NULL)
+        return ns_fail(NS_ERR_INVALID, 0, "%s: NULL file name", what);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return ns_fail(NS_ERR_INVALID, errno, "%s: cannot open %s: %s", what, path, strerror(errno));
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = NS_OK;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 8192;
+            uint8_t *nbuf = ncap <= NS_FILE_MAX ? realloc(buf, ncap) : NULL;
+            if (nbuf == NULL) {
+                rc = ncap > NS_FILE_MAX
+                         ? ns_fail(NS_ERR_INVALID, 0, "%s: %s is larger than 16 MiB", what, path)
+                         : ns_fail(NS_ERR_NOMEM, ENOMEM, "%s: out of memory reading %s", what, path);
+                break;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f))
+                rc = ns_fail(NS_ERR_INVALID, errno, "%s: cannot read %s: %s", what, path,
+                             strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (rc != NS_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = len;
+    return NS_OK;
+}
+
+int ns_certlist_append(ns_certlist *l, ns_certlist *more)
+{
+    if (more->count == 0)
+        return NS_OK;
+    ns_cert *items = realloc(l->items, (l->count + more->count) * sizeof *items);
+    if (items == NULL)
+        return ns_fail(NS_ERR_NOMEM, ENOMEM, "out of memory storing certificates");
+    memcpy(items + l->count, more->items, more->count * sizeof *items);
+    l->items = items;
+    l->count += more->count;
+    free(more->items);
+    more->items = NULL;
+    more->count = 0;
+    return NS_OK;
+}
+
+int ns_certlist_copy(ns_certlist *dst, const ns_certlist *src)
+{
+    ns_certlist tmp = {0};
+    for (size_t i = 0; i < src->count; i++) {
+        X509_up_ref(src->items[i].x509);
+        if (certlist_push(&tmp, src->items[i].x509) != NS_OK) {
+            ns_certlist_clear(&tmp);
+            return NS_ERR_NOMEM;
+        }
+    }
+    ns_certlist_clear(dst);
+    *dst = tmp;
+    return NS_OK;
+}
+
+void ns_certlist_clear(ns_certlist *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        X509_free(l->items[i].x509);
+        OPENSSL_free(l->items[i].der);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}

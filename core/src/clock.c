@@ -1,0 +1,55 @@
+/* Deadlines and polling with a deadline (EINTR retried). */
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
+
+#include "internal.h"
+
+int64_t ns_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t ns_deadline_after(int64_t us)
+{
+    if (us < 0)
+        return -1;
+    return ns_now_us() + us;
+}
+
+int ns_poll_ms_left(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - ns_now_us();
+    if (left <= 0)
+        return 0;
+    int64_t ms = (left + 999) / 1000;
+    return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
+int ns_poll_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        int ms = ns_poll_ms_left(deadline);
+        if (ms == 0 && deadline >= 0) {
+            /* Expired: one last non-waiting look. */
+            int r = poll(&p, 1, 0);
+            return r > 0 ? 1 : (r == 0 ? 0 : (errno == EINTR ? 0 : -errno));
+        }
+        int r = poll(&p, 1, ms);
+        if (r > 0)
+            return 1;
+        if (r == 0) {
+            /* poll rounds to ms; recheck against the microsecond deadline. */
+            if (deadline >= 0 && ns_now_us() < deadline)
+                continue;
+            return 0;
+        }
+        if (errno != EINTR)
+            return -errno;
+    }
+}

@@ -1,0 +1,105 @@
+/* The per-thread error state, status names and the version. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "internal.h"
+#include "ns_version.h"
+
+#define NS_MESSAGE_MAX 1024
+
+static _Thread_local int last_status;
+static _Thread_local int last_os_error;
+static _Thread_local char last_message[NS_MESSAGE_MAX];
+
+static const char *const status_names[] = {
+    "NS_OK",           "NS_ERR_INVALID",      "NS_ERR_NOMEM",  "NS_ERR_HOST_NOT_FOUND",
+    "NS_ERR_CONNECT",  "NS_ERR_CONNECT_TIMEOUT", "NS_ERR_READ_TIMEOUT", "NS_ERR_WOULD_BLOCK",
+    "NS_ERR_CLOSED",   "NS_ERR_TLS",          "NS_ERR_CERTIFICATE", "NS_ERR_IO",
+};
+
+const char *ns_status_name(int status)
+{
+    if (status > 0 || -status >= (int)(sizeof status_names / sizeof status_names[0]))
+        return "NS_ERR_UNKNOWN";
+    return status_names[-status];
+}
+
+int ns_last_status(void) { return last_status; }
+const char *ns_last_error(void) { return last_message; }
+int ns_last_os_error(void) { return last_os_error; }
+
+void ns_clear_error(void)
+{
+    last_status = NS_OK;
+    last_os_error = 0;
+    last_message[0] = '\0';
+}
+
+static int record(int status, int os_error, const char *fmt, va_list ap)
+{
+    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    last_status = status;
+    last_os_error = os_error;
+    return status;
+}
+
+int ns_fail(int status, int os_error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(status, os_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int ns_fail_ssl(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(status, 0, fmt, ap);
+    va_end(ap);
+    /* Append the first BoringSSL reason, then drop the queue so a later
+     * failure does not report a stale one. */
+    unsigned long e = ERR_get_error();
+    if (e != 0) {
+        size_t used = strlen(last_message);
+        char reason[256];
+        ERR_error_string_n(e, reason, sizeof reason);
+        snprintf(last_message + used, sizeof last_message - used, ": %s",
+                 ERR_reason_error_string(e) ? ERR_reason_error_string(e) : reason);
+    }
+    ERR_clear_error();
+    return status;
+}
+
+int ns_status_from_errno(int err)
+{
+    switch (err) {
+    case EPIPE:
+    case ECONNRESET:
+    case ENOTCONN:
+    case ECONNABORTED:
+    case EBADF:
+        return NS_ERR_CLOSED;
+    case EAGAIN:
+        return NS_ERR_WOULD_BLOCK;
+    case ENOMEM:
+    case ENOBUFS:
+        return NS_ERR_NOMEM;
+    case ETIMEDOUT:
+        return NS_ERR_READ_TIMEOUT;
+    default:
+        return NS_ERR_IO;
+    }
+}
+
+const char *ns_version(void) { return NS_BUILD_VERSION_STRING; }
+
+unsigned ns_version_number(void)
+{
+    return ((unsigned)NS_BUILD_VERSION_MAJOR << 16) | ((unsigned)NS_BUILD_VERSION_MINOR << 8) |
+           (unsigned)NS_BUILD_VERSION_PATCH;
+}

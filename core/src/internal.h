@@ -1,0 +1,167 @@
+/* Private declarations shared by netsocket's source files. */
+#ifndef NS_INTERNAL_H
+#define NS_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "netsocket.h"
+
+#define NS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---- error.c: the one error path ---- */
+/* Records status, message and os_error for this thread and returns status. */
+int ns_fail(int status, int os_error, const char *fmt, ...) NS_PRINTF(3, 4);
+/* ns_fail with the message of a BoringSSL error appended ("...: reason"). */
+int ns_fail_ssl(int status, const char *fmt, ...) NS_PRINTF(2, 3);
+/* The errno -> status mapping for socket I/O errors. */
+int ns_status_from_errno(int err);
+#define NS_CHECK_HANDLE(h, what)                                                \
+    do {                                                                        \
+        if ((h) == NULL)                                                        \
+            return ns_fail(NS_ERR_INVALID, 0, "%s: NULL handle", (what));       \
+    } while (0)
+
+/* ---- clock.c: deadlines ---- */
+int64_t ns_now_us(void);
+/* A deadline `us` from now, or -1 (none) for a negative duration. */
+int64_t ns_deadline_after(int64_t us);
+/* Milliseconds left for poll() (-1 = none, 0 = expired), rounded up. */
+int ns_poll_ms_left(int64_t deadline);
+/* Polls fd for `events` until the deadline.  Returns 1 ready, 0 expired,
+ * or -errno.  EINTR is retried with the remaining time. */
+int ns_poll_fd(int fd, short events, int64_t deadline);
+
+/* ---- strlist.c: small owned string lists (sni*, alpn*) ---- */
+typedef struct {
+    char **items;
+    size_t count;
+} ns_strlist;
+int ns_strlist_add(ns_strlist *l, const char *s);
+int ns_strlist_copy(ns_strlist *dst, const ns_strlist *src);
+void ns_strlist_clear(ns_strlist *l);
+
+/* ---- certs.c: certificates and keys from PEM/DER ---- */
+typedef struct {
+    X509 *x509;
+    uint8_t *der; /* its encoding, for the DER getters */
+    size_t der_len;
+} ns_cert;
+typedef struct {
+    ns_cert *items;
+    size_t count;
+} ns_certlist;
+/* Parses data (PEM with one or more certificates, or one DER certificate)
+ * into *out (empty on entry); `what` names the field in messages. */
+int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *out);
+/* Parses a private key (PEM or DER: PKCS#8, RSA, EC). */
+int ns_key_parse(const void *data, size_t len, EVP_PKEY **out);
+/* Reads a whole file for the *_file setters; free *out with free(). */
+int ns_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len);
+/* Moves every item of *more to the end of *l (more is left empty). */
+int ns_certlist_append(ns_certlist *l, ns_certlist *more);
+int ns_certlist_copy(ns_certlist *dst, const ns_certlist *src);
+void ns_certlist_clear(ns_certlist *l);
+/* 1 if key is the private half of cert's public key. */
+int ns_key_matches(EVP_PKEY *key, X509 *cert);
+
+/* ---- verifier: shared, reference-counted callback holder ---- */
+typedef struct ns_verifier {
+    int refs; /* atomic */
+    ns_certificate_verifier fn;
+    void *userdata;
+    ns_release_function release;
+} ns_verifier;
+ns_verifier *ns_verifier_ref(ns_verifier *v);
+void ns_verifier_unref(ns_verifier *v);
+
+/* ---- options.c ---- */
+struct ns_options {
+    ns_options_kind kind;
+    int ai_family, ai_socktype, ai_flags, ai_protocol;
+    int non_blocking;
+    int64_t connection_timeout, read_timeout;
+    /* TLS */
+    int handshake;
+    int client_certificate_required;
+    EVP_PKEY *private_key;
+    ns_certlist certificates;
+    ns_certlist trusted;
+    ns_verifier *verifier;
+    ns_strlist sni, alpn;
+};
+/* The options to use for a constructor: o itself when it has `kind`'s fields
+ * or NULL-with-defaults; *owned is set when the caller must free the result. */
+const ns_options *ns_options_for(const ns_options *o, ns_options_kind kind, ns_options **owned);
+
+/* ---- socket.c ---- */
+enum ns_role { NS_ROLE_CLIENT, NS_ROLE_SERVER, NS_ROLE_ACCEPTED };
+
+struct ns_socket {
+    int fd;              /* -1 once closed; always O_NONBLOCK internally */
+    enum ns_role role;
+    int non_blocking;    /* the mode the user sees */
+    int64_t read_timeout;
+    char *node, *service;
+    char peer_label[80]; /* "node:service" or "ip:port", for messages */
+    /* TLS (ssl NULL on plain sockets) */
+    SSL_CTX *ctx;        /* own reference */
+    SSL *ssl;
+    int handshake_done;
+    int handshake_on_accept; /* servers: accept() handshakes */
+    int sent_close_notify;
+    ns_verifier *verifier;   /* own reference; for the verify callback */
+    int verifier_rejected;   /* the verifier said no during this handshake */
+    int verify_depth_failed, verify_error_failed;
+    uint8_t *peer_der;       /* peer certificate, encoded on first request */
+    size_t peer_der_len;
+    char alpn[256];          /* negotiated ALPN, "" if none */
+    /* selector membership (selector.c) */
+    struct ns_selector *selector;
+    size_t selector_slot;
+};
+ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const char *service);
+/* Applies non-blocking? and read-timeout after the open. */
+void ns_socket_apply_options(ns_socket *s, const ns_options *o);
+/* Sets fd close-on-exec and O_NONBLOCK. */
+int ns_fd_prepare(int fd);
+int ns_check_open(const ns_socket *s, const char *what);
+/* Fails with `status` naming s's peer: "<what> <peer>: <cause>". */
+int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause);
+
+/* ---- resolve.c: getaddrinfo, connect with a deadline, bind/listen ---- */
+int ns_open_client_fd(const char *node, const char *service, const ns_options *o,
+                      int64_t deadline, int *fd_out);
+int ns_open_server_fd(const char *node, const char *service, const ns_options *o, int *fd_out);
+
+/* ---- bio.c ---- */
+/* A BIO reading and writing fd with recv/send(MSG_NOSIGNAL); NULL on ENOMEM. */
+BIO *ns_bio_new_fd(int fd);
+
+/* ---- tls_context.c / tls.c ---- */
+int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node);
+int ns_tls_server_context(ns_socket *server, const ns_options *o);
+int ns_tls_accept_start(ns_socket *server, ns_socket *conn);
+int ns_tls_handshake(ns_socket *s, int64_t deadline, int nonblocking, int timeout_status);
+ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait);
+ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
+int ns_tls_shutdown_write(ns_socket *s);
+void ns_tls_free(ns_socket *s);
+/* Installs the library's verify callback (with hostname checking) on ssl. */
+void ns_verify_install(SSL_CTX *ctx, int server_side, int require_peer_cert);
+/* Sets the name (or IP literal) the peer's certificate must match. */
+int ns_verify_set_host(SSL *ssl, const char *host);
+/* 1 if host is a name to send as SNI (not an IP literal). */
+int ns_verify_wants_sni(const char *host);
+/* NS_ERR_CERTIFICATE with a description in msg if verification failed
+ * during the last handshake, else NS_OK. */
+int ns_verify_failure_status(ns_socket *s, char *msg, size_t len);
+
+/* ---- selector.c ---- */
+void ns_selector_forget(ns_socket *s);
+
+#endif

@@ -1,0 +1,424 @@
+/* Options objects: the three kinds, their fields, defaults and validation. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+/* Which kinds have a field: bit (1 << kind). */
+#define KINDS_ALL ((1u << NS_SOCKET_OPTIONS) | (1u << NS_TLS_SOCKET_OPTIONS) | (1u << NS_SERVER_TLS_SOCKET_OPTIONS))
+#define KINDS_TLS ((1u << NS_TLS_SOCKET_OPTIONS) | (1u << NS_SERVER_TLS_SOCKET_OPTIONS))
+#define KINDS_SERVER (1u << NS_SERVER_TLS_SOCKET_OPTIONS)
+
+static const char *kind_name(ns_options_kind kind)
+{
+    switch (kind) {
+    case NS_SOCKET_OPTIONS: return "socket-options";
+    case NS_TLS_SOCKET_OPTIONS: return "tls-socket-options";
+    case NS_SERVER_TLS_SOCKET_OPTIONS: return "server-tls-socket-options";
+    }
+    return "unknown options";
+}
+
+static int has_field(const ns_options *o, unsigned kinds)
+{
+    return (kinds & (1u << o->kind)) != 0;
+}
+
+/* The guard of every setter: a handle, and a kind that has the field. */
+static int settable(const ns_options *o, unsigned kinds, const char *field)
+{
+    if (o == NULL)
+        return ns_fail(NS_ERR_INVALID, 0, "setting %s: NULL options", field);
+    if (!has_field(o, kinds))
+        return ns_fail(NS_ERR_INVALID, 0, "%s is not a field of %s", field, kind_name(o->kind));
+    return NS_OK;
+}
+
+static void set_defaults(ns_options *o, ns_options_kind kind)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->ai_family = AF_INET;
+    o->ai_socktype = SOCK_STREAM;
+    o->ai_flags = AI_V4MAPPED;
+    o->ai_protocol = 0;
+    o->non_blocking = 1;
+    o->connection_timeout = -1;
+    o->read_timeout = -1;
+    o->handshake = 1;
+}
+
+ns_options *ns_options_new(ns_options_kind kind)
+{
+    if (kind < NS_SOCKET_OPTIONS || kind > NS_SERVER_TLS_SOCKET_OPTIONS) {
+        ns_fail(NS_ERR_INVALID, 0, "ns_options_new: unknown options kind %d", (int)kind);
+        return NULL;
+    }
+    ns_options *o = malloc(sizeof *o);
+    if (o == NULL) {
+        ns_fail(NS_ERR_NOMEM, ENOMEM, "ns_options_new: out of memory");
+        return NULL;
+    }
+    set_defaults(o, kind);
+    return o;
+}
+
+void ns_options_free(ns_options *o)
+{
+    if (o == NULL)
+        return;
+    /* EVP_PKEY_free wipes the key material: BoringSSL's free zeroes memory. */
+    EVP_PKEY_free(o->private_key);
+    ns_certlist_clear(&o->certificates);
+    ns_certlist_clear(&o->trusted);
+    ns_verifier_unref(o->verifier);
+    ns_strlist_clear(&o->sni);
+    ns_strlist_clear(&o->alpn);
+    free(o);
+}
+
+ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind)
+{
+    if (from == NULL) {
+        ns_fail(NS_ERR_INVALID, 0, "ns_options_copy: NULL options");
+        return NULL;
+    }
+    ns_options *o = ns_options_new(kind);
+    if (o == NULL)
+        return NULL;
+    o->ai_family = from->ai_family;
+    o->ai_socktype = from->ai_socktype;
+    o->ai_flags = from->ai_flags;
+    o->ai_protocol = from->ai_protocol;
+    o->non_blocking = from->non_blocking;
+    o->connection_timeout = from->connection_timeout;
+    o->read_timeout = from->read_timeout;
+    if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
+        o->handshake = from->handshake;
+        if (from->private_key) {
+            EVP_PKEY_up_ref(from->private_key);
+            o->private_key = from->private_key;
+        }
+        o->verifier = ns_verifier_ref(from->verifier);
+        if (ns_certlist_copy(&o->certificates, &from->certificates) != NS_OK ||
+            ns_certlist_copy(&o->trusted, &from->trusted) != NS_OK ||
+            ns_strlist_copy(&o->sni, &from->sni) != NS_OK ||
+            ns_strlist_copy(&o->alpn, &from->alpn) != NS_OK) {
+            ns_options_free(o);
+            return NULL;
+        }
+    }
+    if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
+        o->client_certificate_required = from->client_certificate_required;
+    return o;
+}
+
+const ns_options *ns_options_for(const ns_options *o, ns_options_kind kind, ns_options **owned)
+{
+    *owned = NULL;
+    if (o != NULL && (kind == NS_SOCKET_OPTIONS || has_field(o, KINDS_TLS)))
+        return o;
+    *owned = o ? ns_options_copy(o, kind) : ns_options_new(kind);
+    return *owned;
+}
+
+ns_options_kind ns_options_kind_of(const ns_options *o) { return o ? o->kind : 0; }
+int ns_options_is_socket(const ns_options *o) { return o != NULL; }
+int ns_options_is_tls(const ns_options *o) { return o != NULL && has_field(o, KINDS_TLS); }
+int ns_options_is_server_tls(const ns_options *o) { return o != NULL && has_field(o, KINDS_SERVER); }
+
+/* ---- scalar fields ---- */
+
+static int check_family(int v)
+{
+    return v == AF_INET || v == AF_INET6 || v == AF_UNSPEC;
+}
+static int check_socktype(int v) { return v == SOCK_STREAM; }
+static int check_protocol(int v) { return v == 0 || v == IPPROTO_TCP; }
+static int check_flags(int v)
+{
+    return (v & ~(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_V4MAPPED | AI_ALL |
+                  AI_ADDRCONFIG | AI_NUMERICSERV)) == 0;
+}
+static int check_any(int v) { return 1; }
+
+/* One setter/getter pair for an int field: kinds that have it, a validity
+ * check, and the default a getter returns for NULL. */
+#define NS_INT_FIELD(name, seed, kinds, check, fallback)                                 \
+    int ns_options_set_##name(ns_options *o, int v)                                      \
+    {                                                                                    \
+        int rc = settable(o, kinds, seed);                                               \
+        if (rc != NS_OK)                                                                 \
+            return rc;                                                                   \
+        if (!check(v))                                                                   \
+            return ns_fail(NS_ERR_INVALID, 0, "%s: unsupported value %d", seed, v);      \
+        o->name = v;                                                                     \
+        return NS_OK;                                                                    \
+    }                                                                                    \
+    int ns_options_get_##name(const ns_options *o) { return o ? o->name : (fallback); }
+
+NS_INT_FIELD(ai_family, "ai-family", KINDS_ALL, check_family, AF_INET)
+NS_INT_FIELD(ai_socktype, "ai-socktype", KINDS_ALL, check_socktype, SOCK_STREAM)
+NS_INT_FIELD(ai_flags, "ai-flags", KINDS_ALL, check_flags, AI_V4MAPPED)
+NS_INT_FIELD(ai_protocol, "ai-protocol", KINDS_ALL, check_protocol, 0)
+NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1)
+NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1)
+NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
+             check_any, 0)
+
+int ns_options_set_connection_timeout(ns_options *o, int64_t us)
+{
+    int rc = settable(o, KINDS_ALL, "connection-timeout");
+    if (rc == NS_OK)
+        o->connection_timeout = us < 0 ? -1 : us;
+    return rc;
+}
+int64_t ns_options_get_connection_timeout(const ns_options *o)
+{
+    return o ? o->connection_timeout : -1;
+}
+
+int ns_options_set_read_timeout(ns_options *o, int64_t us)
+{
+    int rc = settable(o, KINDS_ALL, "read-timeout");
+    if (rc == NS_OK)
+        o->read_timeout = us < 0 ? -1 : us;
+    return rc;
+}
+int64_t ns_options_get_read_timeout(const ns_options *o) { return o ? o->read_timeout : -1; }
+
+/* ---- private key and certificates ---- */
+
+int ns_options_set_private_key(ns_options *o, const void *data, size_t len)
+{
+    int rc = settable(o, KINDS_TLS, "private-key");
+    EVP_PKEY *key = NULL;
+    if (rc != NS_OK || (rc = ns_key_parse(data, len, &key)) != NS_OK)
+        return rc;
+    if (o->certificates.count > 0 && !ns_key_matches(key, o->certificates.items[0].x509)) {
+        EVP_PKEY_free(key);
+        return ns_fail(NS_ERR_INVALID, 0,
+                       "private-key: the key does not match the first certificate");
+    }
+    EVP_PKEY_free(o->private_key);
+    o->private_key = key;
+    return NS_OK;
+}
+
+/* The *_file setters: read the file, then call the memory setter. */
+static int with_file(ns_options *o, const char *path, const char *field, unsigned kinds,
+                     int (*set)(ns_options *, const void *, size_t))
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = settable(o, kinds, field);
+    if (rc != NS_OK || (rc = ns_read_file(path, field, &data, &len)) != NS_OK)
+        return rc;
+    rc = set(o, data, len);
+    /* The file may hold a key: wipe the copy before freeing it. */
+    OPENSSL_cleanse(data, len);
+    free(data);
+    return rc;
+}
+
+int ns_options_set_private_key_file(ns_options *o, const char *path)
+{
+    return with_file(o, path, "private-key", KINDS_TLS, ns_options_set_private_key);
+}
+
+int ns_options_has_private_key(const ns_options *o) { return o && o->private_key != NULL; }
+
+int ns_options_add_certificate(ns_options *o, const void *data, size_t len)
+{
+    ns_certlist parsed = {0};
+    int rc = settable(o, KINDS_TLS, "certificates");
+    if (rc != NS_OK || (rc = ns_certs_parse(data, len, "certificates", &parsed)) != NS_OK)
+        return rc;
+    if (o->certificates.count == 0 && o->private_key &&
+        !ns_key_matches(o->private_key, parsed.items[0].x509))
+        rc = ns_fail(NS_ERR_INVALID, 0,
+                     "certificates: the certificate does not match the private key");
+    if (rc == NS_OK)
+        rc = ns_certlist_append(&o->certificates, &parsed);
+    ns_certlist_clear(&parsed);
+    return rc;
+}
+
+int ns_options_add_certificate_file(ns_options *o, const char *path)
+{
+    return with_file(o, path, "certificates", KINDS_TLS, ns_options_add_certificate);
+}
+
+int ns_options_clear_certificates(ns_options *o)
+{
+    int rc = settable(o, KINDS_TLS, "certificates");
+    if (rc == NS_OK)
+        ns_certlist_clear(&o->certificates);
+    return rc;
+}
+
+static const unsigned char *certlist_der(const ns_options *o, const ns_certlist *l, size_t i,
+                                         size_t *der_len)
+{
+    if (o == NULL || i >= l->count) {
+        if (der_len)
+            *der_len = 0;
+        return NULL;
+    }
+    if (der_len)
+        *der_len = l->items[i].der_len;
+    return l->items[i].der;
+}
+
+size_t ns_options_certificate_count(const ns_options *o)
+{
+    return o ? o->certificates.count : 0;
+}
+const unsigned char *ns_options_get_certificate(const ns_options *o, size_t i, size_t *der_len)
+{
+    return certlist_der(o, o ? &o->certificates : NULL, i, der_len);
+}
+
+int ns_options_add_trusted_certificate(ns_options *o, const void *data, size_t len)
+{
+    ns_certlist parsed = {0};
+    int rc = settable(o, KINDS_TLS, "trusted-certificates");
+    if (rc != NS_OK || (rc = ns_certs_parse(data, len, "trusted-certificates", &parsed)) != NS_OK)
+        return rc;
+    rc = ns_certlist_append(&o->trusted, &parsed);
+    ns_certlist_clear(&parsed);
+    return rc;
+}
+
+int ns_options_add_trusted_certificate_file(ns_options *o, const char *path)
+{
+    return with_file(o, path, "trusted-certificates", KINDS_TLS,
+                     ns_options_add_trusted_certificate);
+}
+
+int ns_options_clear_trusted_certificates(ns_options *o)
+{
+    int rc = settable(o, KINDS_TLS, "trusted-certificates");
+    if (rc == NS_OK)
+        ns_certlist_clear(&o->trusted);
+    return rc;
+}
+
+size_t ns_options_trusted_certificate_count(const ns_options *o)
+{
+    return o ? o->trusted.count : 0;
+}
+const unsigned char *ns_options_get_trusted_certificate(const ns_options *o, size_t i,
+                                                        size_t *der_len)
+{
+    return certlist_der(o, o ? &o->trusted : NULL, i, der_len);
+}
+
+/* ---- the verifier ---- */
+
+ns_verifier *ns_verifier_ref(ns_verifier *v)
+{
+    if (v)
+        __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+    return v;
+}
+
+void ns_verifier_unref(ns_verifier *v)
+{
+    if (v == NULL || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    if (v->release)
+        v->release(v->userdata);
+    free(v);
+}
+
+int ns_options_set_certificate_verifier_owned(ns_options *o, ns_certificate_verifier fn,
+                                              void *userdata, ns_release_function release)
+{
+    int rc = settable(o, KINDS_TLS, "certificate-verifier");
+    ns_verifier *v = NULL;
+    if (rc == NS_OK && fn != NULL) {
+        v = malloc(sizeof *v);
+        if (v == NULL)
+            rc = ns_fail(NS_ERR_NOMEM, ENOMEM, "certificate-verifier: out of memory");
+    }
+    if (rc != NS_OK) {
+        if (release)
+            release(userdata);
+        return rc;
+    }
+    if (v) {
+        *v = (ns_verifier){.refs = 1, .fn = fn, .userdata = userdata, .release = release};
+    } else if (release) {
+        release(userdata); /* removing: nothing keeps userdata */
+    }
+    ns_verifier_unref(o->verifier);
+    o->verifier = v;
+    return NS_OK;
+}
+
+int ns_options_set_certificate_verifier(ns_options *o, ns_certificate_verifier fn,
+                                        void *userdata)
+{
+    return ns_options_set_certificate_verifier_owned(o, fn, userdata, NULL);
+}
+
+ns_certificate_verifier ns_options_get_certificate_verifier(const ns_options *o, void **userdata)
+{
+    const ns_verifier *v = o ? o->verifier : NULL;
+    if (userdata)
+        *userdata = v ? v->userdata : NULL;
+    return v ? v->fn : NULL;
+}
+
+/* ---- sni* and alpn* ---- */
+
+static int add_name(ns_options *o, ns_strlist *l, const char *name, const char *field)
+{
+    int rc = settable(o, KINDS_TLS, field);
+    if (rc != NS_OK)
+        return rc;
+    if (name == NULL || name[0] == '\0')
+        return ns_fail(NS_ERR_INVALID, 0, "%s: empty name", field);
+    if (strlen(name) > 255)
+        return ns_fail(NS_ERR_INVALID, 0, "%s: name longer than 255 bytes", field);
+    return ns_strlist_add(l, name);
+}
+
+static int clear_names(ns_options *o, ns_strlist *l, const char *field)
+{
+    int rc = settable(o, KINDS_TLS, field);
+    if (rc == NS_OK)
+        ns_strlist_clear(l);
+    return rc;
+}
+
+static const char *name_at(const ns_strlist *l, size_t i)
+{
+    return i < l->count ? l->items[i] : NULL;
+}
+
+int ns_options_add_sni(ns_options *o, const char *name)
+{
+    return add_name(o, o ? &o->sni : NULL, name, "sni*");
+}
+int ns_options_clear_sni(ns_options *o) { return clear_names(o, o ? &o->sni : NULL, "sni*"); }
+size_t ns_options_sni_count(const ns_options *o) { return o ? o->sni.count : 0; }
+const char *ns_options_get_sni(const ns_options *o, size_t i)
+{
+    return o ? name_at(&o->sni, i) : NULL;
+}
+
+int ns_options_add_alpn(ns_options *o, const char *name)
+{
+    return add_name(o, o ? &o->alpn : NULL, name, "alpn*");
+}
+int ns_options_clear_alpn(ns_options *o) { return clear_names(o, o ? &o->alpn : NULL, "alpn*"); }
+size_t ns_options_alpn_count(const ns_options *o) { return o ? o->alpn.count : 0; }
+const char *ns_options_get_alpn(const ns_options *o, size_t i)
+{
+    return o ? name_at(&o->alpn, i) : NULL;
+}

@@ -1,0 +1,399 @@
+/* Socket handles: constructors, plain I/O, accept, shutdown/close, addresses. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static char *dup_or_null(const char *s, int *failed)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *failed = 1;
+    return d;
+}
+
+ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const char *service)
+{
+    ns_socket *s = calloc(1, sizeof *s);
+    int failed = s == NULL;
+    if (s) {
+        s->fd = fd;
+        s->role = role;
+        s->read_timeout = -1;
+        s->node = dup_or_null(node, &failed);
+        s->service = dup_or_null(service, &failed);
+        const char *fmt = node && strchr(node, ':') ? "[%s]:%s" : "%s:%s";
+        snprintf(s->peer_label, sizeof s->peer_label, fmt, node ? node : "*",
+                 service ? service : "?");
+    }
+    if (failed) {
+        if (s) {
+            free(s->node);
+            free(s->service);
+        }
+        free(s);
+        ns_fail(NS_ERR_NOMEM, ENOMEM, "out of memory creating a socket");
+        return NULL;
+    }
+    return s;
+}
+
+void ns_socket_apply_options(ns_socket *s, const ns_options *o)
+{
+    s->non_blocking = o->non_blocking != 0;
+    s->read_timeout = o->read_timeout;
+}
+
+int ns_fd_prepare(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return -errno;
+    return 0;
+}
+
+int ns_check_open(const ns_socket *s, const char *what)
+{
+    if (s == NULL)
+        return ns_fail(NS_ERR_INVALID, 0, "%s: NULL socket", what);
+    if (s->fd < 0)
+        return ns_fail(NS_ERR_CLOSED, 0, "%s %s: the socket is closed", what, s->peer_label);
+    return NS_OK;
+}
+
+int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause)
+{
+    return ns_fail(status, os_error, "%s %s: %s", what, s->peer_label, cause);
+}
+
+static int fail_errno(const ns_socket *s, const char *what, int err)
+{
+    return ns_fail_io(s, ns_status_from_errno(err), err, what, strerror(err));
+}
+
+/* ---- constructors ---- */
+
+static ns_socket *make_client(const char *node, const char *service, const ns_options *o,
+                              int tls)
+{
+    ns_options *owned = NULL;
+    ns_socket *s = NULL;
+    int fd = -1;
+    const ns_options *opts = ns_options_for(o, tls ? NS_TLS_SOCKET_OPTIONS : NS_SOCKET_OPTIONS,
+                                            &owned);
+    if (opts == NULL)
+        return NULL;
+    int64_t deadline = ns_deadline_after(opts->connection_timeout);
+    if (ns_open_client_fd(node, service, opts, deadline, &fd) != NS_OK)
+        goto fail;
+    if ((s = ns_socket_alloc(fd, NS_ROLE_CLIENT, node, service)) == NULL) {
+        close(fd);
+        goto fail;
+    }
+    if (tls) {
+        if (ns_tls_client_start(s, opts, node) != NS_OK)
+            goto fail;
+        if (opts->handshake &&
+            ns_tls_handshake(s, deadline, 0, NS_ERR_CONNECT_TIMEOUT) != NS_OK)
+            goto fail;
+    }
+    ns_socket_apply_options(s, opts);
+    ns_options_free(owned);
+    return s;
+fail:
+    ns_socket_free(s);
+    ns_options_free(owned);
+    return NULL;
+}
+
+ns_socket *ns_make_client_socket(const char *node, const char *service, const ns_options *o)
+{
+    return make_client(node, service, o, 0);
+}
+
+ns_socket *ns_make_client_tls_socket(const char *node, const char *service, const ns_options *o)
+{
+    return make_client(node, service, o, 1);
+}
+
+ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *service)
+{
+    if (o == NULL) {
+        ns_fail(NS_ERR_INVALID, 0, "socket-options->client-socket: NULL options");
+        return NULL;
+    }
+    return make_client(node, service, o, ns_options_is_tls(o));
+}
+
+static ns_socket *make_server(const char *node, const char *service, const ns_options *o,
+                              int tls)
+{
+    ns_options *owned = NULL;
+    ns_socket *s = NULL;
+    int fd = -1;
+    const ns_options *opts =
+        ns_options_for(o, tls ? NS_SERVER_TLS_SOCKET_OPTIONS : NS_SOCKET_OPTIONS, &owned);
+    if (opts == NULL)
+        return NULL;
+    if (tls && (opts->certificates.count == 0 || opts->private_key == NULL)) {
+        ns_fail(NS_ERR_INVALID, 0,
+                "TLS server on %s:%s: certificates and a private key are required",
+                node ? node : "*", service ? service : "?");
+        goto fail;
+    }
+    if (ns_open_server_fd(node, service, opts, &fd) != NS_OK)
+        goto fail;
+    if ((s = ns_socket_alloc(fd, NS_ROLE_SERVER, NULL, service)) == NULL) {
+        close(fd);
+        goto fail;
+    }
+    if (tls && ns_tls_server_context(s, opts) != NS_OK)
+        goto fail;
+    ns_socket_apply_options(s, opts);
+    ns_options_free(owned);
+    return s;
+fail:
+    ns_socket_free(s);
+    ns_options_free(owned);
+    return NULL;
+}
+
+ns_socket *ns_make_server_socket(const char *node, const char *service, const ns_options *o)
+{
+    return make_server(node, service, o, 0);
+}
+
+ns_socket *ns_make_server_tls_socket(const char *node, const char *service, const ns_options *o)
+{
+    return make_server(node, service, o, 1);
+}
+
+/* ---- I/O ---- */
+
+/* Waits for `events` or the deadline; maps the outcome to a status. */
+static int wait_fd(ns_socket *s, short events, int64_t deadline, const char *what)
+{
+    int r = ns_poll_fd(s->fd, events, deadline);
+    if (r > 0)
+        return NS_OK;
+    if (r < 0)
+        return fail_errno(s, what, -r);
+    return ns_fail(NS_ERR_READ_TIMEOUT, ETIMEDOUT, "%s %s timed out after %lld us", what,
+                   s->peer_label, (long long)s->read_timeout);
+}
+
+/* One send; `wait` makes a full socket buffer wait instead of failing. */
+static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, int wait)
+{
+    if (s->ssl)
+        return ns_tls_send(s, buf, len, wait);
+    for (;;) {
+        ssize_t n = send(s->fd, buf, len, flags | MSG_NOSIGNAL);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return fail_errno(s, "send to", errno);
+        if (!wait)
+            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "send to",
+                              "the socket buffer is full (non-blocking)");
+        int rc = wait_fd(s, POLLOUT, -1, "send to");
+        if (rc != NS_OK)
+            return rc;
+    }
+}
+
+static int check_buffer(const ns_socket *s, const void *buf, size_t len, const char *what)
+{
+    int rc = ns_check_open(s, what);
+    if (rc == NS_OK && buf == NULL && len > 0)
+        rc = ns_fail(NS_ERR_INVALID, 0, "%s %s: NULL buffer", what, s->peer_label);
+    if (rc == NS_OK && s->role == NS_ROLE_SERVER)
+        rc = ns_fail(NS_ERR_INVALID, 0, "%s %s: a listening socket has no peer", what,
+                     s->peer_label);
+    return rc;
+}
+
+ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags)
+{
+    int rc = check_buffer(s, buf, len, "send to");
+    if (rc != NS_OK)
+        return rc;
+    return send_once(s, buf, len, flags, !s->non_blocking);
+}
+
+ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
+{
+    int rc = check_buffer(s, buf, len, "send to");
+    if (rc != NS_OK)
+        return rc;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = send_once(s, (const char *)buf + done, len - done, flags, 1);
+        if (n < 0)
+            return n;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t deadline)
+{
+    for (;;) {
+        ssize_t n = recv(s->fd, buf, len, flags);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return fail_errno(s, "recv from", errno);
+        if (s->non_blocking)
+            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "recv from",
+                              "no data yet (non-blocking)");
+        int rc = wait_fd(s, POLLIN, deadline, "recv from");
+        if (rc != NS_OK)
+            return rc;
+    }
+}
+
+ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
+{
+    int rc = check_buffer(s, buf, len, "recv from");
+    if (rc != NS_OK)
+        return rc;
+    if (s->ssl)
+        return ns_tls_recv(s, buf, len, flags);
+    int64_t deadline = ns_deadline_after(s->read_timeout);
+    if (!(flags & MSG_WAITALL) || s->non_blocking)
+        return recv_once(s, buf, len, flags & ~MSG_WAITALL, deadline);
+    /* MSG_WAITALL on our internally non-blocking fd: gather until full,
+     * end of stream, or the read timeout. */
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = recv_once(s, (char *)buf + got, len - got, flags & ~MSG_WAITALL, deadline);
+        if (n < 0)
+            return got > 0 && n != NS_ERR_READ_TIMEOUT ? (ssize_t)got : n;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+ns_socket *ns_socket_accept(ns_socket *server)
+{
+    if (ns_check_open(server, "accept on") != NS_OK)
+        return NULL;
+    if (server->role != NS_ROLE_SERVER) {
+        ns_fail(NS_ERR_INVALID, 0, "accept on %s: not a server socket", server->peer_label);
+        return NULL;
+    }
+    struct sockaddr_storage peer;
+    int fd;
+    for (;;) {
+        socklen_t plen = sizeof peer;
+        fd = accept4(server->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0)
+            break;
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            /* EMFILE/ENFILE land here: the server stays usable. */
+            fail_errno(server, "accept on", errno);
+            return NULL;
+        }
+        if (server->non_blocking) {
+            ns_fail_io(server, NS_ERR_WOULD_BLOCK, EAGAIN, "accept on",
+                       "no pending connection (non-blocking)");
+            return NULL;
+        }
+        if (wait_fd(server, POLLIN, -1, "accept on") != NS_OK)
+            return NULL;
+    }
+    char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
+    getnameinfo((struct sockaddr *)&peer, sizeof peer, host, sizeof host, serv, sizeof serv,
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    ns_socket *conn = ns_socket_alloc(fd, NS_ROLE_ACCEPTED, NULL, NULL);
+    if (conn == NULL) {
+        close(fd);
+        return NULL;
+    }
+    snprintf(conn->peer_label, sizeof conn->peer_label, strchr(host, ':') ? "[%s]:%s" : "%s:%s",
+             host, serv);
+    conn->non_blocking = server->non_blocking;
+    conn->read_timeout = server->read_timeout;
+    if (server->ctx != NULL) {
+        /* The handshake is bounded by the read timeout, so a silent or slow
+         * client cannot hold the server. */
+        if (ns_tls_accept_start(server, conn) != NS_OK ||
+            (server->handshake_on_accept &&
+             ns_tls_handshake(conn, ns_deadline_after(conn->read_timeout), 0,
+                              NS_ERR_READ_TIMEOUT) != NS_OK)) {
+            ns_socket_free(conn);
+            return NULL;
+        }
+    }
+    return conn;
+}
+
+int ns_socket_handshake(ns_socket *s)
+{
+    int rc = ns_check_open(s, "TLS handshake with");
+    if (rc != NS_OK)
+        return rc;
+    if (s->ssl == NULL)
+        return ns_fail_io(s, NS_ERR_INVALID, 0, "TLS handshake with", "not a TLS socket");
+    if (s->handshake_done)
+        return NS_OK;
+    return ns_tls_handshake(s, ns_deadline_after(s->read_timeout), s->non_blocking,
+                            NS_ERR_READ_TIMEOUT);
+}
+
+int ns_socket_shutdown(ns_socket *s, int how)
+{
+    int rc = ns_check_open(s, "shutdown of");
+    if (rc != NS_OK)
+        return rc;
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return ns_fail_io(s, NS_ERR_INVALID, 0, "shutdown of", "how must be SHUT_RD, SHUT_WR or SHUT_RDWR");
+    if (s->ssl && how != SHUT_RD)
+        ns_tls_shutdown_write(s);
+    if (shutdown(s->fd, how) != 0)
+        return fail_errno(s, "shutdown of", errno);
+    return NS_OK;
+}
+
+int ns_socket_close(ns_socket *s)
+{
+    if (s == NULL)
+        return ns_fail(NS_ERR_INVALID, 0, "close: NULL socket");
+    if (s->fd < 0)
+        return NS_OK;
+    ns_selector_forget(s);
+    if (s->ssl)
+        ns_tls_shutdown_write(s);
+    /* close() always releases the descriptor on Linux, even on EINTR. */
+    close(s->fd);
+    s->fd = -1;
+    return NS_OK;
+}
+
+void ns_socket_free(ns_socket *s)
+{
+    if (s == NULL)
+        return;
+    ns_socket_close(s);
+    ns_tls_free(s);
+    free(s->node);
+    free(s->service);
+    free(s);
+}

@@ -1,0 +1,281 @@
+/* TLS sockets: handshake, I/O with timeouts and non-blocking mode,
+ * close_notify, failure classification and the TLS queries. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "internal.h"
+
+/* Describes the pending BoringSSL error (an alert received, or a reason). */
+static void describe_ssl_error(char *msg, size_t len)
+{
+    uint32_t e = ERR_peek_error();
+    int reason = ERR_GET_REASON(e);
+    if (e == 0)
+        snprintf(msg, len, "protocol error");
+    else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET)
+        snprintf(msg, len, "the peer sent the alert \"%s\"",
+                 SSL_alert_desc_string_long(reason - SSL_AD_REASON_OFFSET));
+    else
+        snprintf(msg, len, "%s", ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+                                                            : "unknown error");
+    ERR_clear_error();
+}
+
+/*
+ * Maps a failed SSL call to a status.  Returns 1 when the caller should
+ * wait for `*events` and retry, else a (negative) status already recorded.
+ */
+static int classify(ns_socket *s, int ret, const char *what, short *events)
+{
+    int err = SSL_get_error(s->ssl, ret);
+    int saved_errno = errno;
+    char msg[384];
+    switch (err) {
+    case SSL_ERROR_WANT_READ:
+        *events = POLLIN;
+        return 1;
+    case SSL_ERROR_WANT_WRITE:
+        *events = POLLOUT;
+        return 1;
+    case SSL_ERROR_ZERO_RETURN:
+        return ns_fail_io(s, NS_ERR_CLOSED, 0, what, "the peer closed the TLS connection");
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        if (ret == 0 || saved_errno == 0)
+            return ns_fail_io(s, NS_ERR_CLOSED, 0, what,
+                              "the peer closed the connection without close_notify");
+        return ns_fail_io(s, ns_status_from_errno(saved_errno), saved_errno, what,
+                          strerror(saved_errno));
+    case SSL_ERROR_SSL: {
+        int status = s->handshake_done ? NS_OK : ns_verify_failure_status(s, msg, sizeof msg);
+        if (status != NS_OK) {
+            ERR_clear_error();
+            return ns_fail_io(s, status, 0, what, msg);
+        }
+        uint32_t e = ERR_peek_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+            ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+            ERR_clear_error();
+            return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, what,
+                              "the client sent no certificate, but one is required");
+        }
+        describe_ssl_error(msg, sizeof msg);
+        return ns_fail_io(s, NS_ERR_TLS, 0, what, msg);
+    }
+    default:
+        ERR_clear_error();
+        snprintf(msg, sizeof msg, "TLS error %d", err);
+        return ns_fail_io(s, NS_ERR_TLS, 0, what, msg);
+    }
+}
+
+/* Waits for the fd; a missed deadline is `timeout_status`. */
+static int wait_for(ns_socket *s, short events, int64_t deadline, int64_t budget,
+                    int timeout_status, const char *what)
+{
+    int r = ns_poll_fd(s->fd, events, deadline);
+    if (r > 0)
+        return NS_OK;
+    if (r < 0)
+        return ns_fail_io(s, ns_status_from_errno(-r), -r, what, strerror(-r));
+    char msg[64];
+    snprintf(msg, sizeof msg, "timed out after %lld us", (long long)budget);
+    return ns_fail_io(s, timeout_status, ETIMEDOUT, what, msg);
+}
+
+static void after_handshake(ns_socket *s)
+{
+    const uint8_t *proto = NULL;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(s->ssl, &proto, &len);
+    if (proto && len < sizeof s->alpn) {
+        memcpy(s->alpn, proto, len);
+        s->alpn[len] = '\0';
+    }
+    s->handshake_done = 1;
+}
+
+int ns_tls_handshake(ns_socket *s, int64_t deadline, int nonblocking, int timeout_status)
+{
+    int64_t budget = deadline < 0 ? -1 : deadline - ns_now_us();
+    for (;;) {
+        ERR_clear_error();
+        int ret = SSL_do_handshake(s->ssl);
+        if (ret == 1) {
+            after_handshake(s);
+            return NS_OK;
+        }
+        short events = 0;
+        int rc = classify(s, ret, "TLS handshake with", &events);
+        if (rc != 1)
+            return rc == NS_ERR_CLOSED ? ns_fail(NS_ERR_TLS, 0, "%s (handshake truncated)",
+                                                 ns_last_error())
+                                       : rc;
+        if (nonblocking)
+            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS handshake with",
+                              "waiting for the peer (non-blocking)");
+        rc = wait_for(s, events, deadline, budget, timeout_status, "TLS handshake with");
+        if (rc != NS_OK)
+            return rc;
+    }
+}
+
+/* Handshakes first if needed (handshake = 0 and the user went straight to I/O). */
+static int ensure_handshake(ns_socket *s)
+{
+    if (s->handshake_done)
+        return NS_OK;
+    return ns_tls_handshake(s, ns_deadline_after(s->read_timeout), s->non_blocking,
+                            NS_ERR_READ_TIMEOUT);
+}
+
+ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
+{
+    int rc = ensure_handshake(s);
+    if (rc != NS_OK)
+        return rc;
+    if (len == 0)
+        return 0;
+    int chunk = len > INT_MAX ? INT_MAX : (int)len;
+    for (;;) {
+        ERR_clear_error();
+        int n = SSL_write(s->ssl, buf, chunk);
+        if (n > 0)
+            return n;
+        short events = 0;
+        rc = classify(s, n, "TLS send to", &events);
+        if (rc != 1)
+            return rc;
+        if (!wait)
+            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS send to",
+                              "the socket buffer is full (non-blocking)");
+        if ((rc = wait_for(s, events, -1, -1, NS_ERR_IO, "TLS send to")) != NS_OK)
+            return rc;
+    }
+}
+
+ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
+{
+    int rc = ensure_handshake(s);
+    if (rc != NS_OK)
+        return rc;
+    if (len == 0)
+        return 0;
+    int64_t deadline = ns_deadline_after(s->read_timeout);
+    int chunk = len > INT_MAX ? INT_MAX : (int)len;
+    for (;;) {
+        ERR_clear_error();
+        int n = (flags & MSG_PEEK) ? SSL_peek(s->ssl, buf, chunk) : SSL_read(s->ssl, buf, chunk);
+        if (n > 0)
+            return n;
+        if (SSL_get_error(s->ssl, n) == SSL_ERROR_ZERO_RETURN)
+            return 0; /* close_notify: orderly end of stream */
+        short events = 0;
+        rc = classify(s, n, "TLS recv from", &events);
+        if (rc != 1)
+            return rc;
+        if (s->non_blocking)
+            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS recv from",
+                              "no data yet (non-blocking)");
+        rc = wait_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
+        if (rc != NS_OK)
+            return rc;
+    }
+}
+
+int ns_tls_shutdown_write(ns_socket *s)
+{
+    if (s->ssl == NULL || !s->handshake_done || s->sent_close_notify)
+        return NS_OK;
+    s->sent_close_notify = 1;
+    ERR_clear_error();
+    /* close_notify is one small record: if the buffer is full, give the
+     * peer a moment, but never block a close for long. */
+    for (int tries = 0; tries < 2; tries++) {
+        int r = SSL_shutdown(s->ssl);
+        if (r >= 0)
+            return NS_OK;
+        if (SSL_get_error(s->ssl, r) != SSL_ERROR_WANT_WRITE)
+            break;
+        ns_poll_fd(s->fd, POLLOUT, ns_deadline_after(100000));
+    }
+    ERR_clear_error();
+    return NS_OK;
+}
+
+void ns_tls_free(ns_socket *s)
+{
+    SSL_free(s->ssl);
+    SSL_CTX_free(s->ctx);
+    ns_verifier_unref(s->verifier);
+    OPENSSL_free(s->peer_der);
+    s->ssl = NULL;
+    s->ctx = NULL;
+    s->verifier = NULL;
+    s->peer_der = NULL;
+}
+
+/* ---- queries ---- */
+
+static SSL *established(const ns_socket *s)
+{
+    return s && s->ssl && s->handshake_done ? s->ssl : NULL;
+}
+
+const unsigned char *ns_socket_peer_certificate(ns_socket *s, size_t *der_len)
+{
+    if (der_len)
+        *der_len = 0;
+    SSL *ssl = established(s);
+    if (ssl == NULL)
+        return NULL;
+    if (s->peer_der == NULL) {
+        X509 *peer = SSL_get_peer_certificate(ssl);
+        int n = peer ? i2d_X509(peer, &s->peer_der) : -1;
+        X509_free(peer);
+        if (n <= 0) {
+            s->peer_der = NULL;
+            return NULL;
+        }
+        s->peer_der_len = (size_t)n;
+    }
+    if (der_len)
+        *der_len = s->peer_der_len;
+    return s->peer_der;
+}
+
+const char *ns_socket_selected_alpn(const ns_socket *s)
+{
+    return established(s) && s->alpn[0] ? s->alpn : NULL;
+}
+
+const char *ns_socket_server_name(const ns_socket *s)
+{
+    SSL *ssl = established(s);
+    return ssl && s->role == NS_ROLE_ACCEPTED ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)
+                                              : NULL;
+}
+
+const char *ns_socket_tls_version(const ns_socket *s)
+{
+    SSL *ssl = established(s);
+    return ssl ? SSL_get_version(ssl) : NULL;
+}
+
+const char *ns_socket_tls_cipher(const ns_socket *s)
+{
+    SSL *ssl = established(s);
+    const SSL_CIPHER *c = ssl ? SSL_get_current_cipher(ssl) : NULL;
+    return c ? SSL_CIPHER_standard_name(c) : NULL;
+}
+
+int ns_socket_pending(const ns_socket *s)
+{
+    SSL *ssl = established(s);
+    return ssl ? SSL_pending(ssl) : 0;
+}

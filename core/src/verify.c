@@ -1,0 +1,85 @@
+/* Peer certificate verification: the library's chain and host name checks,
+ * and the user's certificate verifier, whose verdict replaces the library's
+ * for each certificate. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "internal.h"
+
+static int verify_callback(int preverify_ok, X509_STORE_CTX *store)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    ns_socket *s = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (s == NULL)
+        return preverify_ok;
+    int depth = X509_STORE_CTX_get_error_depth(store);
+    int err = preverify_ok ? X509_V_OK : X509_STORE_CTX_get_error(store);
+    int ok = preverify_ok;
+    if (s->verifier) {
+        X509 *cert = X509_STORE_CTX_get_current_cert(store);
+        uint8_t *der = NULL;
+        int len = cert ? i2d_X509(cert, &der) : -1;
+        ok = len > 0 && s->verifier->fn(s->verifier->userdata, depth, err, der, (size_t)len) != 0;
+        OPENSSL_free(der);
+        if (ok) {
+            X509_STORE_CTX_set_error(store, X509_V_OK);
+        } else {
+            s->verifier_rejected = 1;
+            if (err == X509_V_OK)
+                X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+        }
+    }
+    if (!ok && s->verify_error_failed == X509_V_OK) {
+        s->verify_depth_failed = depth;
+        s->verify_error_failed = err != X509_V_OK ? err : X509_V_ERR_APPLICATION_VERIFICATION;
+    }
+    return ok;
+}
+
+void ns_verify_install(SSL_CTX *ctx, int server_side, int require_peer_cert)
+{
+    int mode = SSL_VERIFY_PEER;
+    if (server_side && require_peer_cert)
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(ctx, mode, verify_callback);
+}
+
+static int is_ip_literal(const char *host)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+int ns_verify_set_host(SSL *ssl, const char *host)
+{
+    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+    /* This BoringSSL treats namelen 0 as invalid, not "use strlen": pass it. */
+    int ok = is_ip_literal(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
+                                 : X509_VERIFY_PARAM_set1_host(param, host, strlen(host));
+    if (!ok)
+        return ns_fail_ssl(NS_ERR_INVALID, "TLS: cannot check the host name \"%s\"", host);
+    return NS_OK;
+}
+
+int ns_verify_wants_sni(const char *host)
+{
+    return host != NULL && !is_ip_literal(host);
+}
+
+int ns_verify_failure_status(ns_socket *s, char *msg, size_t len)
+{
+    if (s->verify_error_failed == X509_V_OK)
+        return NS_OK;
+    if (s->verifier_rejected)
+        snprintf(msg, len, "the certificate verifier rejected the certificate at depth %d (%s)",
+                 s->verify_depth_failed,
+                 X509_verify_cert_error_string(s->verify_error_failed));
+    else
+        snprintf(msg, len, "certificate rejected at depth %d: %s", s->verify_depth_failed,
+                 X509_verify_cert_error_string(s->verify_error_failed));
+    return NS_ERR_CERTIFICATE;
+}
