@@ -1,0 +1,63 @@
+#include "testlib.h"
+
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+int ns_test_failed;
+
+int ns_test_main(const ns_test *tests, size_t n, int argc, char **argv)
+{
+    int passed = 0, failed = 0;
+    /* A hung test must fail the run, not stall CI. */
+    alarm(300);
+    for (size_t i = 0; i < n; i++) {
+        if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
+            continue;
+        ns_test_failed = 0;
+        ns_clear_error();
+        tests[i].fn();
+        if (ns_test_failed) {
+            failed++;
+            printf("FAIL %s\n", tests[i].name);
+        } else {
+            passed++;
+            printf("ok   %s\n", tests[i].name);
+        }
+        fflush(stdout);
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
+
+ns_options *blocking_options(ns_options_kind kind, int64_t read_timeout)
+{
+    ns_options *o = ns_options_new(kind);
+    if (o) {
+        ns_options_set_non_blocking(o, 0);
+        ns_options_set_read_timeout(o, read_timeout);
+    }
+    return o;
+}
+
+const char *port_of(ns_socket *server)
+{
+    static _Thread_local char buf[16];
+    snprintf(buf, sizeof buf, "%d", ns_socket_local_port(server));
+    return buf;
+}
+
+pthread_t spawn(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, arg) != 0)
+        abort();
+    return t;
+}
+
+int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,61 @@
+/* A tiny test harness: named tests in a list, assertion macros, and
+ * loopback helpers.  Each test binary prints "N passed, N failed". */
+#ifndef NS_TESTLIB_H
+#define NS_TESTLIB_H
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsocket.h"
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} ns_test;
+
+#define TEST(name) {#name, name}
+
+extern int ns_test_failed;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "  %s:%d: CHECK(%s) failed; last error %s: %s\n", __FILE__,    \
+                    __LINE__, #cond, ns_status_name(ns_last_status()), ns_last_error());   \
+            ns_test_failed = 1;                                                            \
+            return;                                                                        \
+        }                                                                                  \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                     \
+    do {                                                                                   \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                              \
+        if (va_ != vb_) {                                                                  \
+            fprintf(stderr, "  %s:%d: %s == %lld, expected %s == %lld; last error: %s\n",  \
+                    __FILE__, __LINE__, #a, va_, #b, vb_, ns_last_error());                \
+            ns_test_failed = 1;                                                            \
+            return;                                                                        \
+        }                                                                                  \
+    } while (0)
+
+/* Checks that the last error message contains `needle`. */
+#define CHECK_ERROR_HAS(needle) CHECK(strstr(ns_last_error(), (needle)) != NULL)
+
+int ns_test_main(const ns_test *tests, size_t n, int argc, char **argv);
+#define NS_TEST_MAIN(list)                                                                 \
+    int main(int argc, char **argv)                                                        \
+    {                                                                                      \
+        return ns_test_main(list, sizeof list / sizeof list[0], argc, argv);               \
+    }
+
+/* Options with blocking I/O and the given read timeout (-1 = none). */
+ns_options *blocking_options(ns_options_kind kind, int64_t read_timeout);
+/* Port of a server socket as a string (static buffer per thread). */
+const char *port_of(ns_socket *server);
+/* Runs fn(arg) in a new thread. */
+pthread_t spawn(void *(*fn)(void *), void *arg);
+int64_t now_us(void);
+
+#endif
