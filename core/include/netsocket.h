@@ -102,7 +102,10 @@ typedef struct ns_options ns_options;
  * passed, else the X.509 error code, e.g. 18 for self-signed, 62 for a host
  * name mismatch).  der/der_len is the certificate, valid only during the call.
  * Return non-zero to accept that certificate; the verdict replaces the
- * library's for it.  Called on the thread doing the handshake.
+ * library's for it.  A certificate may be presented more than once, one
+ * call per check: e.g. the leaf once for the chain and again with error 62
+ * when the host name does not match.  Called on the thread doing the
+ * handshake; it must not call netsocket functions on the same socket.
  */
 typedef int (*ns_certificate_verifier)(void *userdata, int depth, int preverify_error,
                                        const unsigned char *der, size_t der_len);
