@@ -146,7 +146,14 @@ BIO *ns_bio_new_fd(int fd);
 int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node);
 int ns_tls_server_context(ns_socket *server, const ns_options *o);
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn);
-int ns_tls_handshake(ns_socket *s, int64_t deadline, int nonblocking, int timeout_status);
+/* Runs the handshake until done, the deadline (budget_us names it in the
+ * message; a miss is timeout_status), or, if nonblocking, a need to wait. */
+int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonblocking,
+                     int timeout_status);
+/* Runs or resumes the handshake in the socket's own mode (read timeout,
+ * non-blocking); NS_OK at once when done.  I/O calls it first, so handshake
+ * = 0 followed straight by send/recv works. */
+int ns_tls_resume_handshake(ns_socket *s);
 ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait);
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
 int ns_tls_shutdown_write(ns_socket *s);

@@ -102,7 +102,8 @@ static ns_socket *make_client(const char *node, const char *service, const ns_op
         if (ns_tls_client_start(s, opts, node) != NS_OK)
             goto fail;
         if (opts->handshake &&
-            ns_tls_handshake(s, deadline, 0, NS_ERR_CONNECT_TIMEOUT) != NS_OK)
+            ns_tls_handshake(s, deadline, opts->connection_timeout, 0,
+                             NS_ERR_CONNECT_TIMEOUT) != NS_OK)
             goto fail;
     }
     ns_socket_apply_options(s, opts);
@@ -336,8 +337,8 @@ ns_socket *ns_socket_accept(ns_socket *server)
          * client cannot hold the server. */
         if (ns_tls_accept_start(server, conn) != NS_OK ||
             (server->handshake_on_accept &&
-             ns_tls_handshake(conn, ns_deadline_after(conn->read_timeout), 0,
-                              NS_ERR_READ_TIMEOUT) != NS_OK)) {
+             ns_tls_handshake(conn, ns_deadline_after(conn->read_timeout), conn->read_timeout,
+                              0, NS_ERR_READ_TIMEOUT) != NS_OK)) {
             ns_socket_free(conn);
             return NULL;
         }
@@ -352,10 +353,7 @@ int ns_socket_handshake(ns_socket *s)
         return rc;
     if (s->ssl == NULL)
         return ns_fail_io(s, NS_ERR_INVALID, 0, "TLS handshake with", "not a TLS socket");
-    if (s->handshake_done)
-        return NS_OK;
-    return ns_tls_handshake(s, ns_deadline_after(s->read_timeout), s->non_blocking,
-                            NS_ERR_READ_TIMEOUT);
+    return ns_tls_resume_handshake(s);
 }
 
 int ns_socket_shutdown(ns_socket *s, int how)

@@ -100,9 +100,9 @@ static void after_handshake(ns_socket *s)
     s->handshake_done = 1;
 }
 
-int ns_tls_handshake(ns_socket *s, int64_t deadline, int nonblocking, int timeout_status)
+int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonblocking,
+                     int timeout_status)
 {
-    int64_t budget = deadline < 0 ? -1 : deadline - ns_now_us();
     for (;;) {
         ERR_clear_error();
         int ret = SSL_do_handshake(s->ssl);
@@ -125,18 +125,17 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int nonblocking, int timeou
     }
 }
 
-/* Handshakes first if needed (handshake = 0 and the user went straight to I/O). */
-static int ensure_handshake(ns_socket *s)
+int ns_tls_resume_handshake(ns_socket *s)
 {
     if (s->handshake_done)
         return NS_OK;
-    return ns_tls_handshake(s, ns_deadline_after(s->read_timeout), s->non_blocking,
-                            NS_ERR_READ_TIMEOUT);
+    return ns_tls_handshake(s, ns_deadline_after(s->read_timeout), s->read_timeout,
+                            s->non_blocking, NS_ERR_READ_TIMEOUT);
 }
 
 ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
 {
-    int rc = ensure_handshake(s);
+    int rc = ns_tls_resume_handshake(s);
     if (rc != NS_OK)
         return rc;
     if (len == 0)
@@ -161,7 +160,7 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
 
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
 {
-    int rc = ensure_handshake(s);
+    int rc = ns_tls_resume_handshake(s);
     if (rc != NS_OK)
         return rc;
     if (len == 0)

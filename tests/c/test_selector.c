@@ -20,7 +20,7 @@ typedef struct {
 static void *client(void *arg)
 {
     client_job *job = arg;
-    ns_options *o = blocking_options(NS_SOCKET_OPTIONS, 3000000);
+    ns_options *o = blocking_options(NS_SOCKET_OPTIONS, SLACK(3000000));
     ns_socket *c = ns_make_client_socket("127.0.0.1", job->port, o);
     ns_options_free(o);
     if (!c)
@@ -48,13 +48,13 @@ static int run_selector_server(int64_t per_socket_timeout, int slow_every)
     char port[16];
     snprintf(port, sizeof port, "%s", port_of(server));
     for (int i = 0; i < CLIENTS; i++) {
-        jobs[i] = (client_job){port, slow_every && i % slow_every == 0 ? 200000 : 0, 0};
+        jobs[i] = (client_job){port, slow_every && i % slow_every == 0 ? (int)SLACK(200000) : 0, 0};
         threads[i] = spawn(client, &jobs[i]);
     }
     ns_selector *sel = ns_selector_new();
     ns_selector_add(sel, server, -1, NULL);
     int served = 0, done = 0;
-    int64_t give_up = now_us() + 10000000;
+    int64_t give_up = now_us() + SLACK(10000000);
     while (done < CLIENTS && now_us() < give_up) {
         int n = ns_selector_wait(sel, 100000);
         for (int i = 0; i < n; i++) {
@@ -166,13 +166,13 @@ static void test_interrupt_wakes_a_wait_within_100ms(void)
     CHECK_EQ(ns_selector_wait(sel, 5000000), 0);
     int64_t took = now_us() - start;
     pthread_join(t, NULL);
-    CHECK(took >= 40000 && took < 150000);
+    CHECK(took >= 40000 && took < SLACK(150000));
     CHECK_EQ(ns_selector_count(sel), 1);
     /* An interrupt before the wait wakes the next one at once. */
     ns_selector_interrupt(sel);
     start = now_us();
     CHECK_EQ(ns_selector_wait(sel, 5000000), 0);
-    CHECK(now_us() - start < 100000);
+    CHECK(now_us() - start < SLACK(100000));
     ns_selector_free(sel);
     ns_socket_free(server);
 }
@@ -258,7 +258,7 @@ static void test_tls_socket_with_buffered_bytes_is_readable_at_once(void)
     CHECK_EQ(ns_selector_add(sel, c, 5000000, NULL), NS_OK);
     int64_t start = now_us();
     CHECK_EQ(ns_selector_wait(sel, 5000000), 1);
-    CHECK(now_us() - start < 100000);
+    CHECK(now_us() - start < SLACK(100000));
     CHECK(!ns_selector_event_timed_out(sel, 0));
     CHECK_EQ(ns_socket_recv(c, buf, 7, 0), 7);
     CHECK(memcmp(buf, "second\n", 7) == 0);

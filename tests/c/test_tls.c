@@ -8,8 +8,7 @@
 #include "certgen.h"
 #include "testlib.h"
 
-static test_cert *ca, *server_cert, *client_cert, *expired_cert, *self_signed, *other_ca,
-    *other_leaf;
+static test_cert *ca, *server_cert, *client_cert, *expired_cert, *self_signed, *other_ca;
 
 static void setup(void)
 {
@@ -21,7 +20,6 @@ static void setup(void)
     expired_cert = certgen_leaf(ca, "localhost", "DNS:localhost,IP:127.0.0.1", -30, -1);
     self_signed = certgen_leaf(NULL, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 365);
     other_ca = certgen_ca("another CA");
-    other_leaf = certgen_leaf(other_ca, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 365);
 }
 
 static void add_identity(ns_options *o, const test_cert *c)
@@ -454,7 +452,7 @@ static void test_silent_client_times_out_in_accept(void)
 {
     int64_t start = now_us();
     expect_server_survives(200000, NULL, 0, NS_ERR_READ_TIMEOUT, "timed out after 200000 us");
-    CHECK(now_us() - start < 3000000);
+    CHECK(now_us() - start < SLACK(3000000));
 }
 
 static void test_truncated_handshake(void)
@@ -504,10 +502,11 @@ static int wait_readable(ns_socket *s, short events)
     return poll(&p, 1, 5000);
 }
 
-static void send_hello_later(ns_socket *conn)
+static void send_hello_on_go(ns_socket *conn)
 {
-    usleep(100000);
-    ns_socket_send_all(conn, "hello", 5, 0);
+    char go[2];
+    if (ns_socket_recv(conn, go, 2, MSG_WAITALL) == 2)
+        ns_socket_send_all(conn, "hello", 5, 0);
     wait_for_close(conn);
 }
 
@@ -516,7 +515,7 @@ static void test_non_blocking_handshake_and_recv(void)
     setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
-    server_job job = {.server = server, .n = 1, .behave = send_hello_later};
+    server_job job = {.server = server, .n = 1, .behave = send_hello_on_go};
     pthread_t t = spawn(serve, &job);
     ns_options *co = client_options(ca);
     ns_options_set_non_blocking(co, 1);
@@ -531,10 +530,11 @@ static void test_non_blocking_handshake_and_recv(void)
             wait_readable(c, POLLIN);
     }
     CHECK_EQ(rc, NS_OK);
-    CHECK(rounds > 1); /* it really had to wait */
     CHECK(ns_socket_tls_version(c) != NULL);
     char buf[16] = {0};
+    /* The server sends nothing until it hears "go". */
     CHECK_EQ(ns_socket_recv(c, buf, sizeof buf, 0), NS_ERR_WOULD_BLOCK);
+    CHECK_EQ(ns_socket_send_all(c, "go", 2, 0), 2);
     ssize_t n = NS_ERR_WOULD_BLOCK;
     for (int i = 0; i < 100 && n == NS_ERR_WOULD_BLOCK; i++) {
         wait_readable(c, POLLIN);
@@ -665,7 +665,7 @@ static void test_connection_timeout_bounds_the_handshake(void)
     CHECK(ns_make_client_tls_socket("127.0.0.1", port_of(mute), co) == NULL);
     CHECK_EQ(ns_last_status(), NS_ERR_CONNECT_TIMEOUT);
     CHECK_ERROR_HAS("TLS handshake");
-    CHECK(now_us() - start < 2000000);
+    CHECK(now_us() - start < SLACK(2000000));
     ns_socket_free(mute);
     ns_options_free(co);
 }

@@ -61,3 +61,10 @@ int64_t now_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int64_t ns_test_slack(int64_t us)
+{
+    const char *scale = getenv("NS_TEST_TIME_SCALE");
+    long k = scale ? atol(scale) : 1;
+    return us * (k > 0 ? k : 1);
+}

@@ -57,5 +57,9 @@ const char *port_of(ns_socket *server);
 /* Runs fn(arg) in a new thread. */
 pthread_t spawn(void *(*fn)(void *), void *arg);
 int64_t now_us(void);
+/* An upper time bound, stretched by NS_TEST_TIME_SCALE (e.g. 20 under
+ * valgrind) so that slow instrumented runs test behaviour, not speed. */
+int64_t ns_test_slack(int64_t us);
+#define SLACK(us) ns_test_slack(us)
 
 #endif
