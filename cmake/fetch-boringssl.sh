@@ -9,7 +9,6 @@ pkg=android-platform-external-boringssl
 mkdir -p "$dest"
 cd "$dest"
 if [ -f tree/android-sources.cmake ]; then exit 0; fi
-command -v dpkg-source >/dev/null || { echo "fetch-boringssl: dpkg-dev is needed (apt-get install dpkg-dev)" >&2; exit 1; }
 rm -rf apt && mkdir -p apt/parts apt/lists/partial
 found=0
 for f in /etc/apt/sources.list.d/*.sources; do
