@@ -245,8 +245,9 @@ NS_API ns_socket *ns_make_server_socket(const char *node, const char *service,
                                         const ns_options *o);
 NS_API ns_socket *ns_make_server_tls_socket(const char *node, const char *service,
                                             const ns_options *o);
-/* socket-options->client-socket: a TLS client for TLS options, a plain one
- * for plain options (server TLS options: NS_ERR_INVALID). */
+/* socket-options->client-socket: a TLS client for TLS options (either TLS
+ * kind; a server kind's server-only fields are ignored), a plain client for
+ * plain options.  NULL options: NS_ERR_INVALID. */
 NS_API ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *service);
 
 /* Sends once (may be short).  Non-blocking with no room: NS_ERR_WOULD_BLOCK.
