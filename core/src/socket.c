@@ -81,6 +81,29 @@ static int fail_errno(const ns_socket *s, const char *what, int err)
 
 /* ---- constructors ---- */
 
+/* A handle for a new descriptor; the descriptor is closed if that fails. */
+static ns_socket *wrap_fd(int fd, enum ns_role role, const char *node, const char *service)
+{
+    ns_socket *s = ns_socket_alloc(fd, role, node, service);
+    if (s == NULL)
+        close(fd);
+    return s;
+}
+
+/* The common end of every constructor: options applied on success, the
+ * half-made socket freed on failure, owned options freed either way. */
+static ns_socket *finish_open(ns_socket *s, const ns_options *opts, ns_options *owned, int ok)
+{
+    if (ok) {
+        ns_socket_apply_options(s, opts);
+    } else {
+        ns_socket_free(s);
+        s = NULL;
+    }
+    ns_options_free(owned);
+    return s;
+}
+
 static ns_socket *make_client(const char *node, const char *service, const ns_options *o,
                               int tls)
 {
@@ -92,27 +115,13 @@ static ns_socket *make_client(const char *node, const char *service, const ns_op
     if (opts == NULL)
         return NULL;
     int64_t deadline = ns_deadline_after(opts->connection_timeout);
-    if (ns_open_client_fd(node, service, opts, deadline, &fd) != NS_OK)
-        goto fail;
-    if ((s = ns_socket_alloc(fd, NS_ROLE_CLIENT, node, service)) == NULL) {
-        close(fd);
-        goto fail;
-    }
-    if (tls) {
-        if (ns_tls_client_start(s, opts, node) != NS_OK)
-            goto fail;
-        if (opts->handshake &&
-            ns_tls_handshake(s, deadline, opts->connection_timeout, 0,
-                             NS_ERR_CONNECT_TIMEOUT) != NS_OK)
-            goto fail;
-    }
-    ns_socket_apply_options(s, opts);
-    ns_options_free(owned);
-    return s;
-fail:
-    ns_socket_free(s);
-    ns_options_free(owned);
-    return NULL;
+    int ok = ns_open_client_fd(node, service, opts, deadline, &fd) == NS_OK &&
+             (s = wrap_fd(fd, NS_ROLE_CLIENT, node, service)) != NULL;
+    if (ok && tls)
+        ok = ns_tls_client_start(s, opts, node) == NS_OK &&
+             (!opts->handshake || ns_tls_handshake(s, deadline, opts->connection_timeout, 0,
+                                                   NS_ERR_CONNECT_TIMEOUT) == NS_OK);
+    return finish_open(s, opts, owned, ok);
 }
 
 ns_socket *ns_make_client_socket(const char *node, const char *service, const ns_options *o)
@@ -144,27 +153,15 @@ static ns_socket *make_server(const char *node, const char *service, const ns_op
         ns_options_for(o, tls ? NS_SERVER_TLS_SOCKET_OPTIONS : NS_SOCKET_OPTIONS, &owned);
     if (opts == NULL)
         return NULL;
-    if (tls && (opts->certificates.count == 0 || opts->private_key == NULL)) {
-        ns_fail(NS_ERR_INVALID, 0,
-                "TLS server on %s:%s: certificates and a private key are required",
-                node ? node : "*", service ? service : "?");
-        goto fail;
-    }
-    if (ns_open_server_fd(node, service, opts, &fd) != NS_OK)
-        goto fail;
-    if ((s = ns_socket_alloc(fd, NS_ROLE_SERVER, NULL, service)) == NULL) {
-        close(fd);
-        goto fail;
-    }
-    if (tls && ns_tls_server_context(s, opts) != NS_OK)
-        goto fail;
-    ns_socket_apply_options(s, opts);
-    ns_options_free(owned);
-    return s;
-fail:
-    ns_socket_free(s);
-    ns_options_free(owned);
-    return NULL;
+    int ok = 1;
+    if (tls && (opts->certificates.count == 0 || opts->private_key == NULL))
+        ok = ns_fail(NS_ERR_INVALID, 0,
+                     "TLS server on %s:%s: certificates and a private key are required",
+                     node ? node : "*", service ? service : "?") == NS_OK;
+    ok = ok && ns_open_server_fd(node, service, opts, &fd) == NS_OK &&
+         (s = wrap_fd(fd, NS_ROLE_SERVER, NULL, service)) != NULL;
+    ok = ok && (!tls || ns_tls_server_context(s, opts) == NS_OK);
+    return finish_open(s, opts, owned, ok);
 }
 
 ns_socket *ns_make_server_socket(const char *node, const char *service, const ns_options *o)

@@ -32,8 +32,8 @@ static void describe_ssl_error(char *msg, size_t len)
  */
 static int classify(ns_socket *s, int ret, const char *what, short *events)
 {
+    int saved_errno = errno; /* before anything else can change it */
     int err = SSL_get_error(s->ssl, ret);
-    int saved_errno = errno;
     char msg[384];
     switch (err) {
     case SSL_ERROR_WANT_READ:

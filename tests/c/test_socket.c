@@ -43,21 +43,6 @@ static ns_socket *blocking_client(const char *port, int64_t read_timeout)
     return c;
 }
 
-static void echo_line(ns_socket *conn)
-{
-    char buf[256];
-    ssize_t n = ns_socket_recv(conn, buf, sizeof buf, 0);
-    if (n > 0)
-        ns_socket_send_all(conn, buf, (size_t)n, 0);
-}
-
-static void wait_for_close(ns_socket *conn)
-{
-    char buf[16];
-    while (ns_socket_recv(conn, buf, sizeof buf, 0) > 0) {
-    }
-}
-
 static void test_exchange_echoes_a_line(void)
 {
     ns_socket *server = blocking_server("127.0.0.1", 5000000);

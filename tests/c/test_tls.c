@@ -91,21 +91,6 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void echo_line(ns_socket *conn)
-{
-    char buf[256];
-    ssize_t n = ns_socket_recv(conn, buf, sizeof buf, 0);
-    if (n > 0)
-        ns_socket_send_all(conn, buf, (size_t)n, 0);
-}
-
-static void wait_for_close(ns_socket *conn)
-{
-    char buf[64];
-    while (ns_socket_recv(conn, buf, sizeof buf, 0) > 0) {
-    }
-}
-
 /* Sends a line and checks it comes back. */
 static int round_trip(ns_socket *c)
 {

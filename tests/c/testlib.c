@@ -68,3 +68,18 @@ int64_t ns_test_slack(int64_t us)
     long k = scale ? atol(scale) : 1;
     return us * (k > 0 ? k : 1);
 }
+
+void echo_line(ns_socket *conn)
+{
+    char buf[256];
+    ssize_t n = ns_socket_recv(conn, buf, sizeof buf, 0);
+    if (n > 0)
+        ns_socket_send_all(conn, buf, (size_t)n, 0);
+}
+
+void wait_for_close(ns_socket *conn)
+{
+    char buf[256];
+    while (ns_socket_recv(conn, buf, sizeof buf, 0) > 0) {
+    }
+}
