@@ -540,6 +540,70 @@ static void *client_handshake(void *c)
     return NULL;
 }
 
+typedef struct {
+    ns_socket *server;
+    size_t got;
+    int go;
+} slow_reader;
+
+/* Accepts, waits for the go signal, then reads everything. */
+static void *read_after_go(void *arg)
+{
+    slow_reader *r = arg;
+    ns_socket *conn = ns_socket_accept(r->server);
+    for (int i = 0; i < 1000 && !__atomic_load_n(&r->go, __ATOMIC_ACQUIRE); i++)
+        usleep(5000);
+    static char buf[65536];
+    ssize_t n;
+    while (conn && (n = ns_socket_recv(conn, buf, sizeof buf, 0)) > 0)
+        r->got += (size_t)n;
+    ns_socket_free(conn);
+    return NULL;
+}
+
+static void test_non_blocking_send_would_block_and_resumes(void)
+{
+    setup();
+    ns_options *so = server_options(server_cert);
+    ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
+    slow_reader r = {server, 0, 0};
+    pthread_t t = spawn(read_after_go, &r);
+    ns_options *co = client_options(ca);
+    ns_options_set_non_blocking(co, 1);
+    ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
+    CHECK(c != NULL);
+    static char block[16384];
+    size_t sent = 0;
+    ssize_t n = 0;
+    /* Fill the socket buffers until the library says it would block. */
+    for (int i = 0; i < 10000 && n >= 0; i++) {
+        n = ns_socket_send(c, block, sizeof block, 0);
+        if (n > 0)
+            sent += (size_t)n;
+    }
+    CHECK_EQ(n, NS_ERR_WOULD_BLOCK);
+    CHECK(sent > 0);
+    __atomic_store_n(&r.go, 1, __ATOMIC_RELEASE);
+    /* Resume: the same call now goes through once the reader drains. */
+    n = NS_ERR_WOULD_BLOCK;
+    for (int i = 0; i < 1000 && n == NS_ERR_WOULD_BLOCK; i++) {
+        n = ns_socket_send(c, block, sizeof block, 0);
+        if (n == NS_ERR_WOULD_BLOCK)
+            usleep(2000);
+    }
+    CHECK(n > 0);
+    sent += (size_t)n;
+    CHECK_EQ(ns_socket_send_all(c, block, sizeof block, 0), (long long)sizeof block);
+    sent += sizeof block;
+    ns_socket_close(c);
+    pthread_join(t, NULL);
+    CHECK_EQ(r.got, sent);
+    ns_socket_free(c);
+    ns_socket_free(server);
+    ns_options_free(so);
+    ns_options_free(co);
+}
+
 static void test_server_handshake_zero_then_explicit(void)
 {
     setup();
@@ -692,6 +756,7 @@ static const ns_test tests[] = {
     TEST(test_tls_server_needs_certificate_and_key),
     TEST(test_read_timeout_applies_to_tls_recv),
     TEST(test_non_blocking_handshake_and_recv),
+    TEST(test_non_blocking_send_would_block_and_resumes),
     TEST(test_server_handshake_zero_then_explicit),
     TEST(test_close_notify_is_an_orderly_end),
     TEST(test_peer_vanishing_without_close_notify_is_reported),
