@@ -3,8 +3,10 @@
 # Installs netsocket from BUILD_DIR into a temporary prefix, then builds the
 # consumer in CONSUMER_DIR against it twice, with pkg-config + cc and as a
 # CMake project using find_package(netsocket), and runs both.
+# NS_CONSUMER_CFLAGS: extra compiler flags for the consumer (e.g. sanitizers).
 set -eu
 build=$1 consumer=$2 cc=$3 cmake=${4:-cmake}
+extra=${NS_CONSUMER_CFLAGS:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 prefix="$work/prefix"
@@ -30,15 +32,15 @@ export PKG_CONFIG_PATH
 PKG_CONFIG_PATH=$(dirname "$pc")
 flags=$(pkg-config --cflags --libs netsocket)
 echo "pkg-config: netsocket $(pkg-config --modversion netsocket): $flags"
-# shellcheck disable=SC2086  # the flags are meant to split
-"$cc" -std=c99 -Wall -Wextra -Werror -o "$work/pc-consumer" "$consumer/consumer.c" $flags
+# shellcheck disable=SC2086  # the flag lists are meant to split
+"$cc" -std=c99 -Wall -Wextra -Werror $extra -o "$work/pc-consumer" "$consumer/consumer.c" $flags
 LD_LIBRARY_PATH=$libdir ldd "$work/pc-consumer" | grep -q "$libdir/libnetsocket.so.1" ||
     { echo "pc-consumer does not load the installed library"; exit 1; }
 LD_LIBRARY_PATH=$libdir "$work/pc-consumer"
 
 step "CMake find_package(netsocket)"
 "$cmake" -S "$consumer" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \
-    -DCMAKE_C_COMPILER="$cc" > "$work/cmake.log" || { cat "$work/cmake.log"; exit 1; }
+    -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$extra" > "$work/cmake.log" || { cat "$work/cmake.log"; exit 1; }
 "$cmake" --build "$work/cmake-build" > "$work/cmake-build.log" || { cat "$work/cmake-build.log"; exit 1; }
 ldd "$work/cmake-build/consumer" | grep -q "$libdir/libnetsocket.so.1" ||
     { echo "the CMake consumer does not load the installed library"; exit 1; }
