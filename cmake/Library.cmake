@@ -39,9 +39,7 @@ add_library(netsocket::netsocket ALIAS netsocket)
 include(CMakePackageConfigHelpers)
 set(NS_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/netsocket")
 
-install(TARGETS netsocket EXPORT netsocketTargets
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS netsocket EXPORT netsocketTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES "${PROJECT_SOURCE_DIR}/core/include/netsocket.h" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT netsocketTargets NAMESPACE netsocket:: DESTINATION "${NS_CMAKE_INSTALL_DIR}")
 
