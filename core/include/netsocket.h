@@ -20,6 +20,15 @@
  *  - A socket is used by one thread at a time; distinct sockets and distinct
  *    options objects are fully independent.  The error state is per thread.
  *  - No call raises SIGPIPE; EINTR is retried inside the library.
+ *  - Ownership: a handle returned by a constructor (ns_options_new,
+ *    ns_options_copy, ns_make_*_socket, ns_socket_connect, ns_socket_accept,
+ *    ns_selector_new) belongs to the caller, who frees it with the matching
+ *    *_free.  Data passed in (buffers, strings, certificates, keys) is copied
+ *    unless the function says otherwise; the caller keeps its own copy.  A
+ *    const char * or byte pointer returned by the library is owned by the
+ *    library: never free it; its lifetime is stated at each function.
+ *  - Functions that cannot fail (getters, predicates) say what they return
+ *    for NULL; they do not touch the error state.
  */
 #ifndef NETSOCKET_H
 #define NETSOCKET_H
@@ -46,9 +55,12 @@ extern "C" {
 #define NS_VERSION_MINOR 0
 #define NS_VERSION_PATCH 0
 
-/* The library's version as "MAJOR.MINOR.PATCH" (static storage; never freed). */
+/* The version of the library actually loaded, as "MAJOR.MINOR.PATCH" (which
+ * may be newer than the NS_VERSION_* macros a program was compiled with).
+ * Static storage: never free it.  Cannot fail. */
 NS_API const char *ns_version(void);
-/* The library's version as (major << 16) | (minor << 8) | patch. */
+/* The loaded library's version as (major << 16) | (minor << 8) | patch, to
+ * compare with the NS_VERSION_* macros.  Cannot fail. */
 NS_API unsigned ns_version_number(void);
 
 /* ------------------------------------------------------------------ */
@@ -71,16 +83,20 @@ enum ns_status {
 };
 
 /* The name of a status, e.g. "NS_ERR_READ_TIMEOUT"; "NS_ERR_UNKNOWN" for a
- * value that is not a status.  Static storage. */
+ * value that is not a status (e.g. one added by a newer library).  Static
+ * storage: never free it.  Cannot fail. */
 NS_API const char *ns_status_name(int status);
-/* The status of the calling thread's last failure (NS_OK if none yet). */
+/* The status of the calling thread's last failure (NS_OK if none yet, or
+ * since ns_clear_error).  Cannot fail. */
 NS_API int ns_last_status(void);
-/* The message of the calling thread's last failure ("" if none yet).  The
- * pointer is thread-local and valid until the thread's next failing call. */
+/* The message of the calling thread's last failure ("" if none yet).  Owned
+ * by the library and thread-local: valid until the same thread's next
+ * failing call or ns_clear_error; copy it to keep it.  Cannot fail. */
 NS_API const char *ns_last_error(void);
-/* errno of the calling thread's last failure, or 0 if the OS was not the cause. */
+/* errno of the calling thread's last failure, or 0 if the OS was not the
+ * cause.  Cannot fail. */
 NS_API int ns_last_os_error(void);
-/* Resets the calling thread's error state to NS_OK / "" / 0. */
+/* Resets the calling thread's error state to NS_OK / "" / 0.  Cannot fail. */
 NS_API void ns_clear_error(void);
 
 /* ------------------------------------------------------------------ */
@@ -110,7 +126,8 @@ typedef struct ns_options ns_options;
 typedef int (*ns_certificate_verifier)(void *userdata, int depth, int preverify_error,
                                        const unsigned char *der, size_t der_len);
 /* Releases a verifier's userdata when the last options object or socket that
- * uses it is freed (see ns_options_set_certificate_verifier_owned). */
+ * uses it is freed (see ns_options_set_certificate_verifier_owned).  Called
+ * exactly once, on the thread that drops the last reference. */
 typedef void (*ns_release_function)(void *userdata);
 
 /* A new options object of the given kind with every field at its default
@@ -118,21 +135,29 @@ typedef void (*ns_release_function)(void *userdata);
  * NS_ERR_INVALID for an unknown kind, NS_ERR_NOMEM when out of memory. */
 NS_API ns_options *ns_options_new(ns_options_kind kind);
 /* A new options object of `kind` holding every field of `from` that `kind`
- * has (the builder's (from o)); the others keep their defaults.  Certificates
- * and keys are shared by reference count, so the copy is cheap. */
+ * has (the builder's (from o)); the others keep their defaults.  Certificates,
+ * keys and an owned verifier's userdata are shared by reference count, so the
+ * copy is cheap; `from` stays the caller's.  Free the copy with
+ * ns_options_free.  NULL with NS_ERR_INVALID (from NULL, unknown kind) or
+ * NS_ERR_NOMEM. */
 NS_API ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind);
-/* Frees the options.  Sockets made from them are unaffected.  NULL is a no-op. */
+/* Frees the options and what they own.  Sockets made from them are
+ * unaffected (they hold their own references).  NULL is a no-op. */
 NS_API void ns_options_free(ns_options *o);
 /* The kind, or 0 for NULL. */
 NS_API ns_options_kind ns_options_kind_of(const ns_options *o);
 /* socket-options?: 1 for every kind, 0 for NULL. */
 NS_API int ns_options_is_socket(const ns_options *o);
-/* tls-socket-options?: 1 for the TLS and server TLS kinds. */
+/* tls-socket-options?: 1 for the TLS and server TLS kinds, 0 otherwise or for NULL. */
 NS_API int ns_options_is_tls(const ns_options *o);
-/* server-tls-socket-options?: 1 for the server TLS kind. */
+/* server-tls-socket-options?: 1 for the server TLS kind, 0 otherwise or for NULL. */
 NS_API int ns_options_is_server_tls(const ns_options *o);
 
-/* Fields every kind has.  Getters return the default for NULL. */
+/* Fields every kind has.  Setters return NS_OK, or NS_ERR_INVALID for NULL
+ * options or a value the field does not support (ai_family: AF_INET,
+ * AF_INET6 or AF_UNSPEC; ai_socktype: SOCK_STREAM; ai_protocol: 0 or
+ * IPPROTO_TCP; ai_flags: AI_* bits getaddrinfo knows), leaving the options
+ * unchanged.  Getters cannot fail and return the default for NULL. */
 NS_API int ns_options_set_ai_family(ns_options *o, int family);       /* default AF_INET */
 NS_API int ns_options_get_ai_family(const ns_options *o);
 NS_API int ns_options_set_ai_socktype(ns_options *o, int socktype);   /* default SOCK_STREAM */
@@ -161,25 +186,35 @@ NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
  * 0 = the caller calls ns_socket_handshake. */
 NS_API int ns_options_set_handshake(ns_options *o, int on);
 NS_API int ns_options_get_handshake(const ns_options *o);
-/* The private key, PEM or DER (RSA, EC or Ed25519), copied.  If certificates
- * are already set, the key must match the first one. */
+/* The private key, PEM or DER (RSA, EC or Ed25519), copied (the caller keeps
+ * and may wipe its buffer).  If
+ * certificates are already set, the key must match the first one.  Errors:
+ * NS_ERR_INVALID (plain options, empty/unparsable data, data over 16 MiB, a
+ * key that does not match; for the _file form also a file that cannot be
+ * opened or read, with ns_last_os_error), NS_ERR_NOMEM. */
 NS_API int ns_options_set_private_key(ns_options *o, const void *data, size_t len);
 NS_API int ns_options_set_private_key_file(ns_options *o, const char *path);
-/* 1 if a private key is set.  Key material is never returned. */
+/* 1 if a private key is set, 0 if not or for NULL.  Key material is never
+ * returned. */
 NS_API int ns_options_has_private_key(const ns_options *o);
-/* Appends certificates: DER (one) or PEM (every certificate in the blob, in
- * order).  The first certificate is the leaf, the rest its chain.  If a key
- * is set and this adds the leaf, the key must match it. */
+/* Appends certificates, copied: DER (one) or PEM (every certificate in the
+ * blob, in order).  The first certificate is the leaf, the rest its chain.
+ * If a key is set and this adds the leaf, the key must match it.  Errors as
+ * for the private key (NS_ERR_INVALID, NS_ERR_NOMEM); on error nothing is
+ * added.  clear_certificates removes them all; count returns 0 for NULL. */
 NS_API int ns_options_add_certificate(ns_options *o, const void *data, size_t len);
 NS_API int ns_options_add_certificate_file(ns_options *o, const char *path);
 NS_API int ns_options_clear_certificates(ns_options *o);
 NS_API size_t ns_options_certificate_count(const ns_options *o);
-/* The DER of certificate i, valid until the options are changed or freed;
- * NULL if out of range. */
+/* The DER of certificate i (its length in *der_len if der_len is not NULL),
+ * owned by the options: valid until their certificates change or they are
+ * freed.  NULL if i is out of range or o is NULL (no error recorded). */
 NS_API const unsigned char *ns_options_get_certificate(const ns_options *o, size_t i,
                                                        size_t *der_len);
 /* Sets (fn non-NULL) or removes (fn NULL) the verifier.  userdata is not
- * owned by the library. */
+ * owned by the library: it must stay valid as long as these options, their
+ * copies, or any socket made from them may run a handshake.  NS_ERR_INVALID
+ * on plain options or NULL, NS_ERR_NOMEM. */
 NS_API int ns_options_set_certificate_verifier(ns_options *o, ns_certificate_verifier fn,
                                                void *userdata);
 /* Like ns_options_set_certificate_verifier, but the library owns userdata
@@ -188,31 +223,39 @@ NS_API int ns_options_set_certificate_verifier(ns_options *o, ns_certificate_ver
 NS_API int ns_options_set_certificate_verifier_owned(ns_options *o, ns_certificate_verifier fn,
                                                      void *userdata,
                                                      ns_release_function release);
-/* The verifier (NULL if none); its userdata is stored in *userdata if given. */
+/* The verifier (NULL if none or o is NULL); its userdata is stored in
+ * *userdata if userdata is not NULL.  The userdata stays owned as it was set. */
 NS_API ns_certificate_verifier ns_options_get_certificate_verifier(const ns_options *o,
                                                                    void **userdata);
 /* sni*: a client sends the first name as SNI and checks the server's
- * certificate against it.  Names are 1..255 bytes, no NUL, copied. */
+ * certificate against it.  Names are 1..255 bytes, no NUL, copied.  add:
+ * NS_ERR_INVALID (plain options, NULL, empty or longer name), NS_ERR_NOMEM;
+ * clear removes all; count returns 0 for NULL. */
 NS_API int ns_options_add_sni(ns_options *o, const char *name);
 NS_API int ns_options_clear_sni(ns_options *o);
 NS_API size_t ns_options_sni_count(const ns_options *o);
-/* Valid until the options are changed or freed; NULL if out of range. */
+/* Name i, owned by the options: valid until their sni* list changes or they
+ * are freed.  NULL if out of range or o is NULL. */
 NS_API const char *ns_options_get_sni(const ns_options *o, size_t i);
-/* alpn*: protocol names (1..255 bytes) in order of preference, copied. */
+/* alpn*: protocol names (1..255 bytes) in order of preference, copied.
+ * Errors, clearing, counting and the lifetime of get_alpn's result: as for sni*. */
 NS_API int ns_options_add_alpn(ns_options *o, const char *name);
 NS_API int ns_options_clear_alpn(ns_options *o);
 NS_API size_t ns_options_alpn_count(const ns_options *o);
 NS_API const char *ns_options_get_alpn(const ns_options *o, size_t i);
 /* Trust anchors: for a server, the CAs client certificates are checked
  * against (and whose names are sent in the request); for a client, used
- * instead of the system store.  PEM (several) or DER. */
+ * instead of the system store.  PEM (several) or DER, copied.  Errors,
+ * clearing, counting and the lifetime of get_trusted_certificate's result:
+ * as for the certificates above. */
 NS_API int ns_options_add_trusted_certificate(ns_options *o, const void *data, size_t len);
 NS_API int ns_options_add_trusted_certificate_file(ns_options *o, const char *path);
 NS_API int ns_options_clear_trusted_certificates(ns_options *o);
 NS_API size_t ns_options_trusted_certificate_count(const ns_options *o);
 NS_API const unsigned char *ns_options_get_trusted_certificate(const ns_options *o, size_t i,
                                                                size_t *der_len);
-/* Server TLS kind only: a client without a certificate fails the handshake. */
+/* Server TLS kind only (NS_ERR_INVALID on other kinds): a client without a
+ * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);
 NS_API int ns_options_get_client_certificate_required(const ns_options *o);
 
@@ -232,6 +275,7 @@ typedef struct ns_socket ns_socket;
  * Errors: NS_ERR_INVALID (AI_PASSIVE, NULL node/service), NS_ERR_HOST_NOT_FOUND,
  * NS_ERR_CONNECT (the message names every address tried and why it failed),
  * NS_ERR_CONNECT_TIMEOUT, NS_ERR_TLS, NS_ERR_CERTIFICATE, NS_ERR_NOMEM.
+ * node and service are copied; the socket keeps no reference to the options.
  * Free the result with ns_socket_free.
  */
 NS_API ns_socket *ns_make_client_socket(const char *node, const char *service,
@@ -240,66 +284,104 @@ NS_API ns_socket *ns_make_client_tls_socket(const char *node, const char *servic
                                             const ns_options *o);
 /* Binds (SO_REUSEADDR) and listens.  node NULL = every local address;
  * service "0" = a free port (see ns_socket_local_port).  The TLS server
- * needs certificates and a private key, else NS_ERR_INVALID. */
+ * needs certificates and a private key, else NS_ERR_INVALID.  Errors:
+ * NS_ERR_INVALID, NS_ERR_HOST_NOT_FOUND, NS_ERR_CONNECT (bind or listen
+ * failed, e.g. the port is in use), NS_ERR_NOMEM.  The socket does not keep
+ * a reference to the options: free them whenever.  Free the result with
+ * ns_socket_free. */
 NS_API ns_socket *ns_make_server_socket(const char *node, const char *service,
                                         const ns_options *o);
 NS_API ns_socket *ns_make_server_tls_socket(const char *node, const char *service,
                                             const ns_options *o);
 /* socket-options->client-socket: a TLS client for TLS options (either TLS
  * kind; a server kind's server-only fields are ignored), a plain client for
- * plain options.  NULL options: NS_ERR_INVALID. */
+ * plain options; NULL options: NS_ERR_INVALID.  Otherwise as
+ * ns_make_client_socket / ns_make_client_tls_socket. */
 NS_API ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *service);
 
-/* Sends once (may be short).  Non-blocking with no room: NS_ERR_WOULD_BLOCK.
- * Peer gone: NS_ERR_CLOSED.  flags: MSG_* (plain sockets; TLS ignores them). */
+/* Sends once from buf (read during the call only) and returns the number of
+ * bytes sent, which may be short.  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
+ * no room), NS_ERR_CLOSED (closed here, or the peer is gone),
+ * NS_ERR_INVALID (NULL, a listening socket), NS_ERR_TLS, NS_ERR_IO.
+ * flags: MSG_* (plain sockets; TLS ignores them). */
 NS_API ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags);
-/* Sends everything, waiting for room even on a non-blocking socket. */
+/* Sends all len bytes, waiting for room even on a non-blocking socket, and
+ * returns len.  Errors as ns_socket_send (never NS_ERR_WOULD_BLOCK); on an
+ * error the count already sent is not reported, so treat the stream as
+ * broken. */
 NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags);
-/* Receives up to len bytes; 0 = orderly end of stream.  Waits at most the
- * read timeout (NS_ERR_READ_TIMEOUT); non-blocking with nothing to read:
+/* Receives up to len bytes into buf (the caller's) and returns their number;
+ * 0 = orderly end of stream.  Waits at most the read timeout
+ * (NS_ERR_READ_TIMEOUT); non-blocking with nothing to read:
  * NS_ERR_WOULD_BLOCK at once.  flags: MSG_PEEK, MSG_WAITALL, ... (TLS honours
- * MSG_PEEK only).  A TLS peer that vanishes without close_notify: NS_ERR_CLOSED. */
+ * MSG_PEEK only).  A TLS peer that vanishes without close_notify:
+ * NS_ERR_CLOSED.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
 /* Accepts one connection; the new socket inherits the server's options
  * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by
  * its read timeout, unless handshake is 0.  A non-blocking server with no
- * pending connection: NS_ERR_WOULD_BLOCK.  Free the result with ns_socket_free. */
+ * pending connection: NS_ERR_WOULD_BLOCK.  Other errors: NS_ERR_INVALID (not
+ * a server socket), NS_ERR_CLOSED, NS_ERR_READ_TIMEOUT, NS_ERR_TLS,
+ * NS_ERR_CERTIFICATE, NS_ERR_IO, NS_ERR_NOMEM.  The new socket is the
+ * caller's: free it with ns_socket_free. */
 NS_API ns_socket *ns_socket_accept(ns_socket *server);
 /* Runs (or resumes) the TLS handshake; NS_ERR_WOULD_BLOCK on a non-blocking
- * socket that must wait.  NS_OK if already done; NS_ERR_INVALID on plain sockets. */
+ * socket that must wait (call again when the fd is ready).  NS_OK if already
+ * done; NS_ERR_INVALID on plain sockets; NS_ERR_READ_TIMEOUT when a blocking
+ * handshake outlasts the read timeout; NS_ERR_TLS, NS_ERR_CERTIFICATE,
+ * NS_ERR_CLOSED. */
 NS_API int ns_socket_handshake(ns_socket *s);
-/* SHUT_RD / SHUT_WR / SHUT_RDWR.  On TLS, SHUT_WR and SHUT_RDWR send close_notify. */
+/* SHUT_RD / SHUT_WR / SHUT_RDWR.  On TLS, SHUT_WR and SHUT_RDWR send
+ * close_notify.  NS_ERR_INVALID for another `how`, NS_ERR_CLOSED once
+ * closed, NS_ERR_IO. */
 NS_API int ns_socket_shutdown(ns_socket *s, int how);
 /* Closes (TLS: sends close_notify first if the handshake finished).  The
  * handle stays valid, ns_socket_is_closed says 1, and I/O fails with
- * NS_ERR_CLOSED.  Closing twice is NS_OK. */
+ * NS_ERR_CLOSED.  Closing twice is NS_OK; NULL is NS_ERR_INVALID.  Free the
+ * handle with ns_socket_free. */
 NS_API int ns_socket_close(ns_socket *s);
 /* Closes if open and releases the handle.  NULL is a no-op. */
 NS_API void ns_socket_free(ns_socket *s);
-NS_API int ns_socket_is_closed(const ns_socket *s);  /* 1 for NULL */
+/* Predicates: 1 if closed (also for NULL); 1 for a TLS socket (0 for NULL). */
+NS_API int ns_socket_is_closed(const ns_socket *s);
 NS_API int ns_socket_is_tls(const ns_socket *s);
-/* The file descriptor (-1 once closed).  The library keeps it O_NONBLOCK
- * internally and emulates blocking mode; it stays owned by the socket. */
+/* The file descriptor (-1 once closed or for NULL).  The library keeps it
+ * O_NONBLOCK internally and emulates blocking mode; it stays owned by the
+ * socket: do not close it or change its flags, and do not read or write it
+ * behind a TLS socket's back.  Use it to poll or for socket options. */
 NS_API int ns_socket_fd(const ns_socket *s);
+/* The socket's non-blocking? and read-timeout (initially from its options).
+ * Setters: NS_OK, or NS_ERR_INVALID for NULL.  Getters: 0 / -1 for NULL. */
 NS_API int ns_socket_set_non_blocking(ns_socket *s, int on);
 NS_API int ns_socket_is_non_blocking(const ns_socket *s);
 NS_API int ns_socket_set_read_timeout(ns_socket *s, int64_t us);
 NS_API int64_t ns_socket_get_read_timeout(const ns_socket *s);
 /* node/service given to a client constructor (node NULL for servers and
- * accepted sockets; service of a server is the one given).  Valid until freed. */
+ * accepted sockets; service of a server is the one given).  Owned by the
+ * socket: valid until it is freed.  NULL for NULL. */
 NS_API const char *ns_socket_node(const ns_socket *s);
 NS_API const char *ns_socket_service(const ns_socket *s);
-/* Numeric address into buf (NUL-terminated; 46 bytes always suffice). */
+/* The peer's / the local numeric IP address, written into the caller's buf
+ * (NUL-terminated; 46 bytes always suffice).  NS_OK, or NS_ERR_INVALID (NULL,
+ * buf too small), NS_ERR_CLOSED (closed, or not connected), NS_ERR_IO. */
 NS_API int ns_socket_peer_address(const ns_socket *s, char *buf, size_t len);
-NS_API int ns_socket_peer_port(const ns_socket *s);    /* port, or a negative status */
+/* The peer's / the local port, or a negative status as for the addresses. */
+NS_API int ns_socket_peer_port(const ns_socket *s);
 NS_API int ns_socket_local_address(const ns_socket *s, char *buf, size_t len);
 NS_API int ns_socket_local_port(const ns_socket *s);
+/* setsockopt(2) on the socket's fd; val (len bytes) is read during the call.
+ * NS_OK, or NS_ERR_INVALID (NULL, an option or value the OS rejects),
+ * NS_ERR_CLOSED, NS_ERR_NOMEM. */
 NS_API int ns_socket_setsockopt(ns_socket *s, int level, int name, const void *val, size_t len);
-/* *len: in the buffer's size, out the value's size. */
+/* getsockopt(2) into the caller's val; *len: in the buffer's size, out the
+ * value's size.  Errors as ns_socket_setsockopt. */
 NS_API int ns_socket_getsockopt(ns_socket *s, int level, int name, void *val, size_t *len);
 
-/* TLS queries: NULL / 0 on plain sockets and before the handshake. */
-/* The peer's certificate (DER), valid until the socket is freed. */
+/* TLS queries: NULL / 0 on plain sockets, NULL sockets and before the
+ * handshake; they never record an error.  Returned strings and bytes are
+ * owned by the socket (or static, where said): never free them. */
+/* The peer's certificate (DER; its length in *der_len if der_len is not
+ * NULL), valid until the socket is freed. */
 NS_API const unsigned char *ns_socket_peer_certificate(ns_socket *s, size_t *der_len);
 /* The negotiated ALPN protocol, valid until the socket is freed. */
 NS_API const char *ns_socket_selected_alpn(const ns_socket *s);
@@ -309,7 +391,8 @@ NS_API const char *ns_socket_server_name(const ns_socket *s);
 NS_API const char *ns_socket_tls_version(const ns_socket *s);
 /* The cipher suite's standard name, e.g. "TLS_AES_128_GCM_SHA256"; static storage. */
 NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
-/* Decrypted bytes buffered and ready to read without touching the fd. */
+/* Decrypted bytes buffered and ready to read without touching the fd (0 for
+ * plain sockets and NULL). */
 NS_API int ns_socket_pending(const ns_socket *s);
 
 /* ------------------------------------------------------------------ */
@@ -318,28 +401,41 @@ NS_API int ns_socket_pending(const ns_socket *s);
 
 typedef struct ns_selector ns_selector;
 
-/* A new selector (epoll + eventfd).  Free with ns_selector_free. */
+/* A new selector (epoll + eventfd), owned by the caller: free it with
+ * ns_selector_free.  NULL with NS_ERR_NOMEM, or NS_ERR_IO when the OS refuses
+ * (e.g. out of file descriptors). */
 NS_API ns_selector *ns_selector_new(void);
-/* Frees the selector; sockets still in it are left open and unwatched. */
+/* Frees the selector; sockets still in it are left open and unwatched (and
+ * may be added to another selector).  NULL is a no-op.  Must not run while
+ * another thread waits on it. */
 NS_API void ns_selector_free(ns_selector *sel);
 /* Watches s once: it is reported when readable (a TLS socket with pending
  * decrypted bytes at once) or when timeout_us passes (negative: never), then
  * leaves the selector.  A socket is in at most one selector at a time;
  * adding it again replaces its timeout and data.  Closing or freeing a
- * socket removes it. */
+ * socket removes it.  The selector does not own s or data: data is handed
+ * back as is.  Errors: NS_ERR_INVALID (NULL, s in another selector),
+ * NS_ERR_CLOSED (s closed), NS_ERR_NOMEM. */
 NS_API int ns_selector_add(ns_selector *sel, ns_socket *s, int64_t timeout_us, void *data);
-/* NS_ERR_INVALID if s is not in sel. */
+/* Stops watching s (no event is reported for it).  NS_ERR_INVALID if either
+ * is NULL or s is not in sel. */
 NS_API int ns_selector_remove(ns_selector *sel, ns_socket *s);
 /* Waits up to timeout_us (negative: no limit) for events; returns their
  * number (0 when the wait timed out or was interrupted).  The events stay
- * readable until the next wait; their sockets have left the selector. */
+ * readable until the next wait; their sockets have left the selector.
+ * Errors: NS_ERR_INVALID (NULL), NS_ERR_IO (epoll failed), NS_ERR_NOMEM.
+ * One thread waits on a selector at a time. */
 NS_API int ns_selector_wait(ns_selector *sel, int64_t timeout_us);
+/* Event i (0 <= i < the last wait's result): its socket (not owned by the
+ * selector) and the data given to ns_selector_add.  NULL if out of range. */
 NS_API ns_socket *ns_selector_event_socket(const ns_selector *sel, int i);
 NS_API void *ns_selector_event_data(const ns_selector *sel, int i);
-/* 1 if event i is a timeout rather than readability. */
+/* 1 if event i is a timeout rather than readability; 0 if not or out of range. */
 NS_API int ns_selector_event_timed_out(const ns_selector *sel, int i);
-/* Wakes a wait in progress (or the next one) from any thread. */
+/* Wakes a wait in progress (or the next one) from any thread; that wait
+ * returns 0.  NS_ERR_INVALID for NULL, NS_ERR_IO if the eventfd fails. */
 NS_API int ns_selector_interrupt(ns_selector *sel);
+/* The number of sockets being watched (0 for NULL). */
 NS_API size_t ns_selector_count(const ns_selector *sel);
 
 #ifdef __cplusplus
