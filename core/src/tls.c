@@ -135,6 +135,10 @@ int ns_tls_resume_handshake(ns_socket *s)
 
 ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
 {
+    /* As with plain sockets after SHUT_WR (EPIPE): the write side is gone. */
+    if (s->sent_close_notify)
+        return ns_fail_io(s, NS_ERR_CLOSED, EPIPE, "TLS send to",
+                          "the write side was shut down (close_notify sent)");
     int rc = ns_tls_resume_handshake(s);
     if (rc != NS_OK)
         return rc;

@@ -98,6 +98,11 @@ static test_cert *make(const test_cert *ca, const char *cn, const char *san, int
 
 test_cert *certgen_ca(const char *cn) { return make(NULL, cn, NULL, 1, -1, 3650); }
 
+test_cert *certgen_intermediate(const test_cert *ca, const char *cn)
+{
+    return make(ca, cn, NULL, 1, -1, 3650);
+}
+
 test_cert *certgen_leaf(const test_cert *ca, const char *cn, const char *san, int not_before_days,
                         int not_after_days)
 {

@@ -9,6 +9,8 @@ typedef struct test_cert test_cert;
 
 /* A CA named cn. */
 test_cert *certgen_ca(const char *cn);
+/* An intermediate CA named cn, signed by ca. */
+test_cert *certgen_intermediate(const test_cert *ca, const char *cn);
 /* A leaf for cn with subjectAltName `san` (e.g. "DNS:localhost,IP:127.0.0.1"),
  * signed by ca (NULL: self-signed), valid from now+not_before_days to
  * now+not_after_days. */

@@ -158,6 +158,79 @@ static void test_no_sni_for_an_ip_literal_and_host_checked_by_ip(void)
     ns_options_free(co);
 }
 
+static void test_chain_from_files_and_der_key(void)
+{
+    setup();
+    test_cert *mid = certgen_intermediate(ca, "intermediate CA");
+    test_cert *leaf = certgen_leaf(mid, "localhost", "DNS:localhost", -1, 30);
+    char dir[] = "/tmp/ns-chain-XXXXXX", chain[600];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(chain, sizeof chain, "%s/chain.pem", dir);
+    FILE *f = fopen(chain, "w");
+    CHECK(f != NULL);
+    fputs(certgen_cert_pem(leaf), f); /* the leaf, then its issuer: one PEM */
+    fputs(certgen_cert_pem(mid), f);
+    fclose(f);
+    ns_options *so = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, 5000000);
+    size_t key_len;
+    const unsigned char *key = certgen_key_der(leaf, &key_len);
+    CHECK_EQ(ns_options_add_certificate_file(so, chain), NS_OK);
+    CHECK_EQ(ns_options_certificate_count(so), 2);
+    CHECK_EQ(ns_options_set_private_key(so, key, key_len), NS_OK);
+    unlink(chain);
+    rmdir(dir);
+    ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
+    CHECK(server != NULL);
+    server_job job = {.server = server, .n = 1, .behave = echo_line};
+    pthread_t t = spawn(serve, &job);
+    /* The client trusts only the root: the server must send the intermediate. */
+    ns_options *co = client_options(ca);
+    ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
+    CHECK(c != NULL);
+    CHECK(round_trip(c));
+    pthread_join(t, NULL);
+    ns_socket_free(c);
+    ns_socket_free(server);
+    ns_options_free(so);
+    ns_options_free(co);
+    certgen_free(leaf);
+    certgen_free(mid);
+}
+
+static void reply_after_end_of_stream(ns_socket *conn)
+{
+    char buf[64];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = ns_socket_recv(conn, buf + got, sizeof buf - got, 0)) > 0)
+        got += (size_t)n;
+    if (n == 0) /* close_notify seen: answer on the still-open direction */
+        ns_socket_send_all(conn, buf, got, 0);
+}
+
+static void test_shutdown_write_sends_close_notify_and_keeps_reading(void)
+{
+    setup();
+    ns_options *so = server_options(server_cert);
+    ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
+    server_job job = {.server = server, .n = 1, .behave = reply_after_end_of_stream};
+    pthread_t t = spawn(serve, &job);
+    ns_options *co = client_options(ca);
+    ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
+    CHECK(c != NULL);
+    CHECK_EQ(ns_socket_send_all(c, "half", 4, 0), 4);
+    CHECK_EQ(ns_socket_shutdown(c, SHUT_WR), NS_OK);
+    CHECK_EQ(ns_socket_send(c, "x", 1, 0), NS_ERR_CLOSED); /* no writing after close_notify */
+    char buf[8] = {0};
+    CHECK_EQ(ns_socket_recv(c, buf, sizeof buf, 0), 4);
+    CHECK(memcmp(buf, "half", 4) == 0);
+    pthread_join(t, NULL);
+    ns_socket_free(c);
+    ns_socket_free(server);
+    ns_options_free(so);
+    ns_options_free(co);
+}
+
 static void test_client_certificate_presented_and_absent(void)
 {
     setup();
@@ -739,6 +812,8 @@ static void test_plain_options_to_a_tls_constructor_get_tls_defaults(void)
 static const ns_test tests[] = {
     TEST(test_exchange_with_alpn_sni_and_peer_certificate),
     TEST(test_no_sni_for_an_ip_literal_and_host_checked_by_ip),
+    TEST(test_chain_from_files_and_der_key),
+    TEST(test_shutdown_write_sends_close_notify_and_keeps_reading),
     TEST(test_client_certificate_presented_and_absent),
     TEST(test_mutual_tls_server_sees_the_client_certificate),
     TEST(test_required_client_certificate_absent_fails_at_first_read),
