@@ -40,6 +40,18 @@ extern int ns_test_failed;
         }                                                                                  \
     } while (0)
 
+/* Checks that string a (possibly NULL) equals b. */
+#define CHECK_STR(a, b)                                                                    \
+    do {                                                                                   \
+        const char *sa_ = (a), *sb_ = (b);                                                 \
+        if (sa_ == NULL || strcmp(sa_, sb_) != 0) {                                        \
+            fprintf(stderr, "  %s:%d: %s == \"%s\", expected \"%s\"; last error: %s\n",     \
+                    __FILE__, __LINE__, #a, sa_ ? sa_ : "(null)", sb_, ns_last_error());   \
+            ns_test_failed = 1;                                                            \
+            return;                                                                        \
+        }                                                                                  \
+    } while (0)
+
 /* Checks that the last error message contains `needle`. */
 #define CHECK_ERROR_HAS(needle) CHECK(strstr(ns_last_error(), (needle)) != NULL)
 

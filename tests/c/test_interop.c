@@ -1,0 +1,818 @@
+/* Interoperability with TLS peers no one here wrote: netsocket as a client
+ * of `openssl s_server` and `gnutls-serv`, and as a server for
+ * `openssl s_client` and `gnutls-cli`.  Each test asserts what both ends
+ * saw: the version, ALPN, SNI, the client certificate and data both ways.
+ *
+ * The peers run as child processes on 127.0.0.1 with their stdin and
+ * stdout/stderr on pipes.  Every wait is bounded, and every child is killed
+ * and reaped when its test ends, also when a CHECK failed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "certgen.h"
+#include "testlib.h"
+
+#define TIMEOUT_US 5000000 /* read timeout and bound of every wait */
+
+/* ------------------------------------------------------------------ */
+/* Certificates, written once per run into a temporary directory       */
+/* ------------------------------------------------------------------ */
+
+static char dir[] = "/tmp/ns-interop-XXXXXX";
+static test_cert *ca, *server_cert, *alt_cert, *client_cert;
+
+/* "<dir>/<name>.<ext>" in one of a few rotating buffers, so several fit in one argv. */
+static const char *path(const char *name, const char *ext)
+{
+    static char bufs[16][PATH_MAX];
+    static unsigned next;
+    char *b = bufs[next++ % 16];
+    snprintf(b, PATH_MAX, "%s/%s.%s", dir, name, ext);
+    return b;
+}
+
+static int make_certificates(void)
+{
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    ca = certgen_ca("netsocket interop CA");
+    /* The default server identity does not cover alt.test, so a peer that
+     * ignores SNI makes the alt.test handshakes fail host name checks. */
+    server_cert = certgen_leaf(ca, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 30);
+    alt_cert = certgen_leaf(ca, "alt.test", "DNS:alt.test", -1, 30);
+    client_cert = certgen_leaf(ca, "netsocket interop client", NULL, -1, 30);
+    return certgen_write(ca, dir, "ca") | certgen_write(server_cert, dir, "server") |
+           certgen_write(alt_cert, dir, "alt") | certgen_write(client_cert, dir, "client");
+}
+
+static void remove_certificates(void)
+{
+    static const char *names[] = {"ca", "server", "alt", "client"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        unlink(path(names[i], "crt"));
+        unlink(path(names[i], "key"));
+    }
+    rmdir(dir);
+    certgen_free(ca);
+    certgen_free(server_cert);
+    certgen_free(alt_cert);
+    certgen_free(client_cert);
+}
+
+/* ------------------------------------------------------------------ */
+/* Peer processes                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    pid_t pid;
+    int in;  /* the child's stdin; -1 once closed */
+    int out; /* the child's stdout and stderr; -1 at end of file */
+    char log[1 << 17];
+    size_t log_len;
+    int reaped, status;
+    char name[32];
+} peer;
+
+static peer peers[4];
+static int peer_count;
+
+static int have_program(const char *name)
+{
+    const char *p = getenv("PATH");
+    char buf[PATH_MAX];
+    while (p && *p) {
+        size_t n = strcspn(p, ":");
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, name);
+        if (access(buf, X_OK) == 0)
+            return 1;
+        p += n + (p[n] == ':');
+    }
+    return 0;
+}
+
+/* Starts argv[0] with pipes on its stdin and stdout+stderr. */
+static peer *peer_start(char *const argv[])
+{
+    if (peer_count == (int)(sizeof peers / sizeof peers[0]))
+        return NULL;
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0)
+        return NULL;
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return NULL;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        signal(SIGPIPE, SIG_DFL);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    if (pid < 0) {
+        close(in[1]);
+        close(out[0]);
+        return NULL;
+    }
+    peer *p = &peers[peer_count++];
+    memset(p, 0, sizeof *p);
+    p->pid = pid;
+    p->in = in[1];
+    p->out = out[0];
+    snprintf(p->name, sizeof p->name, "%s %s", argv[0], argv[1] ? argv[1] : "");
+    fcntl(p->out, F_SETFL, O_NONBLOCK);
+    return p;
+}
+
+/* Reads what the peer printed, waiting at most until deadline for more. */
+static void peer_drain(peer *p, int64_t deadline)
+{
+    if (p->out < 0)
+        return;
+    int64_t left = deadline - now_us();
+    struct pollfd pfd = {p->out, POLLIN, 0};
+    if (poll(&pfd, 1, left > 0 ? (int)(left / 1000) : 0) <= 0)
+        return;
+    for (;;) {
+        size_t room = sizeof p->log - 1 - p->log_len;
+        if (room == 0) { /* keep the newest output: shift out the oldest half */
+            memmove(p->log, p->log + sizeof p->log / 2, p->log_len - sizeof p->log / 2);
+            p->log_len -= sizeof p->log / 2;
+            continue;
+        }
+        ssize_t n = read(p->out, p->log + p->log_len, room);
+        if (n > 0) {
+            p->log_len += (size_t)n;
+            p->log[p->log_len] = '\0';
+            continue;
+        }
+        if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+            close(p->out);
+            p->out = -1;
+        }
+        if (n == 0 || errno != EINTR)
+            return;
+    }
+}
+
+/* 1 once the peer's output contains text, 0 if it did not within timeout. */
+static int peer_saw(peer *p, const char *text, int64_t timeout_us)
+{
+    int64_t deadline = now_us() + timeout_us;
+    for (;;) {
+        if (memmem(p->log, p->log_len, text, strlen(text)) != NULL)
+            return 1;
+        if (p->out < 0 || now_us() >= deadline)
+            return 0;
+        peer_drain(p, deadline);
+    }
+}
+
+static int peer_write(peer *p, const char *text)
+{
+    size_t len = strlen(text);
+    return p->in >= 0 && write(p->in, text, len) == (ssize_t)len;
+}
+
+static void peer_close_stdin(peer *p)
+{
+    if (p->in >= 0)
+        close(p->in);
+    p->in = -1;
+}
+
+/* 1 if the peer exited within timeout (its wait status in p->status). */
+static int peer_wait_exit(peer *p, int64_t timeout_us)
+{
+    int64_t deadline = now_us() + timeout_us;
+    while (!p->reaped) {
+        pid_t r = waitpid(p->pid, &p->status, WNOHANG);
+        if (r == p->pid) {
+            p->reaped = 1;
+            break;
+        }
+        if (r < 0 && errno != EINTR)
+            return 0;
+        if (now_us() >= deadline)
+            return 0;
+        peer_drain(p, now_us() + 20000);
+        if (p->out < 0)
+            usleep(10000);
+    }
+    peer_drain(p, now_us());
+    return 1;
+}
+
+static int peer_exited_ok(peer *p)
+{
+    return p->reaped && WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0;
+}
+
+static int peer_exited_failing(peer *p)
+{
+    return p->reaped && !(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0);
+}
+
+/* Kills and reaps every peer of the test; shows their output if it failed
+ * (always with NS_INTEROP_VERBOSE set). */
+static void peers_stop(void)
+{
+    for (int i = 0; i < peer_count; i++) {
+        peer *p = &peers[i];
+        if (!p->reaped) {
+            kill(p->pid, SIGKILL);
+            if (!peer_wait_exit(p, 2000000))
+                fprintf(stderr, "  peer %d (%s) did not die\n", (int)p->pid, p->name);
+        }
+        peer_close_stdin(p);
+        if (p->out >= 0)
+            close(p->out);
+        if (ns_test_failed || getenv("NS_INTEROP_VERBOSE")) {
+            size_t from = p->log_len > 3000 ? p->log_len - 3000 : 0;
+            fprintf(stderr, "  --- output of %s (last %zu bytes) ---\n%s\n  ---\n", p->name,
+                    p->log_len - from, p->log + from);
+        }
+    }
+    peer_count = 0;
+}
+
+/* A test that starts peers: the body, then peers_stop whatever happened. */
+#define PEER_TEST(name)                                                                    \
+    static void name##_body(void);                                                         \
+    static void name(void)                                                                 \
+    {                                                                                      \
+        name##_body();                                                                     \
+        peers_stop();                                                                      \
+    }                                                                                      \
+    static void name##_body(void)
+
+#define REQUIRE_PROGRAM(prog)                                                              \
+    do {                                                                                   \
+        if (!have_program(prog)) {                                                         \
+            printf("skip %s: %s is not installed\n", __func__, prog);                      \
+            return;                                                                        \
+        }                                                                                  \
+    } while (0)
+
+/* Starts a program: the arguments of `fixed`, then those of `extra` (both
+ * NULL-terminated; extra may be NULL). */
+static peer *peer_run(const char *const *fixed, const char *const *extra)
+{
+    const char *argv[48];
+    size_t n = 0;
+    for (; *fixed && n < 47; fixed++)
+        argv[n++] = *fixed;
+    for (; extra && *extra && n < 47; extra++)
+        argv[n++] = *extra;
+    argv[n] = NULL;
+    return peer_start((char *const *)argv);
+}
+
+/* ------------------------------------------------------------------ */
+/* netsocket ends                                                      */
+/* ------------------------------------------------------------------ */
+
+/* A port nothing listens on right now (bound by netsocket, then freed). */
+static const char *free_port(void)
+{
+    static char buf[16];
+    ns_socket *s = ns_make_server_socket("127.0.0.1", "0", NULL);
+    snprintf(buf, sizeof buf, "%d", s ? ns_socket_local_port(s) : 0);
+    ns_socket_free(s);
+    return buf;
+}
+
+/* A blocking TLS client of 127.0.0.1:port trusting our CA, with sni (NULL:
+ * none), ALPN names from a NULL-terminated list, and our client certificate
+ * if with_cert.  The peer may still be starting: "connection refused" is
+ * retried for up to 3 s; any other failure is returned at once. */
+static ns_socket *connect_peer(const char *port, const char *sni, const char *const *alpn,
+                               int with_cert)
+{
+    ns_options *o = blocking_options(NS_TLS_SOCKET_OPTIONS, TIMEOUT_US);
+    ns_options_set_connection_timeout(o, TIMEOUT_US);
+    ns_options_add_trusted_certificate(o, certgen_cert_pem(ca), strlen(certgen_cert_pem(ca)));
+    if (sni)
+        ns_options_add_sni(o, sni);
+    for (; alpn && *alpn; alpn++)
+        ns_options_add_alpn(o, *alpn);
+    if (with_cert) {
+        const char *pem = certgen_cert_pem(client_cert);
+        ns_options_add_certificate(o, pem, strlen(pem));
+        pem = certgen_key_pem(client_cert);
+        ns_options_set_private_key(o, pem, strlen(pem));
+    }
+    int64_t deadline = now_us() + 3000000;
+    ns_socket *c;
+    for (;;) {
+        c = ns_make_client_tls_socket("127.0.0.1", port, o);
+        if (c != NULL || ns_last_status() != NS_ERR_CONNECT || now_us() >= deadline)
+            break;
+        usleep(20000);
+    }
+    ns_options_free(o);
+    return c;
+}
+
+/* The status of connect_peer: NS_OK (and the connection closed) or why it failed. */
+static int connect_status(const char *port, const char *sni, const char *const *alpn,
+                          int with_cert)
+{
+    ns_socket *c = connect_peer(port, sni, alpn, with_cert);
+    if (c == NULL)
+        return ns_last_status();
+    ns_socket_free(c);
+    return NS_OK;
+}
+
+/* A blocking TLS server on 127.0.0.1 with our server identity, ALPN names
+ * from a NULL-terminated list, and, if require_cert, mTLS against our CA. */
+static ns_socket *tls_server(const char *const *alpn, int require_cert)
+{
+    ns_options *o = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, TIMEOUT_US);
+    const char *pem = certgen_cert_pem(server_cert);
+    ns_options_add_certificate(o, pem, strlen(pem));
+    pem = certgen_key_pem(server_cert);
+    ns_options_set_private_key(o, pem, strlen(pem));
+    for (; alpn && *alpn; alpn++)
+        ns_options_add_alpn(o, *alpn);
+    if (require_cert) {
+        pem = certgen_cert_pem(ca);
+        ns_options_add_trusted_certificate(o, pem, strlen(pem));
+        ns_options_set_client_certificate_required(o, 1);
+    }
+    ns_socket *s = ns_make_server_tls_socket("127.0.0.1", "0", o);
+    ns_options_free(o);
+    return s;
+}
+
+/* Accepts one connection from a peer started just before (p NULL: none),
+ * waiting at most TIMEOUT_US for it to arrive; the handshake is bounded by
+ * the server's read timeout. */
+static ns_socket *accept_peer(ns_socket *server, const peer *p)
+{
+    struct pollfd pfd = {ns_socket_fd(server), POLLIN, 0};
+    if (p == NULL || poll(&pfd, 1, TIMEOUT_US / 1000) != 1) {
+        fprintf(stderr, "  no connection within %d us\n", TIMEOUT_US);
+        return NULL;
+    }
+    return ns_socket_accept(server);
+}
+
+/* Receives until the bytes received contain `want` (bounded by the read timeout). */
+static int recv_text(ns_socket *s, const char *want)
+{
+    char buf[4096];
+    size_t len = 0;
+    while (len < sizeof buf - 1) {
+        ssize_t n = ns_socket_recv(s, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            return 0;
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (strstr(buf, want))
+            return 1;
+    }
+    return 0;
+}
+
+static int send_text(ns_socket *s, const char *text)
+{
+    return ns_socket_send_all(s, text, strlen(text), 0) == (ssize_t)strlen(text);
+}
+
+/* Data both ways with a peer that prints what it receives and sends its stdin. */
+static int exchange_via_stdio(ns_socket *s, peer *p)
+{
+    if (!send_text(s, "netsocket says hello\n") ||
+        !peer_saw(p, "netsocket says hello", TIMEOUT_US)) {
+        fprintf(stderr, "  %s did not print what netsocket sent\n", p->name);
+        return 0;
+    }
+    if (!peer_write(p, "peer says hello\n") || !recv_text(s, "peer says hello\n")) {
+        fprintf(stderr, "  netsocket did not receive what %s sent\n", p->name);
+        return 0;
+    }
+    return 1;
+}
+
+/* Data both ways with an echo server. */
+static int exchange_via_echo(ns_socket *s)
+{
+    return send_text(s, "echo me, please\n") && recv_text(s, "echo me, please\n");
+}
+
+/* Data both ways with a client peer, then its orderly goodbye and exit:
+ * 1 if all went well.  Frees conn. */
+static int serve_client_to_the_end(ns_socket *conn, peer *p)
+{
+    char buf[16];
+    int ok = exchange_via_stdio(conn, p);
+    /* At the end of its stdin the client sends close_notify and exits. */
+    peer_close_stdin(p);
+    ok = ok && ns_socket_recv(conn, buf, sizeof buf, 0) == 0;
+    ns_socket_free(conn);
+    return ok && peer_wait_exit(p, TIMEOUT_US) && peer_exited_ok(p);
+}
+
+/* The certificate the peer presented is c. */
+static int peer_certificate_is(ns_socket *s, const test_cert *c)
+{
+    size_t len, want_len;
+    const unsigned char *der = ns_socket_peer_certificate(s, &len);
+    const unsigned char *want = certgen_cert_der(c, &want_len);
+    return der != NULL && len == want_len && memcmp(der, want, len) == 0;
+}
+
+static const char *const alpn_h2_http11[] = {"h2", "http/1.1", NULL};
+static const char *const alpn_http11[] = {"http/1.1", NULL};
+static const char *const alpn_h2[] = {"h2", NULL};
+
+/* ------------------------------------------------------------------ */
+/* netsocket client, openssl s_server                                  */
+/* ------------------------------------------------------------------ */
+
+/* s_server on 127.0.0.1:port with our server identity; extra arguments follow. */
+static peer *start_s_server(const char *port, const char *const *extra)
+{
+    char accept_arg[64];
+    snprintf(accept_arg, sizeof accept_arg, "127.0.0.1:%s", port);
+    const char *argv[] = {"openssl", "s_server", "-accept", accept_arg, "-cert",
+                          path("server", "crt"), "-key", path("server", "key"), NULL};
+    return peer_run(argv, extra);
+}
+
+PEER_TEST(test_client_openssl_server_tls13_alpn_data)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port = free_port();
+    const char *extra[] = {"-naccept", "1", "-tls1_3", "-alpn", "http/1.1", NULL};
+    peer *p = start_s_server(port, extra);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", alpn_h2_http11, 0);
+    CHECK(c != NULL);
+    CHECK_STR(ns_socket_tls_version(c), "TLSv1.3");
+    CHECK_STR(ns_socket_selected_alpn(c), "http/1.1"); /* the server's choice, not our first */
+    CHECK(peer_certificate_is(c, server_cert));
+    int ok = exchange_via_stdio(c, p);
+    ns_socket_free(c);
+    CHECK(ok);
+    CHECK(peer_saw(p, "ALPN protocols advertised by the client: h2, http/1.1", TIMEOUT_US));
+    CHECK(peer_wait_exit(p, TIMEOUT_US)); /* -naccept 1: done after our connection */
+    CHECK(peer_exited_ok(p));
+}
+
+PEER_TEST(test_client_openssl_server_tls12_forced)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port = free_port();
+    const char *extra[] = {"-naccept", "1", "-tls1_2", NULL};
+    peer *p = start_s_server(port, extra);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    CHECK(c != NULL);
+    CHECK_STR(ns_socket_tls_version(c), "TLSv1.2");
+    CHECK(strncmp(ns_socket_tls_cipher(c), "TLS_ECDHE_ECDSA_WITH_", 21) == 0);
+    CHECK(ns_socket_selected_alpn(c) == NULL);
+    int ok = exchange_via_stdio(c, p);
+    ns_socket_free(c);
+    CHECK(ok);
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+    CHECK(peer_exited_ok(p));
+}
+
+/* s_server switches to its second identity only when it sees SNI alt.test;
+ * our host name check against the SNI name proves which one it served. */
+PEER_TEST(test_client_openssl_server_sni_selects_certificate)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port = free_port();
+    const char *extra[] = {"-naccept", "2",  "-servername", "alt.test", "-cert2",
+                           path("alt", "crt"), "-key2", path("alt", "key"), NULL};
+    peer *p = start_s_server(port, extra);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "alt.test", NULL, 0);
+    CHECK(c != NULL);
+    CHECK(peer_certificate_is(c, alt_cert));
+    int ok = exchange_via_stdio(c, p);
+    ns_socket_free(c);
+    CHECK(ok);
+    CHECK(peer_saw(p, "Hostname in TLS extension: \"alt.test\"", TIMEOUT_US));
+
+    c = connect_peer(port, "localhost", NULL, 0);
+    CHECK(c != NULL);
+    CHECK(peer_certificate_is(c, server_cert));
+    ns_socket_free(c);
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+}
+
+PEER_TEST(test_client_openssl_server_mtls)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port = free_port();
+    const char *extra[] = {"-naccept", "2", "-Verify", "1", "-CAfile", path("ca", "crt"),
+                           "-verify_return_error", NULL};
+    peer *p = start_s_server(port, extra);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", NULL, 1);
+    CHECK(c != NULL);
+    int ok = exchange_via_stdio(c, p);
+    ns_socket_free(c);
+    CHECK(ok);
+    /* s_server verified and printed our certificate. */
+    CHECK(peer_saw(p, "subject=CN = netsocket interop client", TIMEOUT_US));
+
+    /* Without a certificate: TLS 1.3 lets the client finish first, so the
+     * server's alert arrives at the first read at the latest. */
+    c = connect_peer(port, "localhost", NULL, 0);
+    if (c != NULL) {
+        char buf[64];
+        ssize_t n = ns_socket_recv(c, buf, sizeof buf, 0);
+        ns_socket_free(c);
+        CHECK_EQ(n, NS_ERR_TLS);
+    }
+    CHECK_EQ(ns_last_status(), NS_ERR_TLS);
+    CHECK_ERROR_HAS("certificate");
+    CHECK(peer_saw(p, "peer did not return a certificate", TIMEOUT_US));
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+}
+
+PEER_TEST(test_client_refuses_openssl_server_tls11)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port = free_port();
+    const char *extra[] = {"-naccept", "1", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", NULL};
+    peer *p = start_s_server(port, extra);
+    CHECK(p != NULL);
+    CHECK_EQ(connect_status(port, "localhost", NULL, 0), NS_ERR_TLS);
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+    CHECK(peer_saw(p, "unsupported protocol", TIMEOUT_US));
+}
+
+/* ------------------------------------------------------------------ */
+/* netsocket client, gnutls-serv                                       */
+/* ------------------------------------------------------------------ */
+
+/* gnutls-serv --echo with identity `cert` ("server" or "alt"); extra arguments follow. */
+static peer *start_gnutls_serv(const char *port, const char *cert, const char *const *extra)
+{
+    const char *argv[] = {"gnutls-serv",    "--echo",          "--port",
+                          port,             "--x509certfile",  path(cert, "crt"),
+                          "--x509keyfile",  path(cert, "key"), NULL};
+    return peer_run(argv, extra);
+}
+
+/* gnutls-serv answers only SNI alt.test (--sni-hostname-fatal) and only ALPN
+ * http/1.1 (--alpn-fatal): the right names work, wrong ones fail. */
+PEER_TEST(test_client_gnutls_server_tls13_alpn_sni)
+{
+    REQUIRE_PROGRAM("gnutls-serv");
+    const char *port = free_port();
+    const char *extra[] = {"--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3", "--alpn", "http/1.1",
+                           "--alpn-fatal", "--sni-hostname", "alt.test", "--sni-hostname-fatal",
+                           NULL};
+    peer *p = start_gnutls_serv(port, "alt", extra);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "alt.test", alpn_h2_http11, 0);
+    CHECK(c != NULL);
+    CHECK_STR(ns_socket_tls_version(c), "TLSv1.3");
+    CHECK_STR(ns_socket_selected_alpn(c), "http/1.1");
+    CHECK(peer_certificate_is(c, alt_cert));
+    int ok = exchange_via_echo(c);
+    ns_socket_free(c);
+    CHECK(ok);
+    CHECK(peer_saw(p, "Given server name[1]: alt.test", TIMEOUT_US));
+    CHECK(peer_saw(p, "Application protocol: http/1.1", TIMEOUT_US));
+
+    /* The wrong SNI name: gnutls-serv refuses it with an alert (had it
+     * answered, our host name check would say NS_ERR_CERTIFICATE). */
+    CHECK_EQ(connect_status(port, "other.test", alpn_http11, 0), NS_ERR_TLS);
+    CHECK(peer_saw(p, "SNI host name not recognised", TIMEOUT_US));
+    /* No ALPN name in common. */
+    CHECK_EQ(connect_status(port, "alt.test", alpn_h2, 0), NS_ERR_TLS);
+    CHECK(peer_saw(p, "No common application protocol", TIMEOUT_US));
+}
+
+PEER_TEST(test_client_gnutls_server_tls12_mtls)
+{
+    REQUIRE_PROGRAM("gnutls-serv");
+    const char *port = free_port();
+    const char *extra[] = {"--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.2", "--require-client-cert",
+                           "--verify-client-cert", "--x509cafile", path("ca", "crt"), NULL};
+    peer *p = start_gnutls_serv(port, "server", extra);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", NULL, 1);
+    CHECK(c != NULL);
+    CHECK_STR(ns_socket_tls_version(c), "TLSv1.2");
+    int ok = exchange_via_echo(c);
+    ns_socket_free(c);
+    CHECK(ok);
+    /* gnutls-serv verified our certificate and printed it. */
+    CHECK(peer_saw(p, "Subject: CN=netsocket interop client", TIMEOUT_US));
+    CHECK(peer_saw(p, "Status: The certificate is trusted", TIMEOUT_US));
+
+    /* Without a certificate the TLS 1.2 handshake itself fails. */
+    CHECK_EQ(connect_status(port, "localhost", NULL, 0), NS_ERR_TLS);
+    CHECK(peer_saw(p, "No certificate was found", TIMEOUT_US));
+}
+
+/* ------------------------------------------------------------------ */
+/* netsocket server, openssl s_client                                  */
+/* ------------------------------------------------------------------ */
+
+/* s_client to the server, verifying it against our CA and the name
+ * localhost; extra arguments follow. */
+static peer *start_s_client(ns_socket *server, const char *const *extra)
+{
+    char connect_arg[64];
+    snprintf(connect_arg, sizeof connect_arg, "127.0.0.1:%d", ns_socket_local_port(server));
+    const char *argv[] = {"openssl", "s_client", "-connect", connect_arg, "-CAfile",
+                          path("ca", "crt"), "-verify_return_error", "-verify_hostname",
+                          "localhost", NULL};
+    return peer_run(argv, extra);
+}
+
+PEER_TEST(test_server_openssl_client_tls13_alpn_sni_mtls)
+{
+    REQUIRE_PROGRAM("openssl");
+    ns_socket *server = tls_server(alpn_h2_http11, 1);
+    CHECK(server != NULL);
+    /* The client prefers http/1.1; the server's preference, h2, wins. */
+    const char *extra[] = {"-tls1_3", "-servername", "alt.test", "-alpn", "http/1.1,h2",
+                           "-cert", path("client", "crt"), "-key", path("client", "key"), NULL};
+    peer *p = start_s_client(server, extra);
+    ns_socket *conn = accept_peer(server, p);
+    ns_socket_free(server);
+    CHECK(conn != NULL);
+    CHECK_STR(ns_socket_tls_version(conn), "TLSv1.3");
+    CHECK_STR(ns_socket_selected_alpn(conn), "h2");
+    CHECK_STR(ns_socket_server_name(conn), "alt.test");
+    CHECK(peer_certificate_is(conn, client_cert));
+    CHECK(serve_client_to_the_end(conn, p));
+    CHECK(strstr(p->log, "Verify return code: 0 (ok)") != NULL);
+    CHECK(strstr(p->log, "ALPN protocol: h2") != NULL);
+    CHECK(strstr(p->log, "New, TLSv1.3") != NULL);
+}
+
+PEER_TEST(test_server_openssl_client_tls12_forced)
+{
+    REQUIRE_PROGRAM("openssl");
+    ns_socket *server = tls_server(NULL, 0);
+    CHECK(server != NULL);
+    const char *extra[] = {"-tls1_2", "-servername", "localhost", NULL};
+    peer *p = start_s_client(server, extra);
+    ns_socket *conn = accept_peer(server, p);
+    ns_socket_free(server);
+    CHECK(conn != NULL);
+    CHECK_STR(ns_socket_tls_version(conn), "TLSv1.2");
+    CHECK(ns_socket_selected_alpn(conn) == NULL);
+    CHECK_STR(ns_socket_server_name(conn), "localhost");
+    CHECK(ns_socket_peer_certificate(conn, NULL) == NULL); /* none asked, none sent */
+    CHECK(serve_client_to_the_end(conn, p));
+    CHECK(strstr(p->log, "Verify return code: 0 (ok)") != NULL);
+    CHECK(strstr(p->log, "New, TLSv1.2") != NULL);
+}
+
+PEER_TEST(test_server_requires_certificate_openssl_client_without_one)
+{
+    REQUIRE_PROGRAM("openssl");
+    ns_socket *server = tls_server(NULL, 1);
+    CHECK(server != NULL);
+    const char *extra[] = {"-tls1_3", NULL};
+    peer *p = start_s_client(server, extra);
+    ns_socket *conn = accept_peer(server, p);
+    ns_socket_free(server);
+    ns_socket_free(conn);
+    CHECK(p != NULL);
+    CHECK(conn == NULL);
+    CHECK_EQ(ns_last_status(), NS_ERR_CERTIFICATE);
+    CHECK(peer_saw(p, "alert certificate required", TIMEOUT_US));
+}
+
+/* TLS 1.0 and 1.1 clients are refused, and the server then serves the next
+ * client normally. */
+PEER_TEST(test_server_refuses_tls10_tls11_then_serves_next)
+{
+    REQUIRE_PROGRAM("openssl");
+    ns_socket *server = tls_server(NULL, 0);
+    CHECK(server != NULL);
+    static const char *const old[] = {"-tls1", "-tls1_1"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *extra[] = {old[i], "-cipher", "DEFAULT@SECLEVEL=0", NULL};
+        peer *p = start_s_client(server, extra);
+        ns_socket *conn = accept_peer(server, p);
+        ns_socket_free(conn);
+        CHECK(conn == NULL);
+        CHECK_EQ(ns_last_status(), NS_ERR_TLS);
+        CHECK(peer_wait_exit(p, TIMEOUT_US));
+        CHECK(peer_exited_failing(p));
+        CHECK(strstr(p->log, "alert protocol version") != NULL);
+    }
+    if (have_program("gnutls-cli")) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", ns_socket_local_port(server));
+        const char *argv[] = {"gnutls-cli", "127.0.0.1", "--port", port, "--x509cafile",
+                              path("ca", "crt"), "--priority",
+                              "NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0", NULL};
+        peer *p = peer_run(argv, NULL);
+        ns_socket *conn = accept_peer(server, p);
+        ns_socket_free(conn);
+        CHECK(conn == NULL);
+        CHECK_EQ(ns_last_status(), NS_ERR_TLS);
+        CHECK(peer_wait_exit(p, TIMEOUT_US));
+        CHECK(peer_exited_failing(p));
+        CHECK(strstr(p->log, "Error in protocol version") != NULL);
+    }
+    const char *extra[] = {"-servername", "localhost", NULL};
+    peer *p = start_s_client(server, extra);
+    ns_socket *conn = accept_peer(server, p);
+    ns_socket_free(server);
+    CHECK(conn != NULL);
+    CHECK_STR(ns_socket_tls_version(conn), "TLSv1.3");
+    CHECK(serve_client_to_the_end(conn, p));
+    CHECK(strstr(p->log, "Verify return code: 0 (ok)") != NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* netsocket server, gnutls-cli                                        */
+/* ------------------------------------------------------------------ */
+
+/* gnutls-cli with only the versions of `priority`, verifying the server
+ * against our CA and the name localhost, sending SNI alt.test, ALPN
+ * http/1.1 and our client certificate; the server must see all of it. */
+static void check_gnutls_client(const char *priority, const char *version)
+{
+    ns_socket *server = tls_server(alpn_h2_http11, 1);
+    CHECK(server != NULL);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ns_socket_local_port(server));
+    const char *argv[] = {"gnutls-cli", "127.0.0.1", "--port", port, "--x509cafile",
+                          path("ca", "crt"), "--verify-hostname", "localhost", "--sni-hostname",
+                          "alt.test", "--alpn", "http/1.1", "--x509certfile",
+                          path("client", "crt"), "--x509keyfile", path("client", "key"),
+                          "--priority", priority, NULL};
+    peer *p = peer_run(argv, NULL);
+    ns_socket *conn = accept_peer(server, p);
+    ns_socket_free(server);
+    CHECK(conn != NULL);
+    CHECK_STR(ns_socket_tls_version(conn), version);
+    CHECK_STR(ns_socket_selected_alpn(conn), "http/1.1");
+    CHECK_STR(ns_socket_server_name(conn), "alt.test");
+    CHECK(peer_certificate_is(conn, client_cert));
+    CHECK(serve_client_to_the_end(conn, p));
+    CHECK(strstr(p->log, "The certificate is trusted") != NULL);
+    CHECK(strstr(p->log, "Application protocol: http/1.1") != NULL);
+}
+
+PEER_TEST(test_server_gnutls_client_tls13_alpn_sni_mtls)
+{
+    REQUIRE_PROGRAM("gnutls-cli");
+    check_gnutls_client("NORMAL:-VERS-ALL:+VERS-TLS1.3", "TLSv1.3");
+}
+
+PEER_TEST(test_server_gnutls_client_tls12_alpn_sni_mtls)
+{
+    REQUIRE_PROGRAM("gnutls-cli");
+    check_gnutls_client("NORMAL:-VERS-ALL:+VERS-TLS1.2", "TLSv1.2");
+}
+
+static const ns_test tests[] = {
+    TEST(test_client_openssl_server_tls13_alpn_data),
+    TEST(test_client_openssl_server_tls12_forced),
+    TEST(test_client_openssl_server_sni_selects_certificate),
+    TEST(test_client_openssl_server_mtls),
+    TEST(test_client_refuses_openssl_server_tls11),
+    TEST(test_client_gnutls_server_tls13_alpn_sni),
+    TEST(test_client_gnutls_server_tls12_mtls),
+    TEST(test_server_openssl_client_tls13_alpn_sni_mtls),
+    TEST(test_server_openssl_client_tls12_forced),
+    TEST(test_server_requires_certificate_openssl_client_without_one),
+    TEST(test_server_refuses_tls10_tls11_then_serves_next),
+    TEST(test_server_gnutls_client_tls13_alpn_sni_mtls),
+    TEST(test_server_gnutls_client_tls12_alpn_sni_mtls),
+};
+
+int main(int argc, char **argv)
+{
+    /* A peer that dies while we write to it must fail a check, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (make_certificates() != 0) {
+        fprintf(stderr, "cannot write the test certificates into %s\n", dir);
+        return 1;
+    }
+    int rc = ns_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
+    remove_certificates();
+    return rc;
+}
