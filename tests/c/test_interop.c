@@ -371,28 +371,6 @@ static ns_socket *accept_peer(ns_socket *server, const peer *p)
     return ns_socket_accept(server);
 }
 
-/* Receives until the bytes received contain `want` (bounded by the read timeout). */
-static int recv_text(ns_socket *s, const char *want)
-{
-    char buf[4096];
-    size_t len = 0;
-    while (len < sizeof buf - 1) {
-        ssize_t n = ns_socket_recv(s, buf + len, sizeof buf - 1 - len, 0);
-        if (n <= 0)
-            return 0;
-        len += (size_t)n;
-        buf[len] = '\0';
-        if (strstr(buf, want))
-            return 1;
-    }
-    return 0;
-}
-
-static int send_text(ns_socket *s, const char *text)
-{
-    return ns_socket_send_all(s, text, strlen(text), 0) == (ssize_t)strlen(text);
-}
-
 /* Data both ways with a peer that prints what it receives and sends its stdin. */
 static int exchange_via_stdio(ns_socket *s, peer *p)
 {
@@ -430,10 +408,9 @@ static int serve_client_to_the_end(ns_socket *conn, peer *p)
 /* The certificate the peer presented is c. */
 static int peer_certificate_is(ns_socket *s, const test_cert *c)
 {
-    size_t len, want_len;
+    size_t len;
     const unsigned char *der = ns_socket_peer_certificate(s, &len);
-    const unsigned char *want = certgen_cert_der(c, &want_len);
-    return der != NULL && len == want_len && memcmp(der, want, len) == 0;
+    return certgen_is(c, der, len);
 }
 
 static const char *const alpn_h2_http11[] = {"h2", "http/1.1", NULL};

@@ -69,5 +69,10 @@ const char *port_of(ns_socket *server);
 /* Runs fn(arg) in a new thread. */
 pthread_t spawn(void *(*fn)(void *), void *arg);
 int64_t now_us(void);
+/* Sends all of text; 1 on success. */
+int send_text(ns_socket *s, const char *text);
+/* Receives until the bytes received (at most 4 KiB) contain want; 1 if they
+ * did, 0 at an error, end of stream or the socket's read timeout. */
+int recv_text(ns_socket *s, const char *want);
 
 #endif
