@@ -76,7 +76,7 @@ typedef struct {
     char log[1 << 17];
     size_t log_len;
     int reaped, status;
-    char name[32];
+    char name[48];
 } peer;
 
 static peer peers[4];
@@ -131,7 +131,9 @@ static peer *peer_start(char *const argv[])
     p->pid = pid;
     p->in = in[1];
     p->out = out[0];
-    snprintf(p->name, sizeof p->name, "%s %s", argv[0], argv[1] ? argv[1] : "");
+    for (int i = 0; argv[i] && i < 4; i++)
+        snprintf(p->name + strlen(p->name), sizeof p->name - strlen(p->name), "%s%s",
+                 i ? " " : "", argv[i]);
     fcntl(p->out, F_SETFL, O_NONBLOCK);
     return p;
 }
@@ -421,22 +423,25 @@ static const char *const alpn_h2[] = {"h2", NULL};
 /* netsocket client, openssl s_server                                  */
 /* ------------------------------------------------------------------ */
 
-/* s_server on 127.0.0.1:port with our server identity; extra arguments follow. */
-static peer *start_s_server(const char *port, const char *const *extra)
+/* s_server on a free port of 127.0.0.1 (stored in *port) with our server
+ * identity; extra arguments follow. */
+static peer *start_s_server(const char *const *extra, const char **port)
 {
+    *port = free_port();
     char accept_arg[64];
-    snprintf(accept_arg, sizeof accept_arg, "127.0.0.1:%s", port);
-    const char *argv[] = {"openssl", "s_server", "-accept", accept_arg, "-cert",
-                          path("server", "crt"), "-key", path("server", "key"), NULL};
+    snprintf(accept_arg, sizeof accept_arg, "127.0.0.1:%s", *port);
+    /* Line-buffered, so its command replies (printf) show while it runs. */
+    const char *argv[] = {"stdbuf", "-oL", "openssl", "s_server", "-accept", accept_arg,
+                          "-cert", path("server", "crt"), "-key", path("server", "key"), NULL};
     return peer_run(argv, extra);
 }
 
 PEER_TEST(test_client_openssl_server_tls13_alpn_data)
 {
     REQUIRE_PROGRAM("openssl");
-    const char *port = free_port();
+    const char *port;
     const char *extra[] = {"-naccept", "1", "-tls1_3", "-alpn", "http/1.1", NULL};
-    peer *p = start_s_server(port, extra);
+    peer *p = start_s_server(extra, &port);
     CHECK(p != NULL);
     ns_socket *c = connect_peer(port, "localhost", alpn_h2_http11, 0);
     CHECK(c != NULL);
@@ -454,9 +459,9 @@ PEER_TEST(test_client_openssl_server_tls13_alpn_data)
 PEER_TEST(test_client_openssl_server_tls12_forced)
 {
     REQUIRE_PROGRAM("openssl");
-    const char *port = free_port();
+    const char *port;
     const char *extra[] = {"-naccept", "1", "-tls1_2", NULL};
-    peer *p = start_s_server(port, extra);
+    peer *p = start_s_server(extra, &port);
     CHECK(p != NULL);
     ns_socket *c = connect_peer(port, "localhost", NULL, 0);
     CHECK(c != NULL);
@@ -475,10 +480,10 @@ PEER_TEST(test_client_openssl_server_tls12_forced)
 PEER_TEST(test_client_openssl_server_sni_selects_certificate)
 {
     REQUIRE_PROGRAM("openssl");
-    const char *port = free_port();
+    const char *port;
     const char *extra[] = {"-naccept", "2",  "-servername", "alt.test", "-cert2",
                            path("alt", "crt"), "-key2", path("alt", "key"), NULL};
-    peer *p = start_s_server(port, extra);
+    peer *p = start_s_server(extra, &port);
     CHECK(p != NULL);
     ns_socket *c = connect_peer(port, "alt.test", NULL, 0);
     CHECK(c != NULL);
@@ -498,10 +503,10 @@ PEER_TEST(test_client_openssl_server_sni_selects_certificate)
 PEER_TEST(test_client_openssl_server_mtls)
 {
     REQUIRE_PROGRAM("openssl");
-    const char *port = free_port();
+    const char *port;
     const char *extra[] = {"-naccept", "2", "-Verify", "1", "-CAfile", path("ca", "crt"),
                            "-verify_return_error", NULL};
-    peer *p = start_s_server(port, extra);
+    peer *p = start_s_server(extra, &port);
     CHECK(p != NULL);
     ns_socket *c = connect_peer(port, "localhost", NULL, 1);
     CHECK(c != NULL);
@@ -529,24 +534,123 @@ PEER_TEST(test_client_openssl_server_mtls)
 PEER_TEST(test_client_refuses_openssl_server_tls11)
 {
     REQUIRE_PROGRAM("openssl");
-    const char *port = free_port();
+    const char *port;
     const char *extra[] = {"-naccept", "1", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", NULL};
-    peer *p = start_s_server(port, extra);
+    peer *p = start_s_server(extra, &port);
     CHECK(p != NULL);
     CHECK_EQ(connect_status(port, "localhost", NULL, 0), NS_ERR_TLS);
     CHECK(peer_wait_exit(p, TIMEOUT_US));
     CHECK(peer_saw(p, "unsupported protocol", TIMEOUT_US));
 }
 
+/* s_server sends a TLS 1.3 KeyUpdate (its "k" and "K" commands, the
+ * latter asking us to update too); data keeps flowing both ways. */
+PEER_TEST(test_client_openssl_server_key_update)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port;
+    const char *extra[] = {"-naccept", "1", "-tls1_3", NULL};
+    peer *p = start_s_server(extra, &port);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    CHECK(c != NULL);
+    int ok = exchange_via_stdio(c, p);
+    static const char *const commands[] = {"k\n", "K\n"};
+    for (size_t i = 0; ok && i < 2; i++) {
+        ok = peer_write(p, commands[i]) && peer_saw(p, "SSL_do_handshake -> 1", TIMEOUT_US);
+        p->log_len = 0; /* look for the next messages afresh */
+        ok = ok && exchange_via_stdio(c, p);
+    }
+    ns_socket_free(c);
+    CHECK(ok);
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+    CHECK(peer_exited_ok(p));
+}
+
+/* A TLS 1.2 server asking to renegotiate (s_server's "r" command): like Go's
+ * crypto/tls, netsocket does not renegotiate; the connection fails with
+ * NS_ERR_TLS instead of hanging or going on silently. */
+PEER_TEST(test_client_openssl_server_renegotiation_refused)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port;
+    const char *extra[] = {"-naccept", "1", "-tls1_2", NULL};
+    peer *p = start_s_server(extra, &port);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    CHECK(c != NULL);
+    int ok = exchange_via_stdio(c, p) && peer_write(p, "r\n") &&
+             peer_saw(p, "SSL_do_handshake -> 1", TIMEOUT_US);
+    char buf[64];
+    ssize_t n = ok ? ns_socket_recv(c, buf, sizeof buf, 0) : 0;
+    ns_socket_free(c);
+    CHECK(ok);
+    CHECK_EQ(n, NS_ERR_TLS);
+    CHECK_ERROR_HAS("RENEGOTIATION");
+    CHECK(peer_saw(p, "alert no renegotiation", TIMEOUT_US));
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+}
+
+/* The default non-blocking mode with a selector: 48 KiB from s_server
+ * arrive in many TLS records; every one is read, none is left pending
+ * unseen by the selector. */
+PEER_TEST(test_client_non_blocking_selector_openssl_server)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port;
+    const char *extra[] = {"-naccept", "1", NULL};
+    peer *p = start_s_server(extra, &port);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    CHECK(c != NULL);
+    CHECK_EQ(ns_socket_set_non_blocking(c, 1), NS_OK);
+    char buf[4096];
+    CHECK_EQ(ns_socket_recv(c, buf, sizeof buf, 0), NS_ERR_WOULD_BLOCK);
+    /* Lines of digits: s_server takes a line starting with a letter as a command. */
+    char line[64];
+    memset(line, '7', sizeof line - 1);
+    line[sizeof line - 1] = '\n';
+    size_t want = 0;
+    for (int i = 0; i < 768; i++, want += sizeof line)
+        if (write(p->in, line, sizeof line) != (ssize_t)sizeof line)
+            break;
+    CHECK_EQ(want, 768 * sizeof line); /* fits the pipe: the writes never block */
+    ns_selector *sel = ns_selector_new();
+    size_t got = 0;
+    int bad = 0, waits = 0;
+    int64_t deadline = now_us() + TIMEOUT_US;
+    while (got < want && !bad && now_us() < deadline) {
+        ns_selector_add(sel, c, TIMEOUT_US, NULL);
+        if (ns_selector_wait(sel, TIMEOUT_US) != 1 || ns_selector_event_timed_out(sel, 0))
+            break;
+        waits++;
+        ssize_t n;
+        while ((n = ns_socket_recv(c, buf, sizeof buf, 0)) > 0) {
+            for (ssize_t i = 0; i < n; i++)
+                bad |= buf[i] != ((got + (size_t)i) % sizeof line == sizeof line - 1 ? '\n' : '7');
+            got += (size_t)n;
+        }
+        bad |= n != NS_ERR_WOULD_BLOCK;
+    }
+    ns_selector_free(sel);
+    ns_socket_free(c);
+    CHECK(!bad);
+    CHECK_EQ(got, want);
+    CHECK(waits >= 1);
+}
+
 /* ------------------------------------------------------------------ */
 /* netsocket client, gnutls-serv                                       */
 /* ------------------------------------------------------------------ */
 
-/* gnutls-serv --echo with identity `cert` ("server" or "alt"); extra arguments follow. */
-static peer *start_gnutls_serv(const char *port, const char *cert, const char *const *extra)
+/* gnutls-serv --echo on a free port (stored in *port; it listens on every
+ * address, having no option to choose) with identity `cert` ("server" or
+ * "alt"); extra arguments follow. */
+static peer *start_gnutls_serv(const char *cert, const char *const *extra, const char **port)
 {
+    *port = free_port();
     const char *argv[] = {"gnutls-serv",    "--echo",          "--port",
-                          port,             "--x509certfile",  path(cert, "crt"),
+                          *port,             "--x509certfile",  path(cert, "crt"),
                           "--x509keyfile",  path(cert, "key"), NULL};
     return peer_run(argv, extra);
 }
@@ -556,11 +660,11 @@ static peer *start_gnutls_serv(const char *port, const char *cert, const char *c
 PEER_TEST(test_client_gnutls_server_tls13_alpn_sni)
 {
     REQUIRE_PROGRAM("gnutls-serv");
-    const char *port = free_port();
+    const char *port;
     const char *extra[] = {"--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3", "--alpn", "http/1.1",
                            "--alpn-fatal", "--sni-hostname", "alt.test", "--sni-hostname-fatal",
                            NULL};
-    peer *p = start_gnutls_serv(port, "alt", extra);
+    peer *p = start_gnutls_serv("alt", extra, &port);
     CHECK(p != NULL);
     ns_socket *c = connect_peer(port, "alt.test", alpn_h2_http11, 0);
     CHECK(c != NULL);
@@ -585,10 +689,10 @@ PEER_TEST(test_client_gnutls_server_tls13_alpn_sni)
 PEER_TEST(test_client_gnutls_server_tls12_mtls)
 {
     REQUIRE_PROGRAM("gnutls-serv");
-    const char *port = free_port();
+    const char *port;
     const char *extra[] = {"--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.2", "--require-client-cert",
                            "--verify-client-cert", "--x509cafile", path("ca", "crt"), NULL};
-    peer *p = start_gnutls_serv(port, "server", extra);
+    peer *p = start_gnutls_serv("server", extra, &port);
     CHECK(p != NULL);
     ns_socket *c = connect_peer(port, "localhost", NULL, 1);
     CHECK(c != NULL);
@@ -771,6 +875,9 @@ static const ns_test tests[] = {
     TEST(test_client_openssl_server_sni_selects_certificate),
     TEST(test_client_openssl_server_mtls),
     TEST(test_client_refuses_openssl_server_tls11),
+    TEST(test_client_openssl_server_key_update),
+    TEST(test_client_openssl_server_renegotiation_refused),
+    TEST(test_client_non_blocking_selector_openssl_server),
     TEST(test_client_gnutls_server_tls13_alpn_sni),
     TEST(test_client_gnutls_server_tls12_mtls),
     TEST(test_server_openssl_client_tls13_alpn_sni_mtls),
