@@ -75,6 +75,7 @@ typedef struct {
     int out; /* the child's stdout and stderr; -1 at end of file */
     char log[1 << 17];
     size_t log_len;
+    size_t mark; /* peer_saw looks at the output from here on */
     int reaped, status;
     char name[48];
 } peer;
@@ -96,8 +97,9 @@ static int have_program(const char *name)
     return 0;
 }
 
-/* Starts argv[0] with pipes on its stdin and stdout+stderr. */
-static peer *peer_start(char *const argv[])
+/* Starts argv[0] with pipes on its stdin and stdout+stderr; name[0] and
+ * name[1] name it in messages.  Use peer_run. */
+static peer *peer_start(char *const argv[], char *const name[])
 {
     if (peer_count == (int)(sizeof peers / sizeof peers[0]))
         return NULL;
@@ -131,9 +133,7 @@ static peer *peer_start(char *const argv[])
     p->pid = pid;
     p->in = in[1];
     p->out = out[0];
-    for (int i = 0; argv[i] && i < 4; i++)
-        snprintf(p->name + strlen(p->name), sizeof p->name - strlen(p->name), "%s%s",
-                 i ? " " : "", argv[i]);
+    snprintf(p->name, sizeof p->name, "%s %s", name[0], name[1] ? name[1] : "");
     fcntl(p->out, F_SETFL, O_NONBLOCK);
     return p;
 }
@@ -152,6 +152,7 @@ static void peer_drain(peer *p, int64_t deadline)
         if (room == 0) { /* keep the newest output: shift out the oldest half */
             memmove(p->log, p->log + sizeof p->log / 2, p->log_len - sizeof p->log / 2);
             p->log_len -= sizeof p->log / 2;
+            p->mark = p->mark > sizeof p->log / 2 ? p->mark - sizeof p->log / 2 : 0;
             continue;
         }
         ssize_t n = read(p->out, p->log + p->log_len, room);
@@ -169,17 +170,24 @@ static void peer_drain(peer *p, int64_t deadline)
     }
 }
 
-/* 1 once the peer's output contains text, 0 if it did not within timeout. */
+/* 1 once the peer's output (since peer_mark) contains text, 0 if it did
+ * not within timeout. */
 static int peer_saw(peer *p, const char *text, int64_t timeout_us)
 {
     int64_t deadline = now_us() + timeout_us;
     for (;;) {
-        if (memmem(p->log, p->log_len, text, strlen(text)) != NULL)
+        if (memmem(p->log + p->mark, p->log_len - p->mark, text, strlen(text)) != NULL)
             return 1;
         if (p->out < 0 || now_us() >= deadline)
             return 0;
         peer_drain(p, deadline);
     }
+}
+
+/* From now on, peer_saw looks only at output yet to come. */
+static void peer_mark(peer *p)
+{
+    p->mark = p->log_len;
 }
 
 static int peer_write(peer *p, const char *text)
@@ -269,17 +277,19 @@ static void peers_stop(void)
     } while (0)
 
 /* Starts a program: the arguments of `fixed`, then those of `extra` (both
- * NULL-terminated; extra may be NULL). */
+ * NULL-terminated; extra may be NULL).  Its stdout is made line-buffered,
+ * so that what it prints with stdio shows while it runs, and one line is
+ * not torn apart by its raw writes of the data it received. */
 static peer *peer_run(const char *const *fixed, const char *const *extra)
 {
-    const char *argv[48];
-    size_t n = 0;
+    const char *argv[48] = {"stdbuf", "-oL"};
+    size_t first = have_program("stdbuf") ? 0 : 2, n = 2;
     for (; *fixed && n < 47; fixed++)
         argv[n++] = *fixed;
     for (; extra && *extra && n < 47; extra++)
         argv[n++] = *extra;
     argv[n] = NULL;
-    return peer_start((char *const *)argv);
+    return peer_start((char *const *)argv + first, (char *const *)argv + 2);
 }
 
 /* ------------------------------------------------------------------ */
@@ -325,6 +335,8 @@ static ns_socket *connect_peer(const char *port, const char *sni, const char *co
         usleep(20000);
     }
     ns_options_free(o);
+    if (c != NULL)
+        ns_clear_error(); /* the refused tries are not news */
     return c;
 }
 
@@ -388,6 +400,20 @@ static int exchange_via_stdio(ns_socket *s, peer *p)
     return 1;
 }
 
+/* Data both ways, then after each of the peer's KeyUpdate commands ("k";
+ * "K" asks us to update our keys too), which it acknowledges with `ack`. */
+static int exchange_around_key_updates(ns_socket *s, peer *p, const char *ack)
+{
+    static const char *const commands[] = {"k\n", "K\n"};
+    int ok = exchange_via_stdio(s, p);
+    for (size_t i = 0; ok && i < 2; i++) {
+        peer_mark(p);
+        ok = peer_write(p, commands[i]) && peer_saw(p, ack, TIMEOUT_US) &&
+             exchange_via_stdio(s, p);
+    }
+    return ok;
+}
+
 /* Data both ways with an echo server. */
 static int exchange_via_echo(ns_socket *s)
 {
@@ -430,9 +456,8 @@ static peer *start_s_server(const char *const *extra, const char **port)
     *port = free_port();
     char accept_arg[64];
     snprintf(accept_arg, sizeof accept_arg, "127.0.0.1:%s", *port);
-    /* Line-buffered, so its command replies (printf) show while it runs. */
-    const char *argv[] = {"stdbuf", "-oL", "openssl", "s_server", "-accept", accept_arg,
-                          "-cert", path("server", "crt"), "-key", path("server", "key"), NULL};
+    const char *argv[] = {"openssl", "s_server", "-accept", accept_arg, "-cert",
+                          path("server", "crt"), "-key", path("server", "key"), NULL};
     return peer_run(argv, extra);
 }
 
@@ -554,13 +579,7 @@ PEER_TEST(test_client_openssl_server_key_update)
     CHECK(p != NULL);
     ns_socket *c = connect_peer(port, "localhost", NULL, 0);
     CHECK(c != NULL);
-    int ok = exchange_via_stdio(c, p);
-    static const char *const commands[] = {"k\n", "K\n"};
-    for (size_t i = 0; ok && i < 2; i++) {
-        ok = peer_write(p, commands[i]) && peer_saw(p, "SSL_do_handshake -> 1", TIMEOUT_US);
-        p->log_len = 0; /* look for the next messages afresh */
-        ok = ok && exchange_via_stdio(c, p);
-    }
+    int ok = exchange_around_key_updates(c, p, "SSL_do_handshake -> 1");
     ns_socket_free(c);
     CHECK(ok);
     CHECK(peer_wait_exit(p, TIMEOUT_US));
@@ -637,6 +656,28 @@ PEER_TEST(test_client_non_blocking_selector_openssl_server)
     CHECK(!bad);
     CHECK_EQ(got, want);
     CHECK(waits >= 1);
+}
+
+/* s_server accepts only P-384, for which netsocket's first ClientHello
+ * carries no key share: netsocket must answer its HelloRetryRequest. */
+PEER_TEST(test_client_openssl_server_hello_retry_request)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port;
+    const char *extra[] = {"-naccept", "1", "-tls1_3", "-groups", "P-384", "-trace", NULL};
+    peer *p = start_s_server(extra, &port);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    CHECK(c != NULL);
+    CHECK_STR(ns_socket_tls_version(c), "TLSv1.3");
+    int ok = exchange_via_stdio(c, p);
+    ns_socket_free(c);
+    CHECK(ok);
+    /* -trace shows a HelloRetryRequest as a ServerHello whose key_share
+     * holds just the selected group (2 bytes). */
+    CHECK(peer_saw(p, "extension_type=key_share(51), length=2\n", 0));
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+    CHECK(peer_exited_ok(p));
 }
 
 /* ------------------------------------------------------------------ */
@@ -725,17 +766,29 @@ static peer *start_s_client(ns_socket *server, const char *const *extra)
     return peer_run(argv, extra);
 }
 
+/* A netsocket server (see tls_server) that accepts one s_client started
+ * with extra arguments, then closes; *p is the client (NULL if none started). */
+static ns_socket *accept_s_client(const char *const *alpn, int require_cert,
+                                  const char *const *extra, peer **p)
+{
+    *p = NULL;
+    ns_socket *server = tls_server(alpn, require_cert);
+    if (server == NULL)
+        return NULL;
+    *p = start_s_client(server, extra);
+    ns_socket *conn = accept_peer(server, *p);
+    ns_socket_free(server);
+    return conn;
+}
+
 PEER_TEST(test_server_openssl_client_tls13_alpn_sni_mtls)
 {
     REQUIRE_PROGRAM("openssl");
-    ns_socket *server = tls_server(alpn_h2_http11, 1);
-    CHECK(server != NULL);
     /* The client prefers http/1.1; the server's preference, h2, wins. */
     const char *extra[] = {"-tls1_3", "-servername", "alt.test", "-alpn", "http/1.1,h2",
                            "-cert", path("client", "crt"), "-key", path("client", "key"), NULL};
-    peer *p = start_s_client(server, extra);
-    ns_socket *conn = accept_peer(server, p);
-    ns_socket_free(server);
+    peer *p;
+    ns_socket *conn = accept_s_client(alpn_h2_http11, 1, extra, &p);
     CHECK(conn != NULL);
     CHECK_STR(ns_socket_tls_version(conn), "TLSv1.3");
     CHECK_STR(ns_socket_selected_alpn(conn), "h2");
@@ -750,12 +803,9 @@ PEER_TEST(test_server_openssl_client_tls13_alpn_sni_mtls)
 PEER_TEST(test_server_openssl_client_tls12_forced)
 {
     REQUIRE_PROGRAM("openssl");
-    ns_socket *server = tls_server(NULL, 0);
-    CHECK(server != NULL);
     const char *extra[] = {"-tls1_2", "-servername", "localhost", NULL};
-    peer *p = start_s_client(server, extra);
-    ns_socket *conn = accept_peer(server, p);
-    ns_socket_free(server);
+    peer *p;
+    ns_socket *conn = accept_s_client(NULL, 0, extra, &p);
     CHECK(conn != NULL);
     CHECK_STR(ns_socket_tls_version(conn), "TLSv1.2");
     CHECK(ns_socket_selected_alpn(conn) == NULL);
@@ -769,12 +819,9 @@ PEER_TEST(test_server_openssl_client_tls12_forced)
 PEER_TEST(test_server_requires_certificate_openssl_client_without_one)
 {
     REQUIRE_PROGRAM("openssl");
-    ns_socket *server = tls_server(NULL, 1);
-    CHECK(server != NULL);
     const char *extra[] = {"-tls1_3", NULL};
-    peer *p = start_s_client(server, extra);
-    ns_socket *conn = accept_peer(server, p);
-    ns_socket_free(server);
+    peer *p;
+    ns_socket *conn = accept_s_client(NULL, 1, extra, &p);
     ns_socket_free(conn);
     CHECK(p != NULL);
     CHECK(conn == NULL);
@@ -824,6 +871,38 @@ PEER_TEST(test_server_refuses_tls10_tls11_then_serves_next)
     CHECK_STR(ns_socket_tls_version(conn), "TLSv1.3");
     CHECK(serve_client_to_the_end(conn, p));
     CHECK(peer_saw(p, "Verify return code: 0 (ok)", 0));
+}
+
+/* s_client sends TLS 1.3 KeyUpdates; data keeps flowing both ways. */
+PEER_TEST(test_server_openssl_client_key_update)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *extra[] = {"-tls1_3", NULL};
+    peer *p;
+    ns_socket *conn = accept_s_client(NULL, 0, extra, &p);
+    CHECK(conn != NULL);
+    int ok = exchange_around_key_updates(conn, p, "KEYUPDATE");
+    if (!ok)
+        ns_socket_free(conn);
+    CHECK(ok);
+    CHECK(serve_client_to_the_end(conn, p));
+}
+
+/* The client's only key share is for P-521, which netsocket does not
+ * offer: it must ask again for P-256 with a HelloRetryRequest. */
+PEER_TEST(test_server_openssl_client_hello_retry_request)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *extra[] = {"-tls1_3", "-groups", "P-521:P-256", "-trace", NULL};
+    peer *p;
+    ns_socket *conn = accept_s_client(NULL, 0, extra, &p);
+    CHECK(conn != NULL);
+    CHECK_STR(ns_socket_tls_version(conn), "TLSv1.3");
+    CHECK(serve_client_to_the_end(conn, p));
+    /* -trace shows a HelloRetryRequest as a ServerHello whose key_share
+     * holds just the selected group (2 bytes). */
+    CHECK(peer_saw(p, "extension_type=key_share(51), length=2\n", 0));
+    CHECK(peer_saw(p, "Server Temp Key: ECDH, prime256v1", 0));
 }
 
 /* ------------------------------------------------------------------ */
@@ -878,12 +957,15 @@ static const ns_test tests[] = {
     TEST(test_client_openssl_server_key_update),
     TEST(test_client_openssl_server_renegotiation_refused),
     TEST(test_client_non_blocking_selector_openssl_server),
+    TEST(test_client_openssl_server_hello_retry_request),
     TEST(test_client_gnutls_server_tls13_alpn_sni),
     TEST(test_client_gnutls_server_tls12_mtls),
     TEST(test_server_openssl_client_tls13_alpn_sni_mtls),
     TEST(test_server_openssl_client_tls12_forced),
     TEST(test_server_requires_certificate_openssl_client_without_one),
     TEST(test_server_refuses_tls10_tls11_then_serves_next),
+    TEST(test_server_openssl_client_key_update),
+    TEST(test_server_openssl_client_hello_retry_request),
     TEST(test_server_gnutls_client_tls13_alpn_sni_mtls),
     TEST(test_server_gnutls_client_tls12_alpn_sni_mtls),
 };
