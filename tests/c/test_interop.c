@@ -414,6 +414,18 @@ static int exchange_around_key_updates(ns_socket *s, peer *p, const char *ack)
     return ok;
 }
 
+/* Data both ways, then the peer's renegotiation command, which it
+ * acknowledges with `ack`: what our next recv returns (1 if a step before
+ * it failed). */
+static ssize_t recv_after_renegotiation_request(ns_socket *s, peer *p, const char *command,
+                                                const char *ack)
+{
+    char buf[64];
+    if (!exchange_via_stdio(s, p) || !peer_write(p, command) || !peer_saw(p, ack, TIMEOUT_US))
+        return 1;
+    return ns_socket_recv(s, buf, sizeof buf, 0);
+}
+
 /* Data both ways with an echo server. */
 static int exchange_via_echo(ns_socket *s)
 {
@@ -598,12 +610,8 @@ PEER_TEST(test_client_openssl_server_renegotiation_refused)
     CHECK(p != NULL);
     ns_socket *c = connect_peer(port, "localhost", NULL, 0);
     CHECK(c != NULL);
-    int ok = exchange_via_stdio(c, p) && peer_write(p, "r\n") &&
-             peer_saw(p, "SSL_do_handshake -> 1", TIMEOUT_US);
-    char buf[64];
-    ssize_t n = ok ? ns_socket_recv(c, buf, sizeof buf, 0) : 0;
+    ssize_t n = recv_after_renegotiation_request(c, p, "r\n", "SSL_do_handshake -> 1");
     ns_socket_free(c);
-    CHECK(ok);
     CHECK_EQ(n, NS_ERR_TLS);
     CHECK_ERROR_HAS("RENEGOTIATION");
     CHECK(peer_saw(p, "alert no renegotiation", TIMEOUT_US));
@@ -750,6 +758,52 @@ PEER_TEST(test_client_gnutls_server_tls12_mtls)
     CHECK(peer_saw(p, "No certificate was found", TIMEOUT_US));
 }
 
+/* One MiB through gnutls-serv's echo on a non-blocking socket, sending
+ * and receiving in turns (one thread may use a socket at a time): partial
+ * writes, many records and flow control with a foreign stack. */
+PEER_TEST(test_client_non_blocking_mebibyte_through_gnutls_echo)
+{
+    REQUIRE_PROGRAM("gnutls-serv");
+    const char *port;
+    const char *extra[] = {"--quiet", NULL};
+    peer *p = start_gnutls_serv("server", extra, &port);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    CHECK(c != NULL);
+    CHECK_EQ(ns_socket_set_non_blocking(c, 1), NS_OK);
+    enum { total = 1 << 20 };
+    static unsigned char out[total], in[total];
+    /* Printable lines: the echo answers each read as a C string. */
+    for (size_t i = 0; i < total; i++)
+        out[i] = i % 64 == 63 ? '\n' : (unsigned char)('a' + (i * 7 + i / 4096) % 26);
+    size_t sent = 0, received = 0;
+    ssize_t n = 0;
+    int64_t deadline = now_us() + 10000000;
+    while (received < total && now_us() < deadline) {
+        int progress = 0;
+        if (sent < total) {
+            size_t len = total - sent < 65536 ? total - sent : 65536;
+            if ((n = ns_socket_send(c, out + sent, len, 0)) > 0)
+                sent += (size_t)n, progress = 1;
+            else if (n != NS_ERR_WOULD_BLOCK)
+                break;
+        }
+        if ((n = ns_socket_recv(c, in + received, total - received, 0)) > 0)
+            received += (size_t)n, progress = 1;
+        else if (n != NS_ERR_WOULD_BLOCK)
+            break;
+        peer_drain(p, now_us()); /* the peer must never block on its output */
+        if (!progress) {
+            struct pollfd pfd = {ns_socket_fd(c), POLLIN | (sent < total ? POLLOUT : 0), 0};
+            poll(&pfd, 1, 100);
+        }
+    }
+    ns_socket_free(c);
+    CHECK_EQ(sent, total);
+    CHECK_EQ(received, total);
+    CHECK(memcmp(in, out, total) == 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* netsocket server, openssl s_client                                  */
 /* ------------------------------------------------------------------ */
@@ -873,6 +927,23 @@ PEER_TEST(test_server_refuses_tls10_tls11_then_serves_next)
     CHECK(peer_saw(p, "Verify return code: 0 (ok)", 0));
 }
 
+/* A TLS 1.2 client asking to renegotiate (s_client's "R" command) is
+ * refused, as renegotiation is a known way to make a server burn CPU. */
+PEER_TEST(test_server_refuses_openssl_client_renegotiation)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *extra[] = {"-tls1_2", NULL};
+    peer *p;
+    ns_socket *conn = accept_s_client(NULL, 0, extra, &p);
+    CHECK(conn != NULL);
+    ssize_t n = recv_after_renegotiation_request(conn, p, "R\n", "RENEGOTIATING");
+    ns_socket_free(conn);
+    CHECK_EQ(n, NS_ERR_TLS);
+    CHECK_ERROR_HAS("RENEGOTIATION");
+    CHECK(peer_saw(p, "alert no renegotiation", TIMEOUT_US));
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+}
+
 /* s_client sends TLS 1.3 KeyUpdates; data keeps flowing both ways. */
 PEER_TEST(test_server_openssl_client_key_update)
 {
@@ -960,10 +1031,12 @@ static const ns_test tests[] = {
     TEST(test_client_openssl_server_hello_retry_request),
     TEST(test_client_gnutls_server_tls13_alpn_sni),
     TEST(test_client_gnutls_server_tls12_mtls),
+    TEST(test_client_non_blocking_mebibyte_through_gnutls_echo),
     TEST(test_server_openssl_client_tls13_alpn_sni_mtls),
     TEST(test_server_openssl_client_tls12_forced),
     TEST(test_server_requires_certificate_openssl_client_without_one),
     TEST(test_server_refuses_tls10_tls11_then_serves_next),
+    TEST(test_server_refuses_openssl_client_renegotiation),
     TEST(test_server_openssl_client_key_update),
     TEST(test_server_openssl_client_hello_retry_request),
     TEST(test_server_gnutls_client_tls13_alpn_sni_mtls),
