@@ -666,6 +666,31 @@ PEER_TEST(test_client_non_blocking_selector_openssl_server)
     CHECK(waits >= 1);
 }
 
+/* s_server killed mid-connection: no close_notify, so the end of the
+ * stream is a truncation (NS_ERR_CLOSED), never an orderly 0.  No SNI is
+ * sent for an IP literal; the certificate is checked against the IP. */
+PEER_TEST(test_client_detects_truncation_when_openssl_server_dies)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port;
+    const char *extra[] = {"-naccept", "1",  "-servername", "alt.test", "-cert2",
+                           path("alt", "crt"), "-key2", path("alt", "key"), NULL};
+    peer *p = start_s_server(extra, &port);
+    CHECK(p != NULL);
+    ns_socket *c = connect_peer(port, NULL, NULL, 0);
+    CHECK(c != NULL);
+    CHECK(peer_certificate_is(c, server_cert));
+    int ok = exchange_via_stdio(c, p);
+    kill(p->pid, SIGKILL);
+    char buf[64];
+    ssize_t n = ok ? ns_socket_recv(c, buf, sizeof buf, 0) : 1;
+    ns_socket_free(c);
+    CHECK(ok);
+    CHECK_EQ(n, NS_ERR_CLOSED);
+    CHECK_ERROR_HAS("without close_notify");
+    CHECK(!peer_saw(p, "Hostname in TLS extension", 0));
+}
+
 /* s_server accepts only P-384, for which netsocket's first ClientHello
  * carries no key share: netsocket must answer its HelloRetryRequest. */
 PEER_TEST(test_client_openssl_server_hello_retry_request)
@@ -952,6 +977,7 @@ PEER_TEST(test_server_openssl_client_key_update)
     peer *p;
     ns_socket *conn = accept_s_client(NULL, 0, extra, &p);
     CHECK(conn != NULL);
+    CHECK(ns_socket_server_name(conn) == NULL); /* no SNI for an IP literal */
     int ok = exchange_around_key_updates(conn, p, "KEYUPDATE");
     if (!ok)
         ns_socket_free(conn);
@@ -1029,6 +1055,7 @@ static const ns_test tests[] = {
     TEST(test_client_openssl_server_renegotiation_refused),
     TEST(test_client_non_blocking_selector_openssl_server),
     TEST(test_client_openssl_server_hello_retry_request),
+    TEST(test_client_detects_truncation_when_openssl_server_dies),
     TEST(test_client_gnutls_server_tls13_alpn_sni),
     TEST(test_client_gnutls_server_tls12_mtls),
     TEST(test_client_non_blocking_mebibyte_through_gnutls_echo),
