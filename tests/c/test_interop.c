@@ -58,6 +58,7 @@ static void remove_certificates(void)
         unlink(path(names[i], "crt"));
         unlink(path(names[i], "key"));
     }
+    unlink(path("session", "pem"));
     rmdir(dir);
     certgen_free(ca);
     certgen_free(server_cert);
@@ -80,7 +81,7 @@ typedef struct {
     char name[48];
 } peer;
 
-static peer peers[4];
+static peer peers[8];
 static int peer_count;
 
 static int have_program(const char *name)
@@ -969,6 +970,46 @@ PEER_TEST(test_server_refuses_openssl_client_renegotiation)
     CHECK(peer_wait_exit(p, TIMEOUT_US));
 }
 
+/* Serves one s_client started with extra arguments to the end: 1 if all
+ * went well and it printed `outcome` (e.g. "Reused, TLSv1.3"). */
+static int serve_s_client_expecting(ns_socket *server, const char *const *extra,
+                                    const char *outcome)
+{
+    peer *p = start_s_client(server, extra);
+    ns_socket *conn = accept_peer(server, p);
+    return conn != NULL && serve_client_to_the_end(conn, p) && peer_saw(p, outcome, 0);
+}
+
+/* A second s_client resumes the session of the first (-sess_out, -sess_in)
+ * with the ticket netsocket's server issued.  (Not -reconnect: it does not
+ * wait for TLS 1.3 tickets, not even from s_server.) */
+static void check_resumption(const char *version_flag, const char *version)
+{
+    ns_socket *server = tls_server(NULL, 0);
+    CHECK(server != NULL);
+    const char *first[] = {version_flag, "-sess_out", path("session", "pem"), NULL};
+    const char *second[] = {version_flag, "-sess_in", path("session", "pem"), NULL};
+    char new_session[32], reused_session[32];
+    snprintf(new_session, sizeof new_session, "New, %s", version);
+    snprintf(reused_session, sizeof reused_session, "Reused, %s", version);
+    int ok = serve_s_client_expecting(server, first, new_session) &&
+             serve_s_client_expecting(server, second, reused_session);
+    ns_socket_free(server);
+    CHECK(ok);
+}
+
+PEER_TEST(test_server_openssl_client_resumes_tls13)
+{
+    REQUIRE_PROGRAM("openssl");
+    check_resumption("-tls1_3", "TLSv1.3");
+}
+
+PEER_TEST(test_server_openssl_client_resumes_tls12)
+{
+    REQUIRE_PROGRAM("openssl");
+    check_resumption("-tls1_2", "TLSv1.2");
+}
+
 /* s_client sends TLS 1.3 KeyUpdates; data keeps flowing both ways. */
 PEER_TEST(test_server_openssl_client_key_update)
 {
@@ -1064,6 +1105,8 @@ static const ns_test tests[] = {
     TEST(test_server_requires_certificate_openssl_client_without_one),
     TEST(test_server_refuses_tls10_tls11_then_serves_next),
     TEST(test_server_refuses_openssl_client_renegotiation),
+    TEST(test_server_openssl_client_resumes_tls13),
+    TEST(test_server_openssl_client_resumes_tls12),
     TEST(test_server_openssl_client_key_update),
     TEST(test_server_openssl_client_hello_retry_request),
     TEST(test_server_gnutls_client_tls13_alpn_sni_mtls),
