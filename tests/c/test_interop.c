@@ -1010,6 +1010,30 @@ PEER_TEST(test_server_openssl_client_resumes_tls12)
     check_resumption("-tls1_2", "TLSv1.2");
 }
 
+/* A server with ALPN names: a client offering none of them fails with
+ * no_application_protocol; a client offering no ALPN at all is served
+ * without it. */
+PEER_TEST(test_server_alpn_without_overlap_or_offer)
+{
+    REQUIRE_PROGRAM("openssl");
+    ns_socket *server = tls_server(alpn_h2_http11, 0);
+    CHECK(server != NULL);
+    const char *extra[] = {"-alpn", "h3,spdy/3", NULL};
+    peer *p = start_s_client(server, extra);
+    ns_socket *conn = accept_peer(server, p);
+    int status = ns_last_status();
+    ns_socket_free(conn);
+    CHECK(conn == NULL);
+    CHECK_EQ(status, NS_ERR_TLS);
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+    CHECK(peer_saw(p, "alert no application protocol", 0));
+
+    const char *plain[] = {"-servername", "localhost", NULL};
+    int ok = serve_s_client_expecting(server, plain, "No ALPN negotiated");
+    ns_socket_free(server);
+    CHECK(ok);
+}
+
 /* s_client sends TLS 1.3 KeyUpdates; data keeps flowing both ways. */
 PEER_TEST(test_server_openssl_client_key_update)
 {
@@ -1104,6 +1128,7 @@ static const ns_test tests[] = {
     TEST(test_server_openssl_client_tls12_forced),
     TEST(test_server_requires_certificate_openssl_client_without_one),
     TEST(test_server_refuses_tls10_tls11_then_serves_next),
+    TEST(test_server_alpn_without_overlap_or_offer),
     TEST(test_server_refuses_openssl_client_renegotiation),
     TEST(test_server_openssl_client_resumes_tls13),
     TEST(test_server_openssl_client_resumes_tls12),
