@@ -561,8 +561,9 @@ PEER_TEST(test_client_openssl_server_mtls)
     int ok = exchange_via_stdio(c, p);
     ns_socket_free(c);
     CHECK(ok);
-    /* s_server verified and printed our certificate. */
+    /* s_server verified our certificate and printed it, byte for byte. */
     CHECK(peer_saw(p, "subject=CN = netsocket interop client", TIMEOUT_US));
+    CHECK(peer_saw(p, certgen_cert_pem(client_cert), 0));
 
     /* Without a certificate: TLS 1.3 lets the client finish first, so the
      * server's alert arrives at the first read at the latest. */
@@ -785,8 +786,9 @@ PEER_TEST(test_client_gnutls_server_tls12_mtls)
     int ok = exchange_via_echo(c);
     ns_socket_free(c);
     CHECK(ok);
-    /* gnutls-serv verified our certificate and printed it. */
+    /* gnutls-serv verified our certificate and printed it, byte for byte. */
     CHECK(peer_saw(p, "Subject: CN=netsocket interop client", TIMEOUT_US));
+    CHECK(peer_saw(p, certgen_cert_pem(client_cert), 0));
     CHECK(peer_saw(p, "Status: The certificate is trusted", TIMEOUT_US));
 
     /* Without a certificate the TLS 1.2 handshake itself fails. */
@@ -886,6 +888,7 @@ PEER_TEST(test_server_openssl_client_tls13_alpn_sni_mtls)
     CHECK(peer_certificate_is(conn, client_cert));
     CHECK(serve_client_to_the_end(conn, p));
     CHECK(peer_saw(p, "Verify return code: 0 (ok)", 0));
+    CHECK(peer_saw(p, certgen_cert_pem(server_cert), 0)); /* what it was served */
     CHECK(peer_saw(p, "ALPN protocol: h2", 0));
     CHECK(peer_saw(p, "New, TLSv1.3", 0));
 }
