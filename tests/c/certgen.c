@@ -124,6 +124,11 @@ const unsigned char *certgen_key_der(const test_cert *c, size_t *len)
     return c->key_der;
 }
 
+int certgen_is(const test_cert *c, const unsigned char *der, size_t len)
+{
+    return der != NULL && len == c->cert_der_len && memcmp(der, c->cert_der, len) == 0;
+}
+
 static int write_text(const char *dir, const char *name, const char *ext, const char *text)
 {
     char path[512];

@@ -21,6 +21,8 @@ const char *certgen_key_pem(const test_cert *c);
 /* DER of the certificate (static per cert). */
 const unsigned char *certgen_cert_der(const test_cert *c, size_t *len);
 const unsigned char *certgen_key_der(const test_cert *c, size_t *len);
+/* 1 if der/len is c's certificate. */
+int certgen_is(const test_cert *c, const unsigned char *der, size_t len);
 /* Writes cert and key PEM files into dir as <name>.crt/<name>.key. */
 int certgen_write(const test_cert *c, const char *dir, const char *name);
 void certgen_free(test_cert *c);

@@ -83,3 +83,24 @@ void wait_for_close(ns_socket *conn)
     while (ns_socket_recv(conn, buf, sizeof buf, 0) > 0) {
     }
 }
+
+int send_text(ns_socket *s, const char *text)
+{
+    return ns_socket_send_all(s, text, strlen(text), 0) == (ssize_t)strlen(text);
+}
+
+int recv_text(ns_socket *s, const char *want)
+{
+    char buf[4096];
+    size_t len = 0;
+    while (len < sizeof buf - 1) {
+        ssize_t n = ns_socket_recv(s, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            return 0;
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (strstr(buf, want))
+            return 1;
+    }
+    return 0;
+}

@@ -40,6 +40,18 @@ extern int ns_test_failed;
         }                                                                                  \
     } while (0)
 
+/* Checks that string a (possibly NULL) equals b. */
+#define CHECK_STR(a, b)                                                                    \
+    do {                                                                                   \
+        const char *sa_ = (a), *sb_ = (b);                                                 \
+        if (sa_ == NULL || strcmp(sa_, sb_) != 0) {                                        \
+            fprintf(stderr, "  %s:%d: %s == \"%s\", expected \"%s\"; last error: %s\n",     \
+                    __FILE__, __LINE__, #a, sa_ ? sa_ : "(null)", sb_, ns_last_error());   \
+            ns_test_failed = 1;                                                            \
+            return;                                                                        \
+        }                                                                                  \
+    } while (0)
+
 /* Checks that the last error message contains `needle`. */
 #define CHECK_ERROR_HAS(needle) CHECK(strstr(ns_last_error(), (needle)) != NULL)
 
@@ -64,5 +76,10 @@ void wait_for_close(ns_socket *conn);
  * valgrind) so that slow instrumented runs test behaviour, not speed. */
 int64_t ns_test_slack(int64_t us);
 #define SLACK(us) ns_test_slack(us)
+/* Sends all of text; 1 on success. */
+int send_text(ns_socket *s, const char *text);
+/* Receives until the bytes received (at most 4 KiB) contain want; 1 if they
+ * did, 0 at an error, end of stream or the socket's read timeout. */
+int recv_text(ns_socket *s, const char *want);
 
 #endif
