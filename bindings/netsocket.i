@@ -1,0 +1,1039 @@
+/*
+ * netsocket.i — the one SWIG interface for the Python 3, Ruby and Lua 5.4
+ * modules `netsocket` (see the Bindings section of API.md).
+ *
+ * Layout: a language-neutral glue layer (nsb_*) that calls the C API, turns
+ * failures into a per-thread "pending error" and runs blocking calls without
+ * the interpreter lock; then, per language, only what that language needs:
+ * byte/list/address conversions, the verifier trampoline, raising errors and
+ * releasing the lock.  The idioms on top (keyword builders, context
+ * managers, block forms, __close) live in python/, ruby/ and lua/.
+ */
+%module netsocket
+
+%{
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include "netsocket.h"
+
+/* SWIG-visible names of the handle types: %extend names its functions
+ * <type>_<method>, which must not collide with the C API's ns_* names. */
+typedef struct ns_options nsb_options;
+typedef struct ns_socket nsb_socket;
+typedef struct ns_selector nsb_selector;
+
+/* A byte string handed to a language (malloc'ed, freed by the out typemap);
+ * none = the language's None/nil (e.g. recv on a non-blocking socket with
+ * nothing to read). */
+typedef struct { unsigned char *data; size_t len; int none; } nsb_bytes;
+/* A list of byte strings (text = 1: of UTF-8 strings); items point into
+ * the options, copied by the out typemap. */
+typedef struct { size_t n; const unsigned char **items; size_t *lens; int text; } nsb_list;
+/* (ip, port). */
+typedef struct { char ip[64]; int port; } nsb_addr;
+/* A language callable kept alive by the verifier machinery (see below). */
+typedef void *nsb_callable;
+
+/* The calling thread's failure, captured right after the C call and raised
+ * by %exception once the wrapper holds the interpreter lock again. */
+static __thread struct { int status; int os_error; char message[512]; } nsb_err;
+
+static void nsb_fail(int status)
+{
+    nsb_err.status = status;
+    nsb_err.os_error = ns_last_os_error();
+    snprintf(nsb_err.message, sizeof nsb_err.message, "%s", ns_last_error());
+    if (nsb_err.message[0] == '\0')
+        snprintf(nsb_err.message, sizeof nsb_err.message, "%s", ns_status_name(status));
+}
+
+static long nsb_check(long r)
+{
+    if (r < 0)
+        nsb_fail((int)r);
+    return r;
+}
+
+static void *nsb_check_ptr(void *p)
+{
+    if (p == NULL)
+        nsb_fail(ns_last_status() < 0 ? ns_last_status() : NS_ERR_NOMEM);
+    return p;
+}
+
+static void nsb_invalid(const char *message)
+{
+    nsb_err.status = NS_ERR_INVALID;
+    nsb_err.os_error = 0;
+    snprintf(nsb_err.message, sizeof nsb_err.message, "%s", message);
+}
+
+/* Blocking calls: described by an nsb_call, run by nsb_run without the
+ * interpreter lock (nsb_unlocked is defined per language below). */
+enum nsb_op {
+    NSB_CLIENT, NSB_CLIENT_TLS, NSB_CONNECT, NSB_SEND, NSB_SEND_ALL, NSB_RECV,
+    NSB_ACCEPT, NSB_HANDSHAKE, NSB_CLOSE, NSB_WAIT
+};
+
+typedef struct {
+    enum nsb_op op;
+    nsb_socket *s;
+    nsb_selector *sel;
+    const nsb_options *o;
+    const char *node, *service;
+    const void *cbuf;
+    void *buf;
+    size_t len;
+    int flags;
+    int64_t timeout;
+    long r;
+    nsb_socket *made;
+} nsb_call;
+
+static void nsb_run(nsb_call *c)
+{
+    switch (c->op) {
+    case NSB_CLIENT:     c->made = ns_make_client_socket(c->node, c->service, c->o); break;
+    case NSB_CLIENT_TLS: c->made = ns_make_client_tls_socket(c->node, c->service, c->o); break;
+    case NSB_CONNECT:    c->made = ns_socket_connect(c->o, c->node, c->service); break;
+    case NSB_SEND:       c->r = ns_socket_send(c->s, c->cbuf, c->len, c->flags); break;
+    case NSB_SEND_ALL:   c->r = ns_socket_send_all(c->s, c->cbuf, c->len, c->flags); break;
+    case NSB_RECV:       c->r = ns_socket_recv(c->s, c->buf, c->len, c->flags); break;
+    case NSB_ACCEPT:     c->made = ns_socket_accept(c->s); break;
+    case NSB_HANDSHAKE:  c->r = ns_socket_handshake(c->s); break;
+    case NSB_CLOSE:      c->r = ns_socket_close(c->s); break;
+    case NSB_WAIT:       c->r = ns_selector_wait(c->sel, c->timeout); break;
+    }
+}
+
+static void nsb_unlocked(nsb_call *c);
+
+static int nsb_verify(void *userdata, int depth, int preverify_error,
+                      const unsigned char *der, size_t der_len);
+static void nsb_release(void *userdata);
+%}
+
+/* ------------------------------------------------------------------ */
+/* Per-language runtime: lock release, verifier, errors                */
+/* ------------------------------------------------------------------ */
+
+#if defined(SWIGPYTHON)
+%{
+static void nsb_unlocked(nsb_call *c)
+{
+    Py_BEGIN_ALLOW_THREADS
+    nsb_run(c);
+    Py_END_ALLOW_THREADS
+}
+
+/* userdata is a strong reference to the callable. */
+static int nsb_verify(void *userdata, int depth, int preverify_error,
+                      const unsigned char *der, size_t der_len)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    int ok = 0;
+    PyObject *r = PyObject_CallFunction((PyObject *)userdata, "iiy#", depth, preverify_error,
+                                        (const char *)der, (Py_ssize_t)der_len);
+    if (r != NULL) {
+        ok = PyObject_IsTrue(r) == 1;
+        Py_DECREF(r);
+    }
+    if (PyErr_Occurred()) { /* an exception in the verifier rejects */
+        PyErr_Clear();
+        ok = 0;
+    }
+    PyGILState_Release(g);
+    return ok;
+}
+
+static void nsb_release(void *userdata)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    Py_DECREF((PyObject *)userdata);
+    PyGILState_Release(g);
+}
+
+static PyObject *nsb_py_errors[12]; /* by -status; [0] = Error */
+
+static PyObject *nsb_py_error_class(int status)
+{
+    if (status == NS_ERR_INVALID) return PyExc_ValueError;
+    if (status == NS_ERR_NOMEM) return PyExc_MemoryError;
+    if (status < 0 && status > -12 && nsb_py_errors[-status]) return nsb_py_errors[-status];
+    return nsb_py_errors[0];
+}
+
+static void nsb_raise(void)
+{
+    int st = nsb_err.status;
+    PyObject *cls = nsb_py_error_class(st);
+    PyObject *e = PyObject_CallFunction(cls, "s", nsb_err.message);
+    nsb_err.status = 0;
+    if (e == NULL)
+        return;
+    PyObject *name = PyUnicode_FromString(ns_status_name(st));
+    PyObject *code = PyLong_FromLong(st);
+    if (name) PyObject_SetAttrString(e, "status", name);
+    if (code) PyObject_SetAttrString(e, "code", code);
+    if (nsb_err.os_error) {
+        PyObject *os = PyLong_FromLong(nsb_err.os_error);
+        if (os) PyObject_SetAttrString(e, "errno", os);
+        Py_XDECREF(os);
+    }
+    Py_XDECREF(name);
+    Py_XDECREF(code);
+    PyErr_Clear();
+    PyErr_SetObject(cls, e);
+    Py_DECREF(e);
+}
+%}
+#endif
+
+#if defined(SWIGRUBY)
+%{
+#include <pthread.h>
+#include <ruby/thread.h>
+
+/* Non-zero while this thread runs netsocket code without the GVL. */
+static __thread int nsb_rb_unlocked;
+
+static void *nsb_rb_run(void *p)
+{
+    nsb_run((nsb_call *)p);
+    return NULL;
+}
+
+/* Thread#kill, Ctrl-C, interpreter exit: wake the blocked call. */
+static void nsb_rb_ubf(void *p)
+{
+    nsb_call *c = (nsb_call *)p;
+    if (c->sel)
+        ns_selector_interrupt(c->sel);
+    else if (c->s && ns_socket_fd(c->s) >= 0)
+        shutdown(ns_socket_fd(c->s), SHUT_RDWR);
+}
+
+static void nsb_unlocked(nsb_call *c)
+{
+    int prev = nsb_rb_unlocked;
+    nsb_rb_unlocked = 1;
+    rb_thread_call_without_gvl(nsb_rb_run, c, nsb_rb_ubf, c);
+    nsb_rb_unlocked = prev;
+}
+
+/* Verifier callables live in a list marked by one object registered with
+ * the GC, so releasing one is plain C (it may happen during GC or without
+ * the GVL). */
+typedef struct nsb_rb_box { VALUE proc; struct nsb_rb_box *prev, *next; } nsb_rb_box;
+static nsb_rb_box nsb_rb_boxes = { Qnil, &nsb_rb_boxes, &nsb_rb_boxes };
+static pthread_mutex_t nsb_rb_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void nsb_rb_mark_boxes(void *unused)
+{
+    pthread_mutex_lock(&nsb_rb_lock);
+    for (nsb_rb_box *b = nsb_rb_boxes.next; b != &nsb_rb_boxes; b = b->next)
+        rb_gc_mark(b->proc);
+    pthread_mutex_unlock(&nsb_rb_lock);
+}
+
+static const rb_data_type_t nsb_rb_keeper_type = {
+    "netsocket verifiers", { nsb_rb_mark_boxes, NULL, NULL, }, 0, 0, 0
+};
+
+static nsb_rb_box *nsb_rb_box_new(VALUE proc)
+{
+    nsb_rb_box *b = (nsb_rb_box *)calloc(1, sizeof *b);
+    if (b == NULL)
+        rb_raise(rb_eNoMemError, "netsocket: out of memory");
+    b->proc = proc;
+    pthread_mutex_lock(&nsb_rb_lock);
+    b->next = nsb_rb_boxes.next;
+    b->prev = &nsb_rb_boxes;
+    b->next->prev = b;
+    nsb_rb_boxes.next = b;
+    pthread_mutex_unlock(&nsb_rb_lock);
+    return b;
+}
+
+static void nsb_release(void *userdata)
+{
+    nsb_rb_box *b = (nsb_rb_box *)userdata;
+    pthread_mutex_lock(&nsb_rb_lock);
+    b->prev->next = b->next;
+    b->next->prev = b->prev;
+    pthread_mutex_unlock(&nsb_rb_lock);
+    free(b);
+}
+
+typedef struct {
+    VALUE proc;
+    int depth, preverify_error;
+    const unsigned char *der;
+    size_t der_len;
+    int ok;
+} nsb_rb_vcall;
+
+static VALUE nsb_rb_vcall_body(VALUE p)
+{
+    nsb_rb_vcall *v = (nsb_rb_vcall *)p;
+    VALUE r = rb_funcall(v->proc, rb_intern("call"), 3, INT2NUM(v->depth),
+                         INT2NUM(v->preverify_error), rb_str_new((const char *)v->der, (long)v->der_len));
+    v->ok = RTEST(r);
+    return Qnil;
+}
+
+static void *nsb_rb_vcall_locked(void *p)
+{
+    int state = 0;
+    int prev = nsb_rb_unlocked;
+    nsb_rb_unlocked = 0;
+    rb_protect(nsb_rb_vcall_body, (VALUE)p, &state);
+    nsb_rb_unlocked = prev;
+    if (state) { /* an exception in the verifier rejects */
+        ((nsb_rb_vcall *)p)->ok = 0;
+        rb_set_errinfo(Qnil);
+    }
+    return NULL;
+}
+
+static int nsb_verify(void *userdata, int depth, int preverify_error,
+                      const unsigned char *der, size_t der_len)
+{
+    nsb_rb_vcall v = { ((nsb_rb_box *)userdata)->proc, depth, preverify_error, der, der_len, 0 };
+    if (nsb_rb_unlocked)
+        rb_thread_call_with_gvl(nsb_rb_vcall_locked, &v);
+    else
+        nsb_rb_vcall_locked(&v);
+    return v.ok;
+}
+
+static VALUE nsb_rb_errors[12]; /* by -status; [0] = Error */
+
+static void nsb_raise(void)
+{
+    int st = nsb_err.status;
+    VALUE cls = (st < 0 && st > -12 && nsb_rb_errors[-st]) ? nsb_rb_errors[-st] : nsb_rb_errors[0];
+    VALUE e = rb_exc_new_cstr(cls, nsb_err.message);
+    nsb_err.status = 0;
+    rb_iv_set(e, "@status", rb_str_new_cstr(ns_status_name(st)));
+    rb_iv_set(e, "@code", INT2NUM(st));
+    rb_iv_set(e, "@os_error", INT2NUM(nsb_err.os_error));
+    rb_exc_raise(e);
+}
+%}
+#endif
+
+#if defined(SWIGLUA)
+%{
+/* The Lua thread making the current call (the verifier runs on it). */
+static __thread lua_State *nsb_lua_current;
+
+static void nsb_unlocked(nsb_call *c)
+{
+    nsb_run(c);
+}
+
+typedef struct { lua_State *main; int ref; } nsb_lua_box;
+
+static int nsb_verify(void *userdata, int depth, int preverify_error,
+                      const unsigned char *der, size_t der_len)
+{
+    nsb_lua_box *b = (nsb_lua_box *)userdata;
+    lua_State *L = nsb_lua_current ? nsb_lua_current : b->main;
+    int top = lua_gettop(L), ok = 0;
+    if (!lua_checkstack(L, 5))
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+    lua_pushinteger(L, depth);
+    lua_pushinteger(L, preverify_error);
+    lua_pushlstring(L, (const char *)der, der_len);
+    if (lua_pcall(L, 3, 1, 0) == LUA_OK) /* an error in the verifier rejects */
+        ok = lua_toboolean(L, -1);
+    lua_settop(L, top);
+    return ok;
+}
+
+static void nsb_release(void *userdata)
+{
+    nsb_lua_box *b = (nsb_lua_box *)userdata;
+    luaL_unref(b->main, LUA_REGISTRYINDEX, b->ref);
+    free(b);
+}
+
+static int nsb_lua_error_tostring(lua_State *L)
+{
+    lua_getfield(L, 1, "message");
+    return 1;
+}
+
+/* Pushes {status=, message=, code=, os_error=} with a __tostring. */
+static void nsb_lua_push_error(lua_State *L)
+{
+    int st = nsb_err.status;
+    nsb_err.status = 0;
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, ns_status_name(st)); lua_setfield(L, -2, "status");
+    lua_pushstring(L, nsb_err.message);    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, st);                lua_setfield(L, -2, "code");
+    lua_pushinteger(L, nsb_err.os_error);  lua_setfield(L, -2, "os_error");
+    if (luaL_newmetatable(L, "netsocket.Error")) {
+        lua_pushcfunction(L, nsb_lua_error_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+}
+%}
+#endif
+
+/* Every wrapper: raise the pending error, if any, after the call. */
+#if defined(SWIGPYTHON)
+%exception {
+    nsb_err.status = 0;
+    $action
+    if (nsb_err.status) { nsb_raise(); SWIG_fail; }
+}
+#elif defined(SWIGRUBY)
+%exception {
+    nsb_err.status = 0;
+    $action
+    if (nsb_err.status) nsb_raise();
+}
+#elif defined(SWIGLUA)
+%exception {
+    nsb_err.status = 0;
+    nsb_lua_current = L;
+    $action
+    nsb_lua_current = NULL;
+    if (nsb_err.status) { nsb_lua_push_error(L); SWIG_fail; }
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Typemaps                                                            */
+/* ------------------------------------------------------------------ */
+
+%include <stdint.i>
+
+#if defined(SWIGPYTHON) || defined(SWIGRUBY)
+%feature("compactdefaultargs");
+#endif
+
+#if defined(SWIGPYTHON)
+/* Bytes in: anything with the buffer protocol; PEM also takes str. */
+%typemap(in) (const void *BYTES, size_t LEN) (Py_buffer view, int have = 0) {
+    if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
+    have = 1;
+    $1 = view.buf;
+    $2 = (size_t)view.len;
+}
+%typemap(freearg) (const void *BYTES, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(typecheck) (const void *BYTES, size_t LEN) { $1 = PyObject_CheckBuffer($input); }
+%typemap(in) (const void *PEM, size_t LEN) (Py_buffer view, int have = 0) {
+    if (PyUnicode_Check($input)) {
+        Py_ssize_t n;
+        $1 = (void *)PyUnicode_AsUTF8AndSize($input, &n);
+        if ($1 == NULL) SWIG_fail;
+        $2 = (size_t)n;
+    } else {
+        if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
+        have = 1;
+        $1 = view.buf;
+        $2 = (size_t)view.len;
+    }
+}
+%typemap(freearg) (const void *PEM, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(in) (void *WBUF, size_t LEN) (Py_buffer view, int have = 0) {
+    if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) < 0) SWIG_fail;
+    have = 1;
+    $1 = view.buf;
+    $2 = (size_t)view.len;
+}
+%typemap(freearg) (void *WBUF, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(out) nsb_bytes {
+    if ($1.none) {
+        $result = Py_None;
+        Py_INCREF(Py_None);
+    } else {
+        $result = PyBytes_FromStringAndSize((const char *)$1.data, (Py_ssize_t)$1.len);
+    }
+    free($1.data);
+    if ($result == NULL) SWIG_fail;
+}
+%typemap(out) nsb_list {
+    $result = PyList_New((Py_ssize_t)$1.n);
+    for (size_t i = 0; $result && i < $1.n; i++) {
+        PyObject *item = $1.text ? PyUnicode_FromStringAndSize((const char *)$1.items[i], (Py_ssize_t)$1.lens[i])
+                                 : PyBytes_FromStringAndSize((const char *)$1.items[i], (Py_ssize_t)$1.lens[i]);
+        if (item == NULL) { Py_CLEAR($result); break; }
+        PyList_SET_ITEM($result, (Py_ssize_t)i, item);
+    }
+    free($1.items);
+    free($1.lens);
+    if ($result == NULL) SWIG_fail;
+}
+%typemap(out) nsb_addr { $result = Py_BuildValue("(si)", $1.ip, $1.port); }
+%typemap(in) nsb_callable {
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else if (!PyCallable_Check($input)) {
+        PyErr_SetString(PyExc_TypeError, "certificate_verifier must be callable or None");
+        SWIG_fail;
+    } else {
+        Py_INCREF($input);
+        $1 = $input;
+    }
+}
+%typemap(out) nsb_callable { $result = $1 ? (PyObject *)$1 : Py_None; Py_INCREF($result); }
+/* Flags: any truthy object. */
+%typemap(in) int on { int t = PyObject_IsTrue($input); if (t < 0) SWIG_fail; $1 = t; }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
+/* A service is a name or a port number. */
+%typemap(in) const char *SERVICE (char buf[32]) {
+    if (PyLong_Check($input)) {
+        snprintf(buf, sizeof buf, "%ld", PyLong_AsLong($input));
+        $1 = buf;
+    } else if (PyUnicode_Check($input)) {
+        $1 = (char *)PyUnicode_AsUTF8($input);
+        if ($1 == NULL) SWIG_fail;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "service must be a str or an int");
+        SWIG_fail;
+    }
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *SERVICE {
+    $1 = PyLong_Check($input) || PyUnicode_Check($input);
+}
+/* Predicates take any object. */
+%typemap(in) const nsb_options *ANY { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
+#endif
+
+#if defined(SWIGRUBY)
+%typemap(in) (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) {
+    /* A frozen (shared, copy-on-write) view: safe to read without the GVL. */
+    VALUE frozen = rb_str_new_frozen(StringValue($input));
+    $input = frozen;
+    $1 = (void *)RSTRING_PTR(frozen);
+    $2 = (size_t)RSTRING_LEN(frozen);
+}
+%typemap(typecheck) (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) { $1 = RB_TYPE_P($input, T_STRING); }
+%typemap(out) nsb_bytes {
+    $result = $1.none ? Qnil : rb_str_new((const char *)$1.data, (long)$1.len);
+    free($1.data);
+}
+%typemap(out) nsb_list {
+    $result = rb_ary_new_capa((long)$1.n);
+    for (size_t i = 0; i < $1.n; i++)
+        rb_ary_push($result, $1.text ? rb_utf8_str_new((const char *)$1.items[i], (long)$1.lens[i])
+                                     : rb_str_new((const char *)$1.items[i], (long)$1.lens[i]));
+    free($1.items);
+    free($1.lens);
+}
+%typemap(out) nsb_addr { $result = rb_ary_new_from_args(2, rb_str_new_cstr($1.ip), INT2NUM($1.port)); }
+%typemap(in) nsb_callable {
+    if (NIL_P($input)) {
+        $1 = NULL;
+    } else if (!rb_respond_to($input, rb_intern("call"))) {
+        rb_raise(rb_eTypeError, "certificate_verifier must respond to call");
+    } else {
+        $1 = nsb_rb_box_new($input);
+    }
+}
+%typemap(out) nsb_callable { $result = $1 ? ((nsb_rb_box *)$1)->proc : Qnil; }
+%typemap(in) int on { $1 = RTEST($input) && !(RB_INTEGER_TYPE_P($input) && NUM2LONG($input) == 0); }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
+%typemap(in) const char *SERVICE (VALUE s) {
+    s = RB_INTEGER_TYPE_P($input) ? rb_funcall($input, rb_intern("to_s"), 0) : $input;
+    $1 = StringValueCStr(s);
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *SERVICE {
+    $1 = RB_INTEGER_TYPE_P($input) || RB_TYPE_P($input, T_STRING);
+}
+%typemap(in) const nsb_options *ANY { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
+#endif
+
+#if defined(SWIGLUA)
+%typemap(in, checkfn="lua_isstring") (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) {
+    $1 = (void *)lua_tolstring(L, $input, &$2);
+}
+%typemap(typecheck) (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) { $1 = lua_isstring(L, $input); }
+%typemap(out) nsb_bytes {
+    if ($1.none) lua_pushnil(L); else lua_pushlstring(L, (const char *)$1.data, $1.len);
+    free($1.data);
+    SWIG_arg++;
+}
+%typemap(out) nsb_list {
+    lua_createtable(L, (int)$1.n, 0);
+    for (size_t i = 0; i < $1.n; i++) {
+        lua_pushlstring(L, (const char *)$1.items[i], $1.lens[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free($1.items);
+    free($1.lens);
+    SWIG_arg++;
+}
+%typemap(out) nsb_addr { lua_pushstring(L, $1.ip); lua_pushinteger(L, $1.port); SWIG_arg += 2; }
+%typemap(in) nsb_callable {
+    if (lua_isnoneornil(L, $input)) {
+        $1 = NULL;
+    } else {
+        nsb_lua_box *b;
+        luaL_checktype(L, $input, LUA_TFUNCTION);
+        b = (nsb_lua_box *)malloc(sizeof *b);
+        if (b == NULL) luaL_error(L, "netsocket: out of memory");
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+        b->main = lua_tothread(L, -1);
+        lua_pop(L, 1);
+        lua_pushvalue(L, $input);
+        b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        $1 = b;
+    }
+}
+%typemap(out) nsb_callable {
+    if ($1) lua_rawgeti(L, LUA_REGISTRYINDEX, ((nsb_lua_box *)$1)->ref); else lua_pushnil(L);
+    SWIG_arg++;
+}
+%typemap(in) int on { $1 = lua_isnumber(L, $input) ? lua_tonumber(L, $input) != 0 : lua_toboolean(L, $input); }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
+%typemap(in) const char *SERVICE { $1 = (char *)luaL_checkstring(L, $input); }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *SERVICE { $1 = lua_isstring(L, $input); }
+%typemap(in) const nsb_options *ANY {
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL;
+}
+#endif
+%typemap(typecheck, precedence=SWIG_TYPECHECK_POINTER) const nsb_options *ANY { $1 = 1; }
+
+/* ------------------------------------------------------------------ */
+/* Constants                                                           */
+/* ------------------------------------------------------------------ */
+
+%constant int NS_OK = NS_OK;
+%constant int NS_ERR_INVALID = NS_ERR_INVALID;
+%constant int NS_ERR_NOMEM = NS_ERR_NOMEM;
+%constant int NS_ERR_HOST_NOT_FOUND = NS_ERR_HOST_NOT_FOUND;
+%constant int NS_ERR_CONNECT = NS_ERR_CONNECT;
+%constant int NS_ERR_CONNECT_TIMEOUT = NS_ERR_CONNECT_TIMEOUT;
+%constant int NS_ERR_READ_TIMEOUT = NS_ERR_READ_TIMEOUT;
+%constant int NS_ERR_WOULD_BLOCK = NS_ERR_WOULD_BLOCK;
+%constant int NS_ERR_CLOSED = NS_ERR_CLOSED;
+%constant int NS_ERR_TLS = NS_ERR_TLS;
+%constant int NS_ERR_CERTIFICATE = NS_ERR_CERTIFICATE;
+%constant int NS_ERR_IO = NS_ERR_IO;
+%constant int NS_SOCKET_OPTIONS = NS_SOCKET_OPTIONS;
+%constant int NS_TLS_SOCKET_OPTIONS = NS_TLS_SOCKET_OPTIONS;
+%constant int NS_SERVER_TLS_SOCKET_OPTIONS = NS_SERVER_TLS_SOCKET_OPTIONS;
+%constant int NS_VERSION_MAJOR = NS_VERSION_MAJOR;
+%constant int NS_VERSION_MINOR = NS_VERSION_MINOR;
+%constant int NS_VERSION_PATCH = NS_VERSION_PATCH;
+%constant int AF_UNSPEC = AF_UNSPEC;
+%constant int AF_INET = AF_INET;
+%constant int AF_INET6 = AF_INET6;
+%constant int SOCK_STREAM = SOCK_STREAM;
+%constant int SOCK_DGRAM = SOCK_DGRAM;
+%constant int AI_PASSIVE = AI_PASSIVE;
+%constant int AI_CANONNAME = AI_CANONNAME;
+%constant int AI_NUMERICHOST = AI_NUMERICHOST;
+%constant int AI_NUMERICSERV = AI_NUMERICSERV;
+%constant int AI_V4MAPPED = AI_V4MAPPED;
+%constant int AI_ALL = AI_ALL;
+%constant int AI_ADDRCONFIG = AI_ADDRCONFIG;
+%constant int IPPROTO_IP = IPPROTO_IP;
+%constant int IPPROTO_IPV6 = IPPROTO_IPV6;
+%constant int IPPROTO_TCP = IPPROTO_TCP;
+%constant int IPPROTO_UDP = IPPROTO_UDP;
+%constant int SHUT_RD = SHUT_RD;
+%constant int SHUT_WR = SHUT_WR;
+%constant int SHUT_RDWR = SHUT_RDWR;
+%constant int MSG_OOB = MSG_OOB;
+%constant int MSG_PEEK = MSG_PEEK;
+%constant int MSG_WAITALL = MSG_WAITALL;
+%constant int MSG_DONTWAIT = MSG_DONTWAIT;
+%constant int MSG_NOSIGNAL = MSG_NOSIGNAL;
+%constant int SOL_SOCKET = SOL_SOCKET;
+%constant int SO_REUSEADDR = SO_REUSEADDR;
+%constant int SO_REUSEPORT = SO_REUSEPORT;
+%constant int SO_KEEPALIVE = SO_KEEPALIVE;
+%constant int SO_BROADCAST = SO_BROADCAST;
+%constant int SO_LINGER = SO_LINGER;
+%constant int SO_RCVBUF = SO_RCVBUF;
+%constant int SO_SNDBUF = SO_SNDBUF;
+%constant int SO_ERROR = SO_ERROR;
+%constant int SO_TYPE = SO_TYPE;
+%constant int TCP_NODELAY = TCP_NODELAY;
+
+/* ------------------------------------------------------------------ */
+/* Module functions                                                    */
+/* ------------------------------------------------------------------ */
+
+%rename("%(strip:[nsb_])s") "";
+%rename(Options) nsb_options;
+%rename(Socket) nsb_socket;
+%rename(SelectorCore) nsb_selector;
+%nodefaultctor nsb_socket;
+
+%newobject nsb_make_client_socket;
+%newobject nsb_make_client_tls_socket;
+%newobject nsb_make_server_socket;
+%newobject nsb_make_server_tls_socket;
+%newobject nsb_socket_options_to_client_socket;
+%newobject nsb_options::copy;
+%newobject nsb_socket::accept;
+
+%{
+static const char *nsb_socket_node_get(nsb_socket *s) { return ns_socket_node(s); }
+static const char *nsb_socket_service_get(nsb_socket *s) { return ns_socket_service(s); }
+static int64_t nsb_socket_read_timeout_get(nsb_socket *s) { return ns_socket_get_read_timeout(s); }
+
+static long nsb_io(enum nsb_op op, nsb_socket *s, const void *cbuf, void *buf, size_t len, int flags)
+{
+    nsb_call c = { .op = op, .s = s, .cbuf = cbuf, .buf = buf, .len = len, .flags = flags };
+    nsb_unlocked(&c);
+    return c.r;
+}
+
+static nsb_addr nsb_address(nsb_socket *s, int peer)
+{
+    nsb_addr a = { "", 0 };
+    if (nsb_check(peer ? ns_socket_peer_address(s, a.ip, sizeof a.ip)
+                       : ns_socket_local_address(s, a.ip, sizeof a.ip)) < 0)
+        return a;
+    a.port = (int)nsb_check(peer ? ns_socket_peer_port(s) : ns_socket_local_port(s));
+    return a;
+}
+%}
+
+%{
+#define NSB_GET(field, type) \
+    static type nsb_options_##field##_get(nsb_options *o) { return (type)ns_options_get_##field(o); }
+NSB_GET(ai_family, int)
+NSB_GET(ai_socktype, int)
+NSB_GET(ai_flags, int)
+NSB_GET(ai_protocol, int)
+NSB_GET(non_blocking, bool)
+NSB_GET(connection_timeout, int64_t)
+NSB_GET(read_timeout, int64_t)
+NSB_GET(handshake, bool)
+NSB_GET(client_certificate_required, bool)
+static int nsb_options_kind_get(nsb_options *o) { return (int)ns_options_kind_of(o); }
+static bool nsb_options_has_private_key_get(nsb_options *o) { return ns_options_has_private_key(o) != 0; }
+
+static nsb_list nsb_list_new(size_t n, int text)
+{
+    nsb_list l = { 0, NULL, NULL, text };
+    if (n == 0)
+        return l;
+    l.items = (const unsigned char **)calloc(n, sizeof *l.items);
+    l.lens = (size_t *)calloc(n, sizeof *l.lens);
+    if (l.items == NULL || l.lens == NULL) {
+        free(l.items);
+        free(l.lens);
+        l.items = NULL;
+        l.lens = NULL;
+        return l;
+    }
+    l.n = n;
+    return l;
+}
+static nsb_list nsb_options_certificates_get(nsb_options *o)
+{
+    nsb_list l = nsb_list_new(ns_options_certificate_count(o), 0);
+    for (size_t i = 0; i < l.n; i++)
+        l.items[i] = ns_options_get_certificate(o, i, &l.lens[i]);
+    return l;
+}
+static nsb_list nsb_options_trusted_certificates_get(nsb_options *o)
+{
+    nsb_list l = nsb_list_new(ns_options_trusted_certificate_count(o), 0);
+    for (size_t i = 0; i < l.n; i++)
+        l.items[i] = ns_options_get_trusted_certificate(o, i, &l.lens[i]);
+    return l;
+}
+static nsb_list nsb_options_sni_get(nsb_options *o)
+{
+    nsb_list l = nsb_list_new(ns_options_sni_count(o), 1);
+    for (size_t i = 0; i < l.n; i++) {
+        l.items[i] = (const unsigned char *)ns_options_get_sni(o, i);
+        l.lens[i] = strlen((const char *)l.items[i]);
+    }
+    return l;
+}
+static nsb_list nsb_options_alpn_get(nsb_options *o)
+{
+    nsb_list l = nsb_list_new(ns_options_alpn_count(o), 1);
+    for (size_t i = 0; i < l.n; i++) {
+        l.items[i] = (const unsigned char *)ns_options_get_alpn(o, i);
+        l.lens[i] = strlen((const char *)l.items[i]);
+    }
+    return l;
+}
+static nsb_callable nsb_options_certificate_verifier_get(nsb_options *o)
+{
+    void *userdata = NULL;
+    return ns_options_get_certificate_verifier(o, &userdata) == nsb_verify ? userdata : NULL;
+}
+%}
+
+typedef struct {} nsb_options;
+typedef struct {} nsb_socket;
+typedef struct {} nsb_selector;
+
+%inline %{
+static const char *nsb_version(void) { return ns_version(); }
+static unsigned nsb_version_number(void) { return ns_version_number(); }
+static const char *nsb_status_name(int status) { return ns_status_name(status); }
+static int nsb_last_status(void) { return ns_last_status(); }
+static const char *nsb_last_error(void) { return ns_last_error(); }
+static int nsb_last_os_error(void) { return ns_last_os_error(); }
+static void nsb_clear_error(void) { ns_clear_error(); }
+
+static bool nsb_is_socket_options(const nsb_options *ANY) { return ns_options_is_socket(ANY); }
+static bool nsb_is_tls_socket_options(const nsb_options *ANY) { return ns_options_is_tls(ANY); }
+static bool nsb_is_server_tls_socket_options(const nsb_options *ANY) { return ns_options_is_server_tls(ANY); }
+
+%}
+%{
+static nsb_socket *nsb_open(enum nsb_op op, const nsb_options *o, const char *node, const char *service)
+{
+    nsb_call c = { .op = op, .o = o, .node = node, .service = service };
+    nsb_unlocked(&c);
+    return (nsb_socket *)nsb_check_ptr(c.made);
+}
+static nsb_socket *nsb_make_client_socket(const char *node, const char *SERVICE, const nsb_options *o)
+{
+    return nsb_open(NSB_CLIENT, o, node, SERVICE);
+}
+static nsb_socket *nsb_make_client_tls_socket(const char *node, const char *SERVICE, const nsb_options *o)
+{
+    return nsb_open(NSB_CLIENT_TLS, o, node, SERVICE);
+}
+static nsb_socket *nsb_make_server_socket(const char *node, const char *SERVICE, const nsb_options *o)
+{
+    return (nsb_socket *)nsb_check_ptr(ns_make_server_socket(node, SERVICE, o));
+}
+static nsb_socket *nsb_make_server_tls_socket(const char *node, const char *SERVICE, const nsb_options *o)
+{
+    return (nsb_socket *)nsb_check_ptr(ns_make_server_tls_socket(node, SERVICE, o));
+}
+static nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char *node, const char *SERVICE)
+{
+    return nsb_open(NSB_CONNECT, o, node, SERVICE);
+}
+%}
+
+nsb_socket *nsb_make_client_socket(const char *node, const char *SERVICE, const nsb_options *o = NULL);
+nsb_socket *nsb_make_client_tls_socket(const char *node, const char *SERVICE, const nsb_options *o = NULL);
+nsb_socket *nsb_make_server_socket(const char *node, const char *SERVICE, const nsb_options *o = NULL);
+nsb_socket *nsb_make_server_tls_socket(const char *node, const char *SERVICE, const nsb_options *o = NULL);
+nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char *node, const char *SERVICE);
+
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+/* ------------------------------------------------------------------ */
+
+
+%immutable;
+%extend nsb_options {
+    /* Read-only views of every field (properties / reader methods / fields). */
+    int kind;
+    int ai_family;
+    int ai_socktype;
+    int ai_flags;
+    int ai_protocol;
+    bool non_blocking;
+    int64_t connection_timeout;
+    int64_t read_timeout;
+    bool handshake;
+    bool has_private_key;
+    nsb_list certificates;
+    nsb_callable certificate_verifier;
+    nsb_list sni;
+    nsb_list alpn;
+    nsb_list trusted_certificates;
+    bool client_certificate_required;
+}
+%mutable;
+
+%extend nsb_options {
+    /* Options(kind[, from]): the defaults of kind, or the fields of `from`. */
+    nsb_options(int kind, const nsb_options *from = NULL) {
+        return (nsb_options *)nsb_check_ptr(from ? ns_options_copy(from, (ns_options_kind)kind)
+                                                : ns_options_new((ns_options_kind)kind));
+    }
+    ~nsb_options() { ns_options_free($self); }
+    nsb_options *copy(int kind) {
+        return (nsb_options *)nsb_check_ptr(ns_options_copy($self, (ns_options_kind)kind));
+    }
+    bool is_socket() { return ns_options_is_socket($self); }
+    bool is_tls() { return ns_options_is_tls($self); }
+    bool is_server_tls() { return ns_options_is_server_tls($self); }
+
+    void set_ai_family(int v) { nsb_check(ns_options_set_ai_family($self, v)); }
+    void set_ai_socktype(int v) { nsb_check(ns_options_set_ai_socktype($self, v)); }
+    void set_ai_flags(int v) { nsb_check(ns_options_set_ai_flags($self, v)); }
+    void set_ai_protocol(int v) { nsb_check(ns_options_set_ai_protocol($self, v)); }
+    void set_non_blocking(int on) { nsb_check(ns_options_set_non_blocking($self, on)); }
+    void set_connection_timeout(int64_t us) { nsb_check(ns_options_set_connection_timeout($self, us)); }
+    void set_read_timeout(int64_t us) { nsb_check(ns_options_set_read_timeout($self, us)); }
+    void set_handshake(int on) { nsb_check(ns_options_set_handshake($self, on)); }
+    void set_private_key(const void *PEM, size_t LEN) { nsb_check(ns_options_set_private_key($self, PEM, LEN)); }
+    void set_private_key_file(const char *path) { nsb_check(ns_options_set_private_key_file($self, path)); }
+    void add_certificate(const void *PEM, size_t LEN) { nsb_check(ns_options_add_certificate($self, PEM, LEN)); }
+    void add_certificate_file(const char *path) { nsb_check(ns_options_add_certificate_file($self, path)); }
+    void clear_certificates() { nsb_check(ns_options_clear_certificates($self)); }
+    /* A callable (depth, preverify_error, der) -> truthy to accept; None/nil removes. */
+    void set_certificate_verifier(nsb_callable fn) {
+        if (fn == NULL)
+            nsb_check(ns_options_set_certificate_verifier($self, NULL, NULL));
+        else
+            nsb_check(ns_options_set_certificate_verifier_owned($self, nsb_verify, fn, nsb_release));
+    }
+    void add_sni(const char *name) { nsb_check(ns_options_add_sni($self, name)); }
+    void clear_sni() { nsb_check(ns_options_clear_sni($self)); }
+    void add_alpn(const char *name) { nsb_check(ns_options_add_alpn($self, name)); }
+    void clear_alpn() { nsb_check(ns_options_clear_alpn($self)); }
+    void add_trusted_certificate(const void *PEM, size_t LEN) { nsb_check(ns_options_add_trusted_certificate($self, PEM, LEN)); }
+    void add_trusted_certificate_file(const char *path) { nsb_check(ns_options_add_trusted_certificate_file($self, path)); }
+    void clear_trusted_certificates() { nsb_check(ns_options_clear_trusted_certificates($self)); }
+    void set_client_certificate_required(int on) { nsb_check(ns_options_set_client_certificate_required($self, on)); }
+}
+
+/* ------------------------------------------------------------------ */
+/* Sockets                                                             */
+/* ------------------------------------------------------------------ */
+
+
+%immutable;
+%extend nsb_socket {
+    const char *node;
+    const char *service;
+    int64_t read_timeout;
+}
+%mutable;
+
+%extend nsb_socket {
+    ~nsb_socket() { ns_socket_free($self); }
+
+    long send(const void *BYTES, size_t LEN, int flags = 0) {
+        return nsb_check(nsb_io(NSB_SEND, $self, BYTES, NULL, LEN, flags));
+    }
+    long send_all(const void *BYTES, size_t LEN, int flags = 0) {
+        return nsb_check(nsb_io(NSB_SEND_ALL, $self, BYTES, NULL, LEN, flags));
+    }
+    /* Up to size bytes; empty at end of stream; None/nil when a
+     * non-blocking socket has nothing to read yet. */
+    nsb_bytes recv(size_t size, int flags = 0) {
+        nsb_bytes b = { NULL, 0, 0 };
+        long r;
+        b.data = (unsigned char *)malloc(size ? size : 1);
+        if (b.data == NULL) {
+            nsb_err.status = NS_ERR_NOMEM;
+            snprintf(nsb_err.message, sizeof nsb_err.message, "recv: cannot allocate %zu bytes", size);
+            return b;
+        }
+        r = nsb_io(NSB_RECV, $self, NULL, b.data, size, flags);
+        if (r == NS_ERR_WOULD_BLOCK)
+            b.none = 1;
+        else if (nsb_check(r) >= 0)
+            b.len = (size_t)r;
+        return b;
+    }
+#if defined(SWIGPYTHON)
+    /* Python: fills a writable buffer; the count, or None (would block). */
+    PyObject *recv_into(void *WBUF, size_t LEN, size_t nbytes = 0, int flags = 0) {
+        long r = nsb_io(NSB_RECV, $self, NULL, WBUF, nbytes && nbytes < LEN ? nbytes : LEN, flags);
+        if (r == NS_ERR_WOULD_BLOCK)
+            Py_RETURN_NONE;
+        if (nsb_check(r) < 0)
+            return NULL;
+        return PyLong_FromLong(r);
+    }
+#endif
+    nsb_socket *accept() {
+        nsb_call c = { .op = NSB_ACCEPT, .s = $self };
+        nsb_unlocked(&c);
+        return (nsb_socket *)nsb_check_ptr(c.made);
+    }
+    void handshake() { nsb_check(nsb_io(NSB_HANDSHAKE, $self, NULL, NULL, 0, 0)); }
+    void shutdown(int how) { nsb_check(ns_socket_shutdown($self, how)); }
+    void close() { nsb_check(nsb_io(NSB_CLOSE, $self, NULL, NULL, 0, 0)); }
+    bool is_closed() { return ns_socket_is_closed($self) != 0; }
+    bool is_tls() { return ns_socket_is_tls($self) != 0; }
+    int fileno() { return ns_socket_fd($self); }
+    void set_non_blocking(int on) { nsb_check(ns_socket_set_non_blocking($self, on)); }
+    bool is_non_blocking() { return ns_socket_is_non_blocking($self) == 1; }
+    void set_read_timeout(int64_t us) { nsb_check(ns_socket_set_read_timeout($self, us)); }
+    /* (ip, port) of the peer / of this end. */
+    nsb_addr peer() { return nsb_address($self, 1); }
+    nsb_addr info() { return nsb_address($self, 0); }
+    void setsockopt(int level, int name, int value) {
+        nsb_check(ns_socket_setsockopt($self, level, name, &value, sizeof value));
+    }
+    void setsockopt_bytes(int level, int name, const void *BYTES, size_t LEN) {
+        nsb_check(ns_socket_setsockopt($self, level, name, BYTES, LEN));
+    }
+    int getsockopt(int level, int name) {
+        int value = 0;
+        size_t len = sizeof value;
+        nsb_check(ns_socket_getsockopt($self, level, name, &value, &len));
+        return value;
+    }
+    nsb_bytes getsockopt_bytes(int level, int name, size_t size) {
+        nsb_bytes b = { (unsigned char *)calloc(1, size ? size : 1), size, 0 };
+        if (b.data == NULL || nsb_check(ns_socket_getsockopt($self, level, name, b.data, &b.len)) < 0)
+            b.len = 0;
+        return b;
+    }
+    /* TLS queries: None/nil on plain sockets. */
+    nsb_bytes peer_certificate() {
+        size_t len = 0;
+        const unsigned char *der = ns_socket_peer_certificate($self, &len);
+        nsb_bytes b = { NULL, 0, der == NULL };
+        if (der != NULL && (b.data = (unsigned char *)malloc(len ? len : 1)) != NULL) {
+            memcpy(b.data, der, len);
+            b.len = len;
+        }
+        return b;
+    }
+    const char *selected_alpn() { return ns_socket_selected_alpn($self); }
+    const char *server_name() { return ns_socket_server_name($self); }
+    const char *tls_version() { return ns_socket_tls_version($self); }
+    const char *tls_cipher() { return ns_socket_tls_cipher($self); }
+    int pending() { return ns_socket_pending($self); }
+}
+
+/* ------------------------------------------------------------------ */
+/* Selector (the language wrappers map keys to sockets and data)      */
+/* ------------------------------------------------------------------ */
+
+%extend nsb_selector {
+    nsb_selector() { return (nsb_selector *)nsb_check_ptr(ns_selector_new()); }
+    ~nsb_selector() { ns_selector_free($self); }
+    void watch(nsb_socket *s, int64_t timeout_us, long key) {
+        nsb_check(ns_selector_add($self, s, timeout_us, (void *)(intptr_t)key));
+    }
+    void unwatch(nsb_socket *s) { nsb_check(ns_selector_remove($self, s)); }
+    int poll(int64_t timeout_us) {
+        nsb_call c = { .op = NSB_WAIT, .sel = $self, .timeout = timeout_us };
+        nsb_unlocked(&c);
+        return (int)nsb_check(c.r);
+    }
+    long event_key(int i) { return (long)(intptr_t)ns_selector_event_data($self, i); }
+    bool event_timed_out(int i) { return ns_selector_event_timed_out($self, i) != 0; }
+    void interrupt() { nsb_check(ns_selector_interrupt($self)); }
+    long count() { return (long)ns_selector_count($self); }
+}
+
+/* Per-language idioms (builders, context managers, ...). */
+#if defined(SWIGPYTHON)
+%include "python/netsocket_python.i"
+#elif defined(SWIGRUBY)
+%include "ruby/netsocket_ruby.i"
+#endif

@@ -1,0 +1,534 @@
+"""Python binding tests: loopback only, every wait bounded."""
+import gc
+import os
+import selectors
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+
+import netsocket
+from conftest import TIMEOUT_US, blocking, start
+
+
+# ------------------------------------------------------------ builders
+
+
+def test_builders_defaults_and_predicates():
+    o = netsocket.socket_options()
+    assert o.kind == netsocket.NS_SOCKET_OPTIONS
+    assert o.ai_family == netsocket.AF_INET
+    assert o.ai_socktype == netsocket.SOCK_STREAM
+    assert o.ai_flags == netsocket.AI_V4MAPPED
+    assert o.ai_protocol == 0
+    assert o.non_blocking is True
+    assert o.connection_timeout == -1 and o.read_timeout == -1
+    assert netsocket.is_socket_options(o)
+    assert not netsocket.is_tls_socket_options(o)
+    assert not netsocket.is_server_tls_socket_options(o)
+    for not_options in (None, 3, "x", object()):
+        assert not netsocket.is_socket_options(not_options)
+
+    t = netsocket.tls_socket_options(alpn=["h2", "http/1.1"], sni=["a.test"], handshake=False,
+                                     read_timeout=1000, non_blocking=False)
+    assert t.alpn == ["h2", "http/1.1"] and t.sni == ["a.test"]
+    assert t.handshake is False and t.read_timeout == 1000 and t.non_blocking is False
+    assert t.certificates == [] and t.trusted_certificates == []
+    assert t.certificate_verifier is None and not t.has_private_key
+    assert netsocket.is_tls_socket_options(t) and not netsocket.is_server_tls_socket_options(t)
+
+    s = netsocket.server_tls_socket_options(client_certificate_required=True)
+    assert s.client_certificate_required is True
+    assert netsocket.is_server_tls_socket_options(s) and netsocket.is_socket_options(s)
+
+    copied = netsocket.tls_socket_options(from_=t, sni=["b.test"])
+    assert copied.alpn == ["h2", "http/1.1"] and copied.sni == ["a.test", "b.test"]
+
+
+def test_builder_certificates_and_key(certs):
+    o = netsocket.server_tls_socket_options(certificates=[certs.read("server.pem")],
+                                            private_key=certs.read("server.key"),
+                                            trusted_certificates=[certs.read("ca.pem").decode()])
+    assert len(o.certificates) == 1 and o.certificates[0][:1] == b"\x30"  # DER
+    assert o.has_private_key and len(o.trusted_certificates) == 1
+    f = netsocket.tls_socket_options(certificate_files=[certs.path("client.pem")],
+                                     private_key_file=certs.path("client.key"))
+    assert len(f.certificates) == 1 and f.has_private_key
+
+
+def test_builder_rejects_bad_fields():
+    with pytest.raises(ValueError) as e:
+        netsocket.socket_options(alpn=["h2"])
+    assert e.value.status == "NS_ERR_INVALID" and "alpn" in str(e.value)
+    with pytest.raises(ValueError):
+        netsocket.tls_socket_options(alpn=[""])
+    with pytest.raises(ValueError):
+        netsocket.tls_socket_options(certificates=[b"not a certificate"])
+    with pytest.raises(TypeError):
+        netsocket.socket_options(no_such_field=1)
+    with pytest.raises(TypeError):
+        netsocket.tls_socket_options(certificate_verifier=42)
+
+
+def test_version_and_constants():
+    assert netsocket.version() == "%d.%d.%d" % (netsocket.NS_VERSION_MAJOR, netsocket.NS_VERSION_MINOR,
+                                                netsocket.NS_VERSION_PATCH)
+    assert netsocket.status_name(netsocket.NS_ERR_READ_TIMEOUT) == "NS_ERR_READ_TIMEOUT"
+    assert netsocket.SHUT_WR == socket.SHUT_WR and netsocket.TCP_NODELAY == socket.TCP_NODELAY
+
+
+# ------------------------------------------------------------ plain
+
+
+def test_plain_exchange_binary_and_buffers(plain_server):
+    port = plain_server.info()[1]
+    payload = b"a\x00b\x00\xffz" * 1000
+
+    def serve():
+        with plain_server.accept() as conn:
+            got = b""
+            while len(got) < 3 * len(payload):
+                chunk = conn.recv(65536)
+                assert chunk
+                got += chunk
+            conn.send_all(got)
+            conn.shutdown(netsocket.SHUT_WR)
+            return conn.peer()
+
+    t = start(serve)
+    with netsocket.make_client_socket("127.0.0.1", port, netsocket.socket_options(**blocking())) as c:
+        assert c.node == "127.0.0.1" and c.service == str(port)
+        assert not c.is_tls() and c.fileno() >= 0
+        c.send_all(payload)
+        c.send_all(bytearray(payload))
+        c.send_all(memoryview(payload))
+        back = bytearray()
+        buf = bytearray(4096)
+        while True:
+            n = c.recv_into(buf)
+            if n == 0:
+                break
+            back += buf[:n]
+        assert bytes(back) == payload * 3
+        assert c.recv(10) == b""  # end of stream
+        assert t.join() == ("127.0.0.1", c.info()[1])
+    assert c.is_closed() and c.closed
+    assert c.fileno() == -1
+
+
+def test_close_then_collect_is_safe(plain_server):
+    c = netsocket.make_client_socket("127.0.0.1", plain_server.info()[1],
+                                     netsocket.socket_options(**blocking()))
+    c.close()
+    c.close()  # twice is fine
+    with pytest.raises(netsocket.SocketClosedError):
+        c.send(b"x")
+    del c
+    gc.collect()
+
+
+def test_read_timeout_and_non_blocking_recv(plain_server):
+    port = plain_server.info()[1]
+    c = netsocket.make_client_socket("127.0.0.1", port, netsocket.socket_options(non_blocking=False,
+                                                                                  read_timeout=100_000))
+    conn = plain_server.accept()
+    t0 = time.monotonic()
+    with pytest.raises(netsocket.SocketReadTimeoutError) as e:
+        c.recv(10)
+    assert 0.08 < time.monotonic() - t0 < 3
+    assert isinstance(e.value, TimeoutError) and isinstance(e.value, OSError)
+    assert e.value.status == "NS_ERR_READ_TIMEOUT" and "timed out" in str(e.value)
+
+    c.set_non_blocking(True)
+    assert c.is_non_blocking()
+    assert c.recv(10) is None
+    buf = bytearray(4)
+    assert c.recv_into(buf) is None
+    conn.send_all(b"hi")
+    for _ in range(200):
+        got = c.recv(10)
+        if got is not None:
+            break
+        time.sleep(0.005)
+    assert got == b"hi"
+    c.set_read_timeout(-1)
+    assert c.read_timeout == -1
+    c.close()
+    conn.close()
+
+
+def test_blocking_calls_release_the_gil(plain_server):
+    """A blocking recv in one thread lets another Python thread run."""
+    c = netsocket.make_client_socket("127.0.0.1", plain_server.info()[1],
+                                     netsocket.socket_options(non_blocking=False, read_timeout=300_000))
+    conn = plain_server.accept()
+    counter = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            counter[0] += 1
+
+    t = start(spin)
+    with pytest.raises(netsocket.SocketReadTimeoutError):
+        c.recv(1)
+    before = counter[0]
+    time.sleep(0)  # let the spinner see the GIL once more
+    stop.set()
+    t.join()
+    assert before > 1000, "the spinning thread did not run during recv"
+    c.close()
+    conn.close()
+
+
+def test_makefile_and_selectors_module(plain_server):
+    c = netsocket.make_client_socket("127.0.0.1", plain_server.info()[1],
+                                     netsocket.socket_options(**blocking()))
+    conn = plain_server.accept()
+    conn.send_all(b"line one\nline two\n")
+    sel = selectors.DefaultSelector()
+    sel.register(c, selectors.EVENT_READ)  # uses fileno()
+    assert sel.select(timeout=5)
+    sel.close()
+    with c.makefile("r", encoding="utf-8") as f:
+        assert f.readline() == "line one\n"
+        assert f.readline() == "line two\n"
+    w = conn.makefile("wb")
+    w.write(b"x" * 10)
+    w.flush()
+    assert c.recv(10) == b"x" * 10
+    c.close()
+    conn.close()
+
+
+# ------------------------------------------------------------ TLS helpers
+
+
+def ssl_server_context(certs, alpn=None, client_ca=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs.path("server.pem"), certs.path("server.key"))
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    if client_ca:
+        ctx.load_verify_locations(client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def run_ssl_server(ctx, expect_fail=False):
+    """A Python ssl server for one connection; echoes one message upper-cased."""
+    lsock = socket.create_server(("127.0.0.1", 0))
+    lsock.settimeout(5)
+    seen = {}
+
+    def serve():
+        with lsock:
+            raw, _ = lsock.accept()
+            raw.settimeout(5)
+            sni = []
+            ctx.sni_callback = lambda s, name, c: sni.append(name)
+            try:
+                tls = ctx.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                raw.close()
+                if expect_fail:
+                    return e
+                raise
+            with tls:
+                seen["alpn"] = tls.selected_alpn_protocol()
+                seen["sni"] = sni[0] if sni else None
+                seen["peer"] = tls.getpeercert(binary_form=True)
+                data = tls.recv(1024)
+                tls.sendall(data.upper())
+            return seen
+
+    return lsock.getsockname()[1], start(serve)
+
+
+def tls_client_options(certs, **fields):
+    return netsocket.tls_socket_options(trusted_certificates=[certs.read("ca.pem")], **blocking(**fields))
+
+
+def netsocket_tls_server(certs, **fields):
+    fields.setdefault("certificates", [certs.read("server.pem")])
+    fields.setdefault("private_key", certs.read("server.key"))
+    o = netsocket.server_tls_socket_options(**blocking(**fields))
+    return netsocket.make_server_tls_socket("127.0.0.1", "0", o)
+
+
+# ------------------------------------------------------------ TLS
+
+
+def test_tls_client_against_python_ssl_with_alpn_and_sni(certs):
+    port, t = run_ssl_server(ssl_server_context(certs, alpn=["h2", "http/1.1"]))
+    o = tls_client_options(certs, alpn=["http/1.1"], sni=["localhost"])
+    with netsocket.make_client_tls_socket("127.0.0.1", port, o) as c:
+        assert c.is_tls() and c.selected_alpn() == "http/1.1"
+        assert c.tls_version() in ("TLSv1.2", "TLSv1.3") and c.tls_cipher()
+        assert c.peer_certificate() == ssl.PEM_cert_to_DER_cert(certs.read("server.pem").decode())
+        c.send_all(b"hello\x00tls")
+        assert c.recv(100) == b"HELLO\x00TLS"
+    seen = t.join()
+    assert seen["alpn"] == "http/1.1" and seen["sni"] == "localhost"
+
+
+def test_tls_server_against_python_ssl_client_with_mtls(certs):
+    srv = netsocket_tls_server(certs, alpn=["h2"], client_certificate_required=True,
+                               trusted_certificates=[certs.read("ca.pem")])
+
+    def client():
+        ctx = ssl.create_default_context(cafile=certs.path("ca.pem"))
+        ctx.set_alpn_protocols(["h2"])
+        ctx.load_cert_chain(certs.path("client.pem"), certs.path("client.key"))
+        with socket.create_connection(("127.0.0.1", srv.info()[1]), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"ping")
+                return tls.selected_alpn_protocol(), tls.recv(100)
+
+    t = start(client)
+    with srv.accept() as conn:
+        assert conn.server_name() == "localhost" and conn.selected_alpn() == "h2"
+        assert conn.peer_certificate() == ssl.PEM_cert_to_DER_cert(certs.read("client.pem").decode())
+        assert conn.recv(100) == b"ping"
+        conn.send_all(b"pong")
+    assert t.join() == ("h2", b"pong")
+    srv.close()
+
+
+def test_mtls_netsocket_both_ends_and_missing_client_cert(certs):
+    srv = netsocket_tls_server(certs, client_certificate_required=True,
+                               trusted_certificates=[certs.read("ca.pem")], read_timeout=2_000_000)
+    port = srv.info()[1]
+    t = start(srv.accept)
+    c = netsocket.make_client_tls_socket("localhost", port, tls_client_options(
+        certs, certificates=[certs.read("client.pem")], private_key=certs.read("client.key")))
+    conn = t.join()
+    c.send_all(b"m")
+    assert conn.recv(1) == b"m"
+    c.close()
+    conn.close()
+
+    # Without a client certificate the server's handshake fails.
+    t = start(srv.accept)
+    with pytest.raises(netsocket.TLSError):
+        c = netsocket.make_client_tls_socket("localhost", port, tls_client_options(certs))
+        c.recv(1)  # TLS 1.3: the rejection arrives after the client's handshake
+    with pytest.raises(netsocket.TLSError):
+        t.join()
+    srv.close()
+
+
+def test_verifier_accepts_rejects_and_raises(certs):
+    calls = []
+
+    def accept_all(depth, preverify_error, der):
+        calls.append((depth, preverify_error, der[:1]))
+        return True
+
+    # No trusted certificates given and the CA is not in the system store:
+    # the library alone rejects, the verifier accepting overrides it.
+    for verifier, error in ((accept_all, None), (lambda d, e, der: False, netsocket.CertificateError),
+                            (lambda d, e, der: 1 / 0, netsocket.CertificateError),
+                            (None, netsocket.CertificateError)):
+        port, t = run_ssl_server(ssl_server_context(certs), expect_fail=error is not None)
+        o = netsocket.tls_socket_options(certificate_verifier=verifier, **blocking())
+        if error is None:
+            with netsocket.make_client_tls_socket("localhost", port, o) as c:
+                c.send_all(b"ok")
+                assert c.recv(10) == b"OK"
+        else:
+            with pytest.raises(error) as e:
+                netsocket.make_client_tls_socket("localhost", port, o)
+            assert isinstance(e.value, netsocket.TLSError) and e.value.status == "NS_ERR_CERTIFICATE"
+        t.join()
+    assert calls and calls[-1][0] == 0 and calls[-1][2] == b"\x30"
+    assert any(err != 0 for _, err, _ in calls)  # the library's own verdict is passed in
+
+
+def test_verifier_lives_as_long_as_needed(certs):
+    """The callable is referenced only by the options; the options go away
+    before the handshake, a copy keeps it alive."""
+    def make():
+        hits = []
+        o = netsocket.tls_socket_options(certificate_verifier=lambda d, e, der: hits.append(d) or True,
+                                         **blocking())
+        return netsocket.socket_options(from_=o).kind, o.copy(netsocket.NS_TLS_SOCKET_OPTIONS), hits
+
+    _, copy, hits = make()
+    gc.collect()
+    port, t = run_ssl_server(ssl_server_context(certs))
+    with netsocket.make_client_tls_socket("localhost", port, copy) as c:
+        del copy
+        gc.collect()
+        c.send_all(b"x")
+        assert c.recv(1) == b"X"
+    t.join()
+    assert hits
+
+
+def test_verifier_on_server_side_runs_in_accept_thread(certs):
+    seen = []
+    srv = netsocket_tls_server(certs, client_certificate_required=True,
+                               certificate_verifier=lambda d, e, der: seen.append(
+                                   threading.current_thread().name) or True)
+    t = start(srv.accept)
+    c = netsocket.make_client_tls_socket("localhost", srv.info()[1], tls_client_options(
+        certs, certificates=[certs.read("client.pem")], private_key=certs.read("client.key")))
+    conn = t.join()
+    c.send_all(b"v")
+    assert conn.recv(1) == b"v"
+    assert seen and all(name == t.name for name in seen)
+    c.close()
+    conn.close()
+    srv.close()
+
+
+def test_handshake_later_non_blocking(certs):
+    srv = netsocket_tls_server(certs)
+    t = start(srv.accept)
+    c = netsocket.make_client_tls_socket("localhost", srv.info()[1],
+                                         tls_client_options(certs, handshake=False))
+    assert c.tls_version() is None
+    c.handshake()
+    conn = t.join()
+    assert c.tls_version() is not None
+    conn.send_all(b"abc")
+    deadline = time.monotonic() + 5
+    while c.pending() == 0 and time.monotonic() < deadline:
+        sel = netsocket.Selector()
+        sel.add(c, 100_000)
+        sel.wait(200_000)
+        if c.recv(1, netsocket.MSG_PEEK):
+            break
+    assert c.recv(3) == b"abc"
+    c.close()
+    conn.close()
+    srv.close()
+
+
+# ------------------------------------------------------------ errors
+
+
+def test_error_classes(certs, plain_server):
+    assert issubclass(netsocket.Error, OSError)
+    assert issubclass(netsocket.CertificateError, netsocket.TLSError)
+    assert issubclass(netsocket.ConnectTimeoutError, TimeoutError)
+    assert issubclass(netsocket.SocketReadTimeoutError, TimeoutError)
+
+    with pytest.raises(netsocket.HostNotFoundError) as e:
+        netsocket.make_client_socket("no-such-host.invalid", "80", netsocket.socket_options(**blocking()))
+    assert e.value.status == "NS_ERR_HOST_NOT_FOUND" and "no-such-host.invalid" in str(e.value)
+
+    free_port = plain_server.info()[1]
+    plain_server.close()
+    with pytest.raises(netsocket.SocketConnectionError) as e:
+        netsocket.make_client_socket("127.0.0.1", free_port, netsocket.socket_options(**blocking()))
+    assert e.value.errno == 111
+
+    # A listener that never answers the TLS handshake: the connection
+    # timeout covers the handshake.
+    mute = netsocket.make_server_socket("127.0.0.1", "0", netsocket.socket_options())
+    t0 = time.monotonic()
+    with pytest.raises(netsocket.ConnectTimeoutError) as e:
+        netsocket.make_client_tls_socket("127.0.0.1", mute.info()[1],
+                                         tls_client_options(certs, connection_timeout=200_000))
+    assert isinstance(e.value, TimeoutError) and time.monotonic() - t0 < 3
+
+    mute.close()
+    idle = netsocket.make_server_socket("127.0.0.1", "0", netsocket.socket_options())
+    with pytest.raises(netsocket.WouldBlockError) as e:
+        idle.accept()  # non-blocking listener, nobody connecting
+    assert isinstance(e.value, BlockingIOError)
+    idle.close()
+
+    # ALPN without overlap fails the handshake: TLSError.
+    srv = netsocket_tls_server(certs, alpn=["h2"], read_timeout=2_000_000)
+    t = start(srv.accept)
+    with pytest.raises(netsocket.TLSError) as e:
+        netsocket.make_client_tls_socket("localhost", srv.info()[1], tls_client_options(certs, alpn=["x"]))
+    assert e.value.status in ("NS_ERR_TLS", "NS_ERR_CLOSED") or isinstance(e.value, netsocket.TLSError)
+    with pytest.raises(netsocket.Error):
+        t.join()
+
+    # An untrusted CA: CertificateError.
+    t = start(srv.accept)
+    o = netsocket.tls_socket_options(trusted_certificates=[certs.read("other-ca.pem")], **blocking())
+    with pytest.raises(netsocket.CertificateError):
+        netsocket.make_client_tls_socket("localhost", srv.info()[1], o)
+    with pytest.raises(netsocket.Error):
+        t.join()
+    srv.close()
+
+    with pytest.raises(ValueError):
+        netsocket.make_server_tls_socket("127.0.0.1", "0", netsocket.server_tls_socket_options())
+    with pytest.raises(netsocket.SocketClosedError):
+        srv.accept()
+    assert netsocket.last_status() == netsocket.NS_ERR_CLOSED and netsocket.last_error()
+
+
+# ------------------------------------------------------------ selector
+
+
+def test_selector_events_and_timeouts(plain_server):
+    port = plain_server.info()[1]
+    a = netsocket.make_client_socket("127.0.0.1", port, netsocket.socket_options(**blocking()))
+    conn_a = plain_server.accept()
+    b = netsocket.make_client_socket("127.0.0.1", port, netsocket.socket_options(**blocking()))
+    conn_b = plain_server.accept()
+    with netsocket.Selector() as sel:
+        sel.add(a, -1, "A")
+        sel.add(b, 50_000, {"name": "B"})
+        assert len(sel) == 2
+        conn_a.send_all(b"!")
+        events = []
+        for _ in range(10):
+            events += sel.wait(2_000_000)
+            if len(events) == 2:
+                break
+        assert sorted((d if isinstance(d, str) else d["name"], to) for _, d, to in events) == [
+            ("A", False), ("B", True)]
+        assert {id(s) for s, _, _ in events} == {id(a), id(b)}
+        assert len(sel) == 0
+        assert sel.wait(10_000) == []
+
+        # interrupt from another thread wakes a wait with no limit
+        sel.add(b)
+        t = start(lambda: (time.sleep(0.1), sel.interrupt()))
+        t0 = time.monotonic()
+        assert sel.wait(-1) == []
+        assert time.monotonic() - t0 < 3
+        t.join()
+        sel.remove(b)
+        assert len(sel) == 0
+    for s in (a, b, conn_a, conn_b):
+        s.close()
+
+
+# ------------------------------------------------------------ lifetime
+
+
+def _rss_kib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def test_no_leak_over_10000_create_close_cycles(certs):
+    pem, key = certs.read("server.pem"), certs.read("server.key")
+
+    def cycle(n):
+        for _ in range(n):
+            o = netsocket.server_tls_socket_options(certificates=[pem], private_key=key, alpn=["h2"],
+                                                    certificate_verifier=lambda *a: True)
+            s = netsocket.make_server_socket("127.0.0.1", "0", netsocket.socket_options())
+            s.close()
+            del s, o
+
+    cycle(1000)
+    gc.collect()
+    before = _rss_kib()
+    cycle(10000)
+    gc.collect()
+    grown = _rss_kib() - before
+    assert grown < 4096, "RSS grew by %d KiB over 10,000 cycles" % grown
