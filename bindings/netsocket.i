@@ -516,13 +516,18 @@ static void nsb_lua_push_error(lua_State *L)
 #endif
 
 #if defined(SWIGRUBY)
-%typemap(in) (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) {
-    /* A frozen (shared, copy-on-write) view: safe to read without the GVL. */
-    VALUE frozen = rb_str_new_frozen(StringValue($input));
-    $input = frozen;
+/* A frozen (shared, copy-on-write) view of the string: safe to read
+ * without the GVL while other threads run. */
+%define NSB_RUBY_BYTES(NAME)
+%typemap(in) (const void *NAME, size_t LEN) (VALUE frozen) {
+    frozen = rb_str_new_frozen(StringValue($input));
     $1 = (void *)RSTRING_PTR(frozen);
     $2 = (size_t)RSTRING_LEN(frozen);
 }
+%typemap(freearg) (const void *NAME, size_t LEN) { RB_GC_GUARD(frozen$argnum); }
+%enddef
+NSB_RUBY_BYTES(BYTES)
+NSB_RUBY_BYTES(PEM)
 %typemap(typecheck) (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) { $1 = RB_TYPE_P($input, T_STRING); }
 %typemap(out) nsb_bytes {
     $result = $1.none ? Qnil : rb_str_new((const char *)$1.data, (long)$1.len);
@@ -939,10 +944,14 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
             return b;
         }
         r = nsb_io(NSB_RECV, $self, NULL, b.data, size, flags);
-        if (r == NS_ERR_WOULD_BLOCK)
+        if (r == NS_ERR_WOULD_BLOCK) {
             b.none = 1;
-        else if (nsb_check(r) >= 0)
+        } else if (nsb_check(r) >= 0) {
             b.len = (size_t)r;
+        } else { /* the error is raised before the out typemap frees */
+            free(b.data);
+            b.data = NULL;
+        }
         return b;
     }
 #if defined(SWIGPYTHON)
@@ -987,8 +996,13 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     }
     nsb_bytes getsockopt_bytes(int level, int name, size_t size) {
         nsb_bytes b = { (unsigned char *)calloc(1, size ? size : 1), size, 0 };
-        if (b.data == NULL || nsb_check(ns_socket_getsockopt($self, level, name, b.data, &b.len)) < 0)
+        if (b.data == NULL) {
             b.len = 0;
+        } else if (nsb_check(ns_socket_getsockopt($self, level, name, b.data, &b.len)) < 0) {
+            free(b.data);
+            b.data = NULL;
+            b.len = 0;
+        }
         return b;
     }
     /* TLS queries: None/nil on plain sockets. */

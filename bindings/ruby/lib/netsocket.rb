@@ -1,0 +1,130 @@
+# frozen_string_literal: true
+
+# netsocket for Ruby: the SWIG module (netsocket/netsocket.so) plus the Ruby
+# idioms — keyword builders, `?` predicates and block forms that close.
+require "netsocket/netsocket"
+
+module Netsocket
+  # Options of +kind+ from keyword fields: scalars call set_<name>, arrays
+  # call add_<name without its plural s> per item; a block is the verifier.
+  def self.build_options(kind, fields, verifier)
+    from = fields.delete(:from)
+    options = from ? Options.new(kind, from) : Options.new(kind)
+    fields[:certificate_verifier] = verifier if verifier
+    fields.each do |name, value|
+      if value.is_a?(Array)
+        add = "add_#{name.to_s.sub(/s\z/, "")}"
+        raise ArgumentError, "unknown list option #{name}" unless options.respond_to?(add)
+
+        value.each { |item| options.public_send(add, item) }
+      else
+        set = "set_#{name}"
+        raise ArgumentError, "unknown option #{name}" unless options.respond_to?(set)
+
+        options.public_send(set, value)
+      end
+    end
+    options
+  end
+
+  def self.socket_options(**fields, &verifier)
+    build_options(NS_SOCKET_OPTIONS, fields, verifier)
+  end
+
+  def self.tls_socket_options(**fields, &verifier)
+    build_options(NS_TLS_SOCKET_OPTIONS, fields, verifier)
+  end
+
+  def self.server_tls_socket_options(**fields, &verifier)
+    build_options(NS_SERVER_TLS_SOCKET_OPTIONS, fields, verifier)
+  end
+
+  class << self
+    alias socket_options? is_socket_options
+    alias tls_socket_options? is_tls_socket_options
+    alias server_tls_socket_options? is_server_tls_socket_options
+  end
+
+  # With a block, the socket is yielded and closed afterwards; the block's
+  # value is returned.
+  module BlockForm
+    def self.wrap(mod, names)
+      mod.prepend(Module.new do
+        names.each do |name|
+          define_method(name) do |*args, &blk|
+            sock = super(*args)
+            return sock unless blk
+
+            begin
+              blk.call(sock)
+            ensure
+              sock.close
+            end
+          end
+        end
+      end)
+    end
+  end
+  BlockForm.wrap(singleton_class, %i[make_client_socket make_client_tls_socket make_server_socket
+                                     make_server_tls_socket socket_options_to_client_socket])
+
+  class Options
+    alias socket? is_socket
+    alias tls? is_tls
+    alias server_tls? is_server_tls
+  end
+
+  class Socket
+    alias closed? is_closed
+    alias tls? is_tls
+    alias non_blocking? is_non_blocking
+    alias to_i fileno
+
+    def inspect
+      "#<Netsocket::Socket#{tls? ? " tls" : ""} #{closed? ? "closed" : "fd=#{fileno}"}>"
+    end
+  end
+  BlockForm.wrap(Socket, %i[accept])
+
+  class WouldBlockError
+    include IO::WaitReadable
+  end
+
+  # Watches sockets once each; #wait returns [socket, data, timed_out]
+  # events (and yields each to a block).
+  class Selector < SelectorCore
+    def initialize
+      super
+      @watched = {} # key => [socket, data]
+      @keys = {}.compare_by_identity # socket => key
+      @next_key = 0
+    end
+
+    def add(sock, timeout = -1, data = nil)
+      key = @keys[sock] || (@next_key += 1)
+      watch(sock, timeout, key)
+      @watched[key] = [sock, data]
+      @keys[sock] = key
+      self
+    end
+
+    def remove(sock)
+      unwatch(sock)
+      @watched.delete(@keys.delete(sock))
+      self
+    end
+
+    def wait(timeout = -1)
+      events = Array.new(poll(timeout)) do |i|
+        sock, data = @watched.delete(event_key(i))
+        @keys.delete(sock)
+        [sock, data, event_timed_out(i)]
+      end
+      @watched.delete_if { |_, (sock, _)| sock.closed? && @keys.delete(sock) }
+      events.each { |event| yield(*event) } if block_given?
+      events
+    end
+
+    alias size count
+  end
+end
