@@ -408,10 +408,11 @@ static void nsb_lua_push_error(lua_State *L)
 }
 #elif defined(SWIGLUA)
 %exception {
+    lua_State *nsb_caller = nsb_lua_current;
     nsb_err.status = 0;
     nsb_lua_current = L;
     $action
-    nsb_lua_current = NULL;
+    nsb_lua_current = nsb_caller;
     if (nsb_err.status) { nsb_lua_push_error(L); SWIG_fail; }
 }
 #endif
@@ -569,6 +570,8 @@ NSB_RUBY_BYTES(PEM)
     $1 = (void *)lua_tolstring(L, $input, &$2);
 }
 %typemap(typecheck) (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) { $1 = lua_isstring(L, $input); }
+/* Integers stay Lua integers (SWIG's default pushes floats). */
+%typemap(out) int, long, unsigned, unsigned int, size_t, int64_t { lua_pushinteger(L, (lua_Integer)$1); SWIG_arg++; }
 %typemap(out) nsb_bytes {
     if ($1.none) lua_pushnil(L); else lua_pushlstring(L, (const char *)$1.data, $1.len);
     free($1.data);

@@ -1,0 +1,85 @@
+-- netsocket for Lua 5.4: the SWIG module ("netsocket-core", whose entry
+-- point is luaopen_netsocket by Lua's hyphen rule) plus the Lua idioms:
+-- builders taking one table, __close on sockets, an event-returning selector.
+local core = require "netsocket-core"
+local M = core -- extended in place: SWIG also publishes it as the global `netsocket`
+
+-- Options of `kind` from a table of fields: scalars call set_<name>, arrays
+-- call add_<name without its plural s> per item; `from` copies options.
+local function build(kind, fields)
+  fields = fields or {}
+  local options = fields.from and core.Options(kind, fields.from) or core.Options(kind)
+  for name, value in pairs(fields) do
+    if name ~= "from" then
+      if type(value) == "table" then
+        local add = options["add_" .. (name:gsub("s$", ""))]
+        if not add then error("netsocket: unknown list option " .. name, 3) end
+        for _, item in ipairs(value) do add(options, item) end
+      else
+        local set = options["set_" .. name]
+        if not set then error("netsocket: unknown option " .. name, 3) end
+        set(options, value)
+      end
+    end
+  end
+  return options
+end
+
+function M.socket_options(fields) return build(core.NS_SOCKET_OPTIONS, fields) end
+function M.tls_socket_options(fields) return build(core.NS_TLS_SOCKET_OPTIONS, fields) end
+function M.server_tls_socket_options(fields) return build(core.NS_SERVER_TLS_SOCKET_OPTIONS, fields) end
+
+-- `local s <close> = netsocket.make_client_socket(...)` closes at scope end;
+-- SWIG's __gc frees the handle (closing first if still open).
+local classes = debug.getregistry().SWIG
+rawset(classes.Socket, "__close", function(sock) sock:close() end)
+
+-- Watches sockets once each; wait() returns a list of events
+-- {socket=, data=, timed_out=}.
+local Selector = {}
+Selector.__index = Selector
+
+function M.Selector()
+  return setmetatable({ core = core.SelectorCore(), watched = {}, keys = {}, next_key = 0 }, Selector)
+end
+
+function Selector:add(sock, timeout, data)
+  local key = self.keys[sock]
+  if not key then
+    self.next_key = self.next_key + 1
+    key = self.next_key
+  end
+  self.core:watch(sock, timeout or -1, key)
+  self.watched[key] = { sock, data }
+  self.keys[sock] = key
+  return self
+end
+
+function Selector:remove(sock)
+  self.core:unwatch(sock)
+  self.watched[self.keys[sock]] = nil
+  self.keys[sock] = nil
+  return self
+end
+
+function Selector:wait(timeout)
+  local events = {}
+  for i = 0, self.core:poll(timeout or -1) - 1 do
+    local key = self.core:event_key(i)
+    local sock, data = table.unpack(self.watched[key])
+    self.watched[key], self.keys[sock] = nil, nil
+    events[#events + 1] = { socket = sock, data = data, timed_out = self.core:event_timed_out(i) }
+  end
+  for key, entry in pairs(self.watched) do -- closing a socket removes it
+    if entry[1]:is_closed() then
+      self.watched[key], self.keys[entry[1]] = nil, nil
+    end
+  end
+  return events
+end
+
+function Selector:interrupt() self.core:interrupt() end
+function Selector:count() return self.core:count() end
+Selector.__len = Selector.count
+
+return M
