@@ -1,0 +1,30 @@
+# frozen_string_literal: true
+
+# Ruby packaging for netsocket (no network needed):
+#   cd bindings/ruby && gem build netsocket.gemspec
+#   NETSOCKET_LIB_DIR=/path/to/build gem install --local netsocket-1.0.0.gem
+# Building the gem runs SWIG on ../netsocket.i and ships the generated
+# wrapper and netsocket.h; installing compiles it against libnetsocket
+# (NETSOCKET_LIB_DIR, or --with-netsocket-dir, or the system paths).
+root = File.expand_path("../..", __dir__)
+ext = File.join(__dir__, "ext", "netsocket")
+interface = File.join(root, "bindings", "netsocket.i")
+if File.exist?(interface) # in the source tree: generate the wrapper
+  header = File.join(root, "core", "include", "netsocket.h")
+  system("swig", "-ruby", "-I#{File.dirname(header)}", "-I#{File.dirname(interface)}",
+         "-o", File.join(ext, "netsocket_wrap.c"), interface, exception: true)
+  File.write(File.join(ext, "netsocket.h"), File.read(header))
+end
+version_file = File.join(root, "VERSION")
+
+Gem::Specification.new do |s|
+  s.name = "netsocket"
+  s.version = File.exist?(version_file) ? File.read(version_file).split.first : "1.0.0"
+  s.summary = "Plain TCP and TLS sockets (BoringSSL inside libnetsocket) for Ruby"
+  s.authors = ["netsocket developers"]
+  s.license = "Nonstandard"
+  s.required_ruby_version = ">= 3.0"
+  s.files = %w[lib/netsocket.rb ext/netsocket/extconf.rb ext/netsocket/netsocket_wrap.c ext/netsocket/netsocket.h]
+  s.extensions = ["ext/netsocket/extconf.rb"]
+  s.require_paths = ["lib"]
+end

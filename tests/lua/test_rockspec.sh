@@ -1,0 +1,19 @@
+#!/bin/sh
+# test_rockspec.sh LUA SRC INCDIR LIBDIR WORKDIR: luarocks is not in Debian
+# bookworm, so this runs the rockspec's build_command the way `luarocks make`
+# would (same variables) on a copy of bindings/, then the suite against the
+# result.
+set -eu
+lua=$1 src=$2 incdir=$3 libdir=$4 work=$5
+rm -rf "$work"
+mkdir -p "$work"
+cp -r "$src" "$work/bindings"
+cd "$work/bindings/lua"
+cmd=$("$lua" -e 'local env = {}; assert(loadfile("netsocket-1.0.0-1.rockspec", "t", env))(); io.write(env.build.build_command)')
+cmd=$(printf '%s' "$cmd" | sed -e "s|\$(NETSOCKET_INCDIR)|$incdir|g; s|\$(NETSOCKET_LIBDIR)|$libdir|g" \
+  -e 's|\$(CC)|cc|; s|\$(CFLAGS)|-O2 -fPIC|; s|\$(LUA_INCDIR)|/usr/include/lua5.4|; s|\$(LIBFLAG)|-shared|')
+sh -c "$cmd"
+mkdir -p "$work/tree"
+cp netsocket.lua netsocket-core.so "$work/tree/"
+cd "$work"
+LUA_PATH="$work/tree/?.lua;;" LUA_CPATH="$work/tree/?.so;;" exec "$lua" "$(dirname "$0")/test_netsocket.lua"
