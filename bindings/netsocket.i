@@ -44,15 +44,29 @@ typedef void *nsb_callable;
 
 /* The calling thread's failure, captured right after the C call and raised
  * by %exception once the wrapper holds the interpreter lock again. */
-static __thread struct { int status; int os_error; char message[512]; } nsb_err;
+static __thread struct {
+    int status;
+    int os_error;
+    char message[768];
+    char verifier_raised[256]; /* what the certificate verifier raised during this call */
+} nsb_err;
 
 static void nsb_fail(int status)
 {
+    const char *message = ns_last_error();
     nsb_err.status = status;
     nsb_err.os_error = ns_last_os_error();
-    snprintf(nsb_err.message, sizeof nsb_err.message, "%s", ns_last_error());
-    if (nsb_err.message[0] == '\0')
-        snprintf(nsb_err.message, sizeof nsb_err.message, "%s", ns_status_name(status));
+    if (nsb_err.verifier_raised[0] != '\0')
+        snprintf(nsb_err.message, sizeof nsb_err.message, "%s (the certificate verifier raised: %s)",
+                 message, nsb_err.verifier_raised);
+    else
+        snprintf(nsb_err.message, sizeof nsb_err.message, "%s", message[0] ? message : ns_status_name(status));
+}
+
+/* Called by a verifier trampoline when the language callable raised. */
+static void nsb_note_verifier_raised(const char *what)
+{
+    snprintf(nsb_err.verifier_raised, sizeof nsb_err.verifier_raised, "%s", what ? what : "an error");
 }
 
 static long nsb_check(long r)
@@ -147,6 +161,15 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
         Py_DECREF(r);
     }
     if (PyErr_Occurred()) { /* an exception in the verifier rejects */
+        PyObject *type, *value, *tb, *text;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        text = value ? PyObject_Repr(value) : NULL;
+        nsb_note_verifier_raised(text ? PyUnicode_AsUTF8(text) : NULL);
+        Py_XDECREF(text);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
         PyErr_Clear();
         ok = 0;
     }
@@ -290,6 +313,11 @@ static VALUE nsb_rb_vcall_body(VALUE p)
     return Qnil;
 }
 
+static VALUE nsb_rb_inspect(VALUE exception)
+{
+    return rb_inspect(exception);
+}
+
 static void *nsb_rb_vcall_locked(void *p)
 {
     int state = 0;
@@ -298,6 +326,8 @@ static void *nsb_rb_vcall_locked(void *p)
     rb_protect(nsb_rb_vcall_body, (VALUE)p, &state);
     nsb_rb_unlocked = prev;
     if (state) { /* an exception in the verifier rejects */
+        VALUE text = rb_protect(nsb_rb_inspect, rb_errinfo(), &state);
+        nsb_note_verifier_raised(state ? NULL : StringValueCStr(text));
         ((nsb_rb_vcall *)p)->ok = 0;
         rb_set_errinfo(Qnil);
     }
@@ -357,6 +387,8 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     lua_pushlstring(L, (const char *)der, der_len);
     if (lua_pcall(L, 3, 1, 0) == LUA_OK) /* an error in the verifier rejects */
         ok = lua_toboolean(L, -1);
+    else
+        nsb_note_verifier_raised(lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "a non-string error");
     lua_settop(L, top);
     return ok;
 }
@@ -397,12 +429,14 @@ static void nsb_lua_push_error(lua_State *L)
 #if defined(SWIGPYTHON)
 %exception {
     nsb_err.status = 0;
+    nsb_err.verifier_raised[0] = '\0';
     $action
     if (nsb_err.status) { nsb_raise(); SWIG_fail; }
 }
 #elif defined(SWIGRUBY)
 %exception {
     nsb_err.status = 0;
+    nsb_err.verifier_raised[0] = '\0';
     $action
     if (nsb_err.status) nsb_raise();
 }
@@ -410,6 +444,7 @@ static void nsb_lua_push_error(lua_State *L)
 %exception {
     lua_State *nsb_caller = nsb_lua_current;
     nsb_err.status = 0;
+    nsb_err.verifier_raised[0] = '\0';
     nsb_lua_current = L;
     $action
     nsb_lua_current = nsb_caller;

@@ -314,12 +314,13 @@ test("verifier accepts, rejects and raises", function()
   for _, call in ipairs(calls) do saw_error = saw_error or call[2] ~= 0 end
   check(saw_error, "the library's verdict is passed in")
 
-  for _, verifier in ipairs { function() return false end, function() error("boom") end,
+  for i, verifier in ipairs { function() return false end, function() error("boom") end,
                               function() error({}) end, false } do
     local ok, err = pcall(tls_pair, {}, { trusted_certificates = { read("other-ca.pem") },
                                           certificate_verifier = verifier or nil })
     check(not ok, "handshake should fail")
     eq(err.status, "NS_ERR_CERTIFICATE")
+    if i == 2 then check(err.message:find("boom", 1, true), err.message) end
   end
 end)
 

@@ -320,6 +320,10 @@ def test_mtls_netsocket_both_ends_and_missing_client_cert(certs):
     srv.close()
 
 
+def _raising_verifier(depth, preverify_error, der):
+    return 1 / 0
+
+
 def test_verifier_accepts_rejects_and_raises(certs):
     calls = []
 
@@ -330,7 +334,7 @@ def test_verifier_accepts_rejects_and_raises(certs):
     # No trusted certificates given and the CA is not in the system store:
     # the library alone rejects, the verifier accepting overrides it.
     for verifier, error in ((accept_all, None), (lambda d, e, der: False, netsocket.CertificateError),
-                            (lambda d, e, der: 1 / 0, netsocket.CertificateError),
+                            (_raising_verifier, netsocket.CertificateError),
                             (None, netsocket.CertificateError)):
         port, t = run_ssl_server(ssl_server_context(certs), expect_fail=error is not None)
         o = netsocket.tls_socket_options(certificate_verifier=verifier, **blocking())
@@ -342,6 +346,8 @@ def test_verifier_accepts_rejects_and_raises(certs):
             with pytest.raises(error) as e:
                 netsocket.make_client_tls_socket("localhost", port, o)
             assert isinstance(e.value, netsocket.TLSError) and e.value.status == "NS_ERR_CERTIFICATE"
+            if verifier is _raising_verifier:  # what it raised is in the message
+                assert "ZeroDivisionError" in str(e.value), str(e.value)
         t.join()
     assert calls and calls[-1][0] == 0 and calls[-1][2] == b"\x30"
     assert any(err != 0 for _, err, _ in calls)  # the library's own verdict is passed in
@@ -354,9 +360,9 @@ def test_verifier_lives_as_long_as_needed(certs):
         hits = []
         o = netsocket.tls_socket_options(certificate_verifier=lambda d, e, der: hits.append(d) or True,
                                          **blocking())
-        return netsocket.socket_options(from_=o).kind, o.copy(netsocket.NS_TLS_SOCKET_OPTIONS), hits
+        return o.copy(netsocket.NS_TLS_SOCKET_OPTIONS), hits
 
-    _, copy, hits = make()
+    copy, hits = make()
     gc.collect()
     port, t = run_ssl_server(ssl_server_context(certs))
     with netsocket.make_client_tls_socket("localhost", port, copy) as c:

@@ -292,6 +292,7 @@ class NetsocketTest < Minitest::Test
           e = assert_raises(error) { Netsocket.make_client_tls_socket("localhost", port, o) }
           assert_equal "NS_ERR_CERTIFICATE", e.status
           assert_kind_of Netsocket::TLSError, e
+          assert_equal verifier == verifiers[2][0], e.message.include?("boom"), e.message
         else
           Netsocket.make_client_tls_socket("localhost", port, o) do |c|
             c.send_all("ok")
