@@ -110,6 +110,7 @@ typedef struct {
     int64_t timeout;
     long r;
     nsb_socket *made;
+    int interruptible; /* Ruby: may an interrupt shut the socket down */
 } nsb_call;
 
 static void nsb_run(nsb_call *c)
@@ -234,19 +235,27 @@ static void *nsb_rb_run(void *p)
     return NULL;
 }
 
-/* Thread#kill, Ctrl-C, interpreter exit: wake the blocked call. */
+/* Ruby wants the blocked call back: Thread#kill or #raise, interpreter
+ * exit, or a signal for the main thread.  The library retries EINTR, so a
+ * selector wait is woken (it returns no events) and a socket call in a
+ * thread other than the main one is woken by shutting its socket down
+ * (the thread is being killed or raised into, e.g. at exit, where a thread
+ * blocked in accept must not hang the interpreter).  The main thread's
+ * interrupts are signal traps: its call finishes or times out first and
+ * the socket stays usable. */
 static void nsb_rb_ubf(void *p)
 {
     nsb_call *c = (nsb_call *)p;
     if (c->sel)
         ns_selector_interrupt(c->sel);
-    else if (c->s && ns_socket_fd(c->s) >= 0)
+    else if (c->interruptible && c->s && ns_socket_fd(c->s) >= 0)
         shutdown(ns_socket_fd(c->s), SHUT_RDWR);
 }
 
 static void nsb_unlocked(nsb_call *c)
 {
     int prev = nsb_rb_unlocked;
+    c->interruptible = rb_thread_current() != rb_thread_main();
     nsb_rb_unlocked = 1;
     rb_thread_call_without_gvl(nsb_rb_run, c, nsb_rb_ubf, c);
     nsb_rb_unlocked = prev;

@@ -426,6 +426,46 @@ class NetsocketTest < Minitest::Test
     end
   end
 
+  def test_exit_does_not_hang_on_a_thread_blocked_in_accept
+    lib_dir = File.dirname($LOADED_FEATURES.grep(%r{/netsocket\.rb\z}).first)
+    script = <<~RUBY
+      require "netsocket"
+      srv = Netsocket.make_server_socket("127.0.0.1", 0, Netsocket.socket_options(non_blocking: false))
+      Thread.new { srv.accept }
+      sleep 0.2
+    RUBY
+    t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    pid = Process.spawn(RbConfig.ruby, "-I", lib_dir, "-e", script)
+    status = nil
+    100.times do
+      break if (status = Process.wait2(pid, Process::WNOHANG)&.last)
+
+      sleep 0.05
+    end
+    Process.kill("KILL", pid) && Process.wait(pid) unless status
+    assert status&.success?, "the interpreter did not exit"
+    assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0, :<, 4
+  end
+
+  def test_signal_trap_leaves_a_blocked_socket_usable
+    run_with_timeout do
+      srv = plain_server
+      c = Netsocket.make_client_socket("127.0.0.1", srv.info[1],
+                                       Netsocket.socket_options(non_blocking: false, read_timeout: 300_000))
+      conn = srv.accept
+      trapped = false
+      old = trap("USR1") { trapped = true }
+      Thread.new { sleep 0.1; Process.kill("USR1", Process.pid) }
+      assert_raises(Netsocket::SocketReadTimeoutError) { c.recv(1) }
+      sleep 0.05 until trapped
+      conn.send_all("still here")
+      assert_equal "still here", c.recv(100)
+      [c, conn, srv].each(&:close)
+    ensure
+      trap("USR1", old || "DEFAULT")
+    end
+  end
+
   # ---------------------------------------------------------- lifetime
 
   def rss_kib = File.read("/proc/self/statm").split[1].to_i * 4
