@@ -29,6 +29,14 @@ class NetsocketTest < Minitest::Test
     Netsocket.make_server_socket("127.0.0.1", 0, Netsocket.socket_options(**blocking))
   end
 
+  # [server, client, accepted] on loopback; the client blocks with read_timeout.
+  def plain_pair(read_timeout: TIMEOUT_US)
+    srv = plain_server
+    c = Netsocket.make_client_socket("127.0.0.1", srv.info[1],
+                                     Netsocket.socket_options(non_blocking: false, read_timeout: read_timeout))
+    [srv, c, srv.accept]
+  end
+
   def tls_server(**fields)
     o = Netsocket.server_tls_socket_options(certificates: [cert("server.pem")],
                                             private_key: cert("server.key"), **blocking(**fields))
@@ -157,10 +165,7 @@ class NetsocketTest < Minitest::Test
 
   def test_read_timeout_and_non_blocking_recv
     run_with_timeout do
-      srv = plain_server
-      c = Netsocket.make_client_socket("127.0.0.1", srv.info[1],
-                                       Netsocket.socket_options(non_blocking: false, read_timeout: 100_000))
-      conn = srv.accept
+      srv, c, conn = plain_pair(read_timeout: 100_000)
       t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
       e = assert_raises(Netsocket::SocketReadTimeoutError) { c.recv(10) }
       assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0, :>, 0.08
@@ -183,10 +188,7 @@ class NetsocketTest < Minitest::Test
 
   def test_blocking_calls_release_the_gvl
     run_with_timeout do
-      srv = plain_server
-      c = Netsocket.make_client_socket("127.0.0.1", srv.info[1],
-                                       Netsocket.socket_options(non_blocking: false, read_timeout: 300_000))
-      conn = srv.accept
+      srv, c, conn = plain_pair(read_timeout: 300_000)
       count = 0
       spinner = Thread.new { loop { count += 1 } }
       assert_raises(Netsocket::SocketReadTimeoutError) { c.recv(1) }
@@ -397,9 +399,7 @@ class NetsocketTest < Minitest::Test
 
   def test_selector
     run_with_timeout do
-      srv = plain_server
-      a = Netsocket.make_client_socket("127.0.0.1", srv.info[1], Netsocket.socket_options(**blocking))
-      conn_a = srv.accept
+      srv, a, conn_a = plain_pair
       b = Netsocket.make_client_socket("127.0.0.1", srv.info[1], Netsocket.socket_options(**blocking))
       conn_b = srv.accept
       sel = Netsocket::Selector.new
@@ -449,10 +449,7 @@ class NetsocketTest < Minitest::Test
 
   def test_signal_trap_leaves_a_blocked_socket_usable
     run_with_timeout do
-      srv = plain_server
-      c = Netsocket.make_client_socket("127.0.0.1", srv.info[1],
-                                       Netsocket.socket_options(non_blocking: false, read_timeout: 300_000))
-      conn = srv.accept
+      srv, c, conn = plain_pair(read_timeout: 300_000)
       trapped = false
       old = trap("USR1") { trapped = true }
       Thread.new { sleep 0.1; Process.kill("USR1", Process.pid) }
