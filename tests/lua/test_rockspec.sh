@@ -1,10 +1,10 @@
 #!/bin/sh
-# test_rockspec.sh LUA SRC INCDIR LIBDIR WORKDIR: luarocks is not in Debian
+# test_rockspec.sh LUA SRC INCDIR WORKDIR (NETSOCKET_LIB_DIR set): luarocks is not in Debian
 # bookworm, so this runs the rockspec's build_command the way `luarocks make`
 # would (same variables) on a copy of bindings/, then the suite against the
 # result.
 set -eu
-lua=$1 src=$2 incdir=$3 libdir=$4 work=$5
+lua=$1 src=$2 incdir=$3 work=$4 libdir=$NETSOCKET_LIB_DIR
 rm -rf "$work"
 mkdir -p "$work"
 cp -r "$src" "$work/bindings"
