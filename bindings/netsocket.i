@@ -83,13 +83,6 @@ static void *nsb_check_ptr(void *p)
     return p;
 }
 
-static void nsb_invalid(const char *message)
-{
-    nsb_err.status = NS_ERR_INVALID;
-    nsb_err.os_error = 0;
-    snprintf(nsb_err.message, sizeof nsb_err.message, "%s", message);
-}
-
 /* Blocking calls: described by an nsb_call, run by nsb_run without the
  * interpreter lock (nsb_unlocked is defined per language below). */
 enum nsb_op {

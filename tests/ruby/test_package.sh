@@ -1,12 +1,16 @@
 #!/bin/sh
-# test_package.sh RUBY SRC WORKDIR: gem build + gem install --local of
-# bindings/ruby into WORKDIR/gems (no network), then the suite against it.
+# test_package.sh RUBY ROOT WORKDIR: gem build (in a copy of the sources, so
+# the generated wrapper stays out of the tree) + gem install --local into
+# WORKDIR/gems (no network), then the suite against the installed gem.
+# NETSOCKET_LIB_DIR points at the built library.
 set -eu
-ruby=$1 src=$2 work=$3
+ruby=$1 root=$2 work=$3
 bindir=$(dirname "$ruby")
 rm -rf "$work"
-mkdir -p "$work"
-(cd "$src" && "$bindir/gem" build --silent netsocket.gemspec --output "$work/netsocket.gem")
+mkdir -p "$work/src/core"
+cp -r "$root/bindings" "$root/VERSION" "$work/src/"
+cp -r "$root/core/include" "$work/src/core/"
+(cd "$work/src/bindings/ruby" && "$bindir/gem" build --silent netsocket.gemspec --output "$work/netsocket.gem")
 "$bindir/gem" install --local --silent --no-document --install-dir "$work/gems" "$work/netsocket.gem"
 GEM_PATH="$work/gems:$("$ruby" -e 'print Gem.path.join(":")')"
 export GEM_PATH
