@@ -341,6 +341,23 @@ test("verifier outlives its options", function()
   check(hits > 0)
 end)
 
+test("verifier is collected after its last user", function()
+  local weak = setmetatable({}, { __mode = "v" })
+  local copy
+  do
+    local verifier = function() return true end
+    weak[1] = verifier
+    copy = netsocket.tls_socket_options { certificate_verifier = verifier }:copy(netsocket.NS_TLS_SOCKET_OPTIONS)
+  end
+  collectgarbage()
+  collectgarbage()
+  check(weak[1] ~= nil, "collected while the copy still uses it")
+  copy = nil
+  collectgarbage()
+  collectgarbage()
+  eq(weak[1], nil, "the verifier was never released")
+end)
+
 -- ------------------------------------------------------------ errors
 test("each error status", function()
   raises("NS_ERR_HOST_NOT_FOUND", netsocket.make_client_socket, "no-such-host.invalid", "80",

@@ -4,6 +4,7 @@ import os
 import selectors
 import socket
 import ssl
+import sys
 import threading
 import time
 
@@ -372,6 +373,52 @@ def test_verifier_lives_as_long_as_needed(certs):
         assert c.recv(1) == b"X"
     t.join()
     assert hits
+
+
+def test_verifier_reference_is_dropped_with_the_last_user(plain_server):
+    def verifier(depth, err, der):
+        return True
+
+    base = sys.getrefcount(verifier)
+    o = netsocket.tls_socket_options(certificate_verifier=verifier)
+    copy = o.copy(netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
+    assert sys.getrefcount(verifier) == base + 1  # one reference, shared by o and its copy in C
+    del o
+    gc.collect()
+    assert sys.getrefcount(verifier) > base  # the copy still needs it
+    copy.set_certificate_verifier(None)
+    del copy
+    gc.collect()
+    assert sys.getrefcount(verifier) == base
+
+
+def test_verifiers_in_many_threads(certs):
+    """Handshakes in several threads at once, each calling back into Python."""
+    srv = netsocket_tls_server(certs, read_timeout=5_000_000)
+    port = srv.info()[1]
+    calls = []
+
+    def verifier(depth, err, der):
+        calls.append(threading.current_thread().name)
+        return True
+
+    def client(i):
+        o = netsocket.tls_socket_options(certificate_verifier=verifier, **blocking())
+        with netsocket.make_client_tls_socket("localhost", port, o) as c:
+            c.send_all(b"%d" % i)
+            return c.recv(10)
+
+    def server(n):
+        for _ in range(n):
+            with srv.accept() as conn:
+                conn.send_all(conn.recv(10))
+
+    s = start(server, 8)
+    clients = [start(client, i) for i in range(8)]
+    assert sorted(t.join() for t in clients) == sorted(b"%d" % i for i in range(8))
+    s.join()
+    srv.close()
+    assert len(set(calls)) == 8
 
 
 def test_verifier_on_server_side_runs_in_accept_thread(certs):

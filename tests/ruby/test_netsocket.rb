@@ -335,6 +335,45 @@ class NetsocketTest < Minitest::Test
     end
   end
 
+  def test_verifier_is_collected_after_its_last_user
+    refs = ObjectSpace::WeakMap.new
+    make = lambda do
+      verifier = ->(_d, _e, _der) { true }
+      refs[:v] = verifier
+      Netsocket.tls_socket_options(certificate_verifier: verifier).copy(Netsocket::NS_TLS_SOCKET_OPTIONS)
+    end
+    copy = make.call
+    3.times { GC.start }
+    assert refs.key?(:v), "collected while the copy still uses it"
+    copy.set_certificate_verifier(nil)
+    copy = nil # rubocop:disable Lint/UselessAssignment
+    10.times do
+      GC.start
+      break unless refs.key?(:v)
+    end
+    refute refs.key?(:v), "the verifier was never released"
+  end
+
+  def test_verifiers_in_many_threads
+    run_with_timeout do
+      srv = tls_server
+      port = srv.info[1]
+      callers = Queue.new
+      verifier = ->(_d, _e, _der) { callers << Thread.current.object_id; true }
+      server = Thread.new { 8.times { srv.accept { |conn| conn.send_all(conn.recv(10)) } } }
+      clients = Array.new(8) do |i|
+        Thread.new do
+          o = Netsocket.tls_socket_options(certificate_verifier: verifier, **blocking)
+          Netsocket.make_client_tls_socket("localhost", port, o) { |c| c.send_all(i.to_s) && c.recv(10) }
+        end
+      end
+      assert_equal (0..7).map(&:to_s), clients.map(&:value).sort
+      server.join
+      srv.close
+      assert_equal 8, Array.new(callers.size) { callers.pop }.uniq.size
+    end
+  end
+
   # ---------------------------------------------------------- errors
 
   def test_error_classes
