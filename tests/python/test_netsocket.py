@@ -204,6 +204,26 @@ def test_makefile_and_selectors_module(plain_server):
     conn.close()
 
 
+def test_asyncio_watches_fileno(plain_server):
+    import asyncio
+
+    c = netsocket.make_client_socket("127.0.0.1", plain_server.info()[1], netsocket.socket_options())
+    conn = plain_server.accept()
+
+    async def read_when_ready():
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        loop.add_reader(c, ready.set_result, None)  # uses c.fileno()
+        loop.call_later(0.05, conn.send_all, b"async")
+        await asyncio.wait_for(ready, 5)
+        loop.remove_reader(c)
+        return c.recv(10)
+
+    assert asyncio.run(read_when_ready()) == b"async"
+    c.close()
+    conn.close()
+
+
 # ------------------------------------------------------------ TLS helpers
 
 
