@@ -541,6 +541,27 @@ def test_error_classes(certs, plain_server):
     assert netsocket.last_status() == netsocket.NS_ERR_CLOSED and netsocket.last_error()
 
 
+@pytest.mark.xfail(strict=True, reason="core bug: ns_socket_connect accepts server TLS options "
+                   "and starts a TLS client instead of failing with NS_ERR_INVALID (netsocket.h)")
+def test_socket_options_to_client_socket_rejects_server_options(plain_server):
+    o = netsocket.server_tls_socket_options(connection_timeout=200_000)
+    with pytest.raises(ValueError):
+        netsocket.socket_options_to_client_socket(o, "127.0.0.1", plain_server.info()[1])
+
+
+def test_socket_options_to_client_socket(certs, plain_server):
+    c = netsocket.socket_options_to_client_socket(netsocket.socket_options(**blocking()), "127.0.0.1",
+                                                  plain_server.info()[1])
+    assert not c.is_tls()
+    c.close()
+    srv = netsocket_tls_server(certs)
+    t = start(srv.accept)
+    with netsocket.socket_options_to_client_socket(tls_client_options(certs), "localhost", srv.info()[1]) as c:
+        assert c.is_tls() and c.tls_version()
+    t.join().close()
+    srv.close()
+
+
 # ------------------------------------------------------------ selector
 
 
