@@ -16,7 +16,7 @@ external_dependencies = {
 }
 build = {
   type = "command",
-  build_command = "swig -lua -I$(NETSOCKET_INCDIR) -I.. -o netsocket_wrap.c ../netsocket.i"
+  build_command = "swig -lua -nomoduleglobal -I$(NETSOCKET_INCDIR) -I.. -o netsocket_wrap.c ../netsocket.i"
     .. " && $(CC) $(CFLAGS) -Wno-unused-function -I$(LUA_INCDIR) -I$(NETSOCKET_INCDIR) $(LIBFLAG)"
     .. " -o netsocket-core.so netsocket_wrap.c -L$(NETSOCKET_LIBDIR) -Wl,-rpath,$(NETSOCKET_LIBDIR) -lnetsocket",
   install = {

@@ -2,7 +2,11 @@
 -- point is luaopen_netsocket by Lua's hyphen rule) plus the Lua idioms:
 -- builders taking one table, __close on sockets, an event-returning selector.
 local core = require "netsocket-core"
-local M = core -- extended in place: SWIG also publishes it as the global `netsocket`
+local M = core -- extended in place
+
+-- SWIG's runtime defines two global helpers; keep them off _G.
+M.swig_type, M.swig_equals = rawget(_G, "swig_type"), rawget(_G, "swig_equals")
+_G.swig_type, _G.swig_equals = nil, nil
 
 -- Options of `kind` from a table of fields: scalars call set_<name>, arrays
 -- call add_<name without its plural s> per item; `from` copies options.

@@ -118,6 +118,12 @@ local function tls_pair(sopts, copts)
 end
 
 -- ------------------------------------------------------------ builders
+test("require adds no globals", function()
+  eq(rawget(_G, "netsocket"), nil)
+  eq(rawget(_G, "swig_type"), nil)
+  eq(package.loaded.netsocket, netsocket)
+end)
+
 test("builders, defaults and predicates", function()
   local o = netsocket.socket_options()
   eq(o.kind, netsocket.NS_SOCKET_OPTIONS)
