@@ -460,21 +460,23 @@ static void nsb_lua_push_error(lua_State *L)
 
 %include <stdint.i>
 
+%feature("autodoc", "1");
+
 #if defined(SWIGPYTHON) || defined(SWIGRUBY)
 %feature("compactdefaultargs");
 #endif
 
 #if defined(SWIGPYTHON)
-/* Bytes in: anything with the buffer protocol; PEM also takes str. */
-%typemap(in) (const void *BYTES, size_t LEN) (Py_buffer view, int have = 0) {
+/* Bytes in: anything with the buffer protocol; pem also takes str. */
+%typemap(in) (const void *data, size_t LEN) (Py_buffer view, int have = 0) {
     if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
     have = 1;
     $1 = view.buf;
     $2 = (size_t)view.len;
 }
-%typemap(freearg) (const void *BYTES, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
-%typemap(typecheck) (const void *BYTES, size_t LEN) { $1 = PyObject_CheckBuffer($input); }
-%typemap(in) (const void *PEM, size_t LEN) (Py_buffer view, int have = 0) {
+%typemap(freearg) (const void *data, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(typecheck) (const void *data, size_t LEN) { $1 = PyObject_CheckBuffer($input); }
+%typemap(in) (const void *pem, size_t LEN) (Py_buffer view, int have = 0) {
     if (PyUnicode_Check($input)) {
         Py_ssize_t n;
         $1 = (void *)PyUnicode_AsUTF8AndSize($input, &n);
@@ -487,14 +489,14 @@ static void nsb_lua_push_error(lua_State *L)
         $2 = (size_t)view.len;
     }
 }
-%typemap(freearg) (const void *PEM, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
-%typemap(in) (void *WBUF, size_t LEN) (Py_buffer view, int have = 0) {
+%typemap(freearg) (const void *pem, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(in) (void *buffer, size_t LEN) (Py_buffer view, int have = 0) {
     if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) < 0) SWIG_fail;
     have = 1;
     $1 = view.buf;
     $2 = (size_t)view.len;
 }
-%typemap(freearg) (void *WBUF, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(freearg) (void *buffer, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
 %typemap(out) nsb_bytes {
     if ($1.none) {
         $result = Py_None;
@@ -534,7 +536,7 @@ static void nsb_lua_push_error(lua_State *L)
 %typemap(in) int on { int t = PyObject_IsTrue($input); if (t < 0) SWIG_fail; $1 = t; }
 %typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
 /* A service is a name or a port number. */
-%typemap(in) const char *SERVICE (char buf[32]) {
+%typemap(in) const char *service (char buf[32]) {
     if (PyLong_Check($input)) {
         snprintf(buf, sizeof buf, "%ld", PyLong_AsLong($input));
         $1 = buf;
@@ -546,11 +548,11 @@ static void nsb_lua_push_error(lua_State *L)
         SWIG_fail;
     }
 }
-%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *SERVICE {
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service {
     $1 = PyLong_Check($input) || PyUnicode_Check($input);
 }
 /* Predicates take any object. */
-%typemap(in) const nsb_options *ANY { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
+%typemap(in) const nsb_options *obj { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
 #endif
 
 #if defined(SWIGRUBY)
@@ -564,9 +566,9 @@ static void nsb_lua_push_error(lua_State *L)
 }
 %typemap(freearg) (const void *NAME, size_t LEN) { RB_GC_GUARD(frozen$argnum); }
 %enddef
-NSB_RUBY_BYTES(BYTES)
-NSB_RUBY_BYTES(PEM)
-%typemap(typecheck) (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) { $1 = RB_TYPE_P($input, T_STRING); }
+NSB_RUBY_BYTES(data)
+NSB_RUBY_BYTES(pem)
+%typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = RB_TYPE_P($input, T_STRING); }
 %typemap(out) nsb_bytes {
     $result = $1.none ? Qnil : rb_str_new((const char *)$1.data, (long)$1.len);
     free($1.data);
@@ -592,21 +594,21 @@ NSB_RUBY_BYTES(PEM)
 %typemap(out) nsb_callable { $result = $1 ? ((nsb_rb_box *)$1)->proc : Qnil; }
 %typemap(in) int on { $1 = RTEST($input) && !(RB_INTEGER_TYPE_P($input) && NUM2LONG($input) == 0); }
 %typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
-%typemap(in) const char *SERVICE (VALUE s) {
+%typemap(in) const char *service (VALUE s) {
     s = RB_INTEGER_TYPE_P($input) ? rb_funcall($input, rb_intern("to_s"), 0) : $input;
     $1 = StringValueCStr(s);
 }
-%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *SERVICE {
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service {
     $1 = RB_INTEGER_TYPE_P($input) || RB_TYPE_P($input, T_STRING);
 }
-%typemap(in) const nsb_options *ANY { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
+%typemap(in) const nsb_options *obj { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
 #endif
 
 #if defined(SWIGLUA)
-%typemap(in, checkfn="lua_isstring") (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) {
+%typemap(in, checkfn="lua_isstring") (const void *data, size_t LEN), (const void *pem, size_t LEN) {
     $1 = (void *)lua_tolstring(L, $input, &$2);
 }
-%typemap(typecheck) (const void *BYTES, size_t LEN), (const void *PEM, size_t LEN) { $1 = lua_isstring(L, $input); }
+%typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = lua_isstring(L, $input); }
 /* Integers stay Lua integers (SWIG's default pushes floats). */
 %typemap(out) int, long, unsigned, unsigned int, size_t, int64_t { lua_pushinteger(L, (lua_Integer)$1); SWIG_arg++; }
 %typemap(out) nsb_bytes {
@@ -647,13 +649,13 @@ NSB_RUBY_BYTES(PEM)
 }
 %typemap(in) int on { $1 = lua_isnumber(L, $input) ? lua_tonumber(L, $input) != 0 : lua_toboolean(L, $input); }
 %typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
-%typemap(in) const char *SERVICE { $1 = (char *)luaL_checkstring(L, $input); }
-%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *SERVICE { $1 = lua_isstring(L, $input); }
-%typemap(in) const nsb_options *ANY {
+%typemap(in) const char *service { $1 = (char *)luaL_checkstring(L, $input); }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service { $1 = lua_isstring(L, $input); }
+%typemap(in) const nsb_options *obj {
     if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL;
 }
 #endif
-%typemap(typecheck, precedence=SWIG_TYPECHECK_POINTER) const nsb_options *ANY { $1 = 1; }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_POINTER) const nsb_options *obj { $1 = 1; }
 
 /* ------------------------------------------------------------------ */
 /* Constants                                                           */
@@ -838,9 +840,9 @@ static const char *nsb_last_error(void) { return ns_last_error(); }
 static int nsb_last_os_error(void) { return ns_last_os_error(); }
 static void nsb_clear_error(void) { ns_clear_error(); }
 
-static bool nsb_is_socket_options(const nsb_options *ANY) { return ns_options_is_socket(ANY); }
-static bool nsb_is_tls_socket_options(const nsb_options *ANY) { return ns_options_is_tls(ANY); }
-static bool nsb_is_server_tls_socket_options(const nsb_options *ANY) { return ns_options_is_server_tls(ANY); }
+static bool nsb_is_socket_options(const nsb_options *obj) { return ns_options_is_socket(obj); }
+static bool nsb_is_tls_socket_options(const nsb_options *obj) { return ns_options_is_tls(obj); }
+static bool nsb_is_server_tls_socket_options(const nsb_options *obj) { return ns_options_is_server_tls(obj); }
 
 %}
 %{
@@ -850,33 +852,33 @@ static nsb_socket *nsb_open(enum nsb_op op, const nsb_options *o, const char *no
     nsb_unlocked(&c);
     return (nsb_socket *)nsb_check_ptr(c.made);
 }
-static nsb_socket *nsb_make_client_socket(const char *node, const char *SERVICE, const nsb_options *o)
+static nsb_socket *nsb_make_client_socket(const char *node, const char *service, const nsb_options *o)
 {
-    return nsb_open(NSB_CLIENT, o, node, SERVICE);
+    return nsb_open(NSB_CLIENT, o, node, service);
 }
-static nsb_socket *nsb_make_client_tls_socket(const char *node, const char *SERVICE, const nsb_options *o)
+static nsb_socket *nsb_make_client_tls_socket(const char *node, const char *service, const nsb_options *o)
 {
-    return nsb_open(NSB_CLIENT_TLS, o, node, SERVICE);
+    return nsb_open(NSB_CLIENT_TLS, o, node, service);
 }
-static nsb_socket *nsb_make_server_socket(const char *node, const char *SERVICE, const nsb_options *o)
+static nsb_socket *nsb_make_server_socket(const char *node, const char *service, const nsb_options *o)
 {
-    return (nsb_socket *)nsb_check_ptr(ns_make_server_socket(node, SERVICE, o));
+    return (nsb_socket *)nsb_check_ptr(ns_make_server_socket(node, service, o));
 }
-static nsb_socket *nsb_make_server_tls_socket(const char *node, const char *SERVICE, const nsb_options *o)
+static nsb_socket *nsb_make_server_tls_socket(const char *node, const char *service, const nsb_options *o)
 {
-    return (nsb_socket *)nsb_check_ptr(ns_make_server_tls_socket(node, SERVICE, o));
+    return (nsb_socket *)nsb_check_ptr(ns_make_server_tls_socket(node, service, o));
 }
-static nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char *node, const char *SERVICE)
+static nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char *node, const char *service)
 {
-    return nsb_open(NSB_CONNECT, o, node, SERVICE);
+    return nsb_open(NSB_CONNECT, o, node, service);
 }
 %}
 
-nsb_socket *nsb_make_client_socket(const char *node, const char *SERVICE, const nsb_options *o = NULL);
-nsb_socket *nsb_make_client_tls_socket(const char *node, const char *SERVICE, const nsb_options *o = NULL);
-nsb_socket *nsb_make_server_socket(const char *node, const char *SERVICE, const nsb_options *o = NULL);
-nsb_socket *nsb_make_server_tls_socket(const char *node, const char *SERVICE, const nsb_options *o = NULL);
-nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char *node, const char *SERVICE);
+nsb_socket *nsb_make_client_socket(const char *node, const char *service, const nsb_options *o = NULL);
+nsb_socket *nsb_make_client_tls_socket(const char *node, const char *service, const nsb_options *o = NULL);
+nsb_socket *nsb_make_server_socket(const char *node, const char *service, const nsb_options *o = NULL);
+nsb_socket *nsb_make_server_tls_socket(const char *node, const char *service, const nsb_options *o = NULL);
+nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char *node, const char *service);
 
 
 /* ------------------------------------------------------------------ */
@@ -928,9 +930,9 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     void set_connection_timeout(int64_t us) { nsb_check(ns_options_set_connection_timeout($self, us)); }
     void set_read_timeout(int64_t us) { nsb_check(ns_options_set_read_timeout($self, us)); }
     void set_handshake(int on) { nsb_check(ns_options_set_handshake($self, on)); }
-    void set_private_key(const void *PEM, size_t LEN) { nsb_check(ns_options_set_private_key($self, PEM, LEN)); }
+    void set_private_key(const void *pem, size_t LEN) { nsb_check(ns_options_set_private_key($self, pem, LEN)); }
     void set_private_key_file(const char *path) { nsb_check(ns_options_set_private_key_file($self, path)); }
-    void add_certificate(const void *PEM, size_t LEN) { nsb_check(ns_options_add_certificate($self, PEM, LEN)); }
+    void add_certificate(const void *pem, size_t LEN) { nsb_check(ns_options_add_certificate($self, pem, LEN)); }
     void add_certificate_file(const char *path) { nsb_check(ns_options_add_certificate_file($self, path)); }
     void clear_certificates() { nsb_check(ns_options_clear_certificates($self)); }
     /* A callable (depth, preverify_error, der) -> truthy to accept; None/nil removes. */
@@ -944,7 +946,7 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     void clear_sni() { nsb_check(ns_options_clear_sni($self)); }
     void add_alpn(const char *name) { nsb_check(ns_options_add_alpn($self, name)); }
     void clear_alpn() { nsb_check(ns_options_clear_alpn($self)); }
-    void add_trusted_certificate(const void *PEM, size_t LEN) { nsb_check(ns_options_add_trusted_certificate($self, PEM, LEN)); }
+    void add_trusted_certificate(const void *pem, size_t LEN) { nsb_check(ns_options_add_trusted_certificate($self, pem, LEN)); }
     void add_trusted_certificate_file(const char *path) { nsb_check(ns_options_add_trusted_certificate_file($self, path)); }
     void clear_trusted_certificates() { nsb_check(ns_options_clear_trusted_certificates($self)); }
     void set_client_certificate_required(int on) { nsb_check(ns_options_set_client_certificate_required($self, on)); }
@@ -966,11 +968,11 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
 %extend nsb_socket {
     ~nsb_socket() { ns_socket_free($self); }
 
-    long send(const void *BYTES, size_t LEN, int flags = 0) {
-        return nsb_check(nsb_io(NSB_SEND, $self, BYTES, NULL, LEN, flags));
+    long send(const void *data, size_t LEN, int flags = 0) {
+        return nsb_check(nsb_io(NSB_SEND, $self, data, NULL, LEN, flags));
     }
-    long send_all(const void *BYTES, size_t LEN, int flags = 0) {
-        return nsb_check(nsb_io(NSB_SEND_ALL, $self, BYTES, NULL, LEN, flags));
+    long send_all(const void *data, size_t LEN, int flags = 0) {
+        return nsb_check(nsb_io(NSB_SEND_ALL, $self, data, NULL, LEN, flags));
     }
     /* Up to size bytes; empty at end of stream; None/nil when a
      * non-blocking socket has nothing to read yet. */
@@ -996,8 +998,8 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     }
 #if defined(SWIGPYTHON)
     /* Python: fills a writable buffer; the count, or None (would block). */
-    PyObject *recv_into(void *WBUF, size_t LEN, size_t nbytes = 0, int flags = 0) {
-        long r = nsb_io(NSB_RECV, $self, NULL, WBUF, nbytes && nbytes < LEN ? nbytes : LEN, flags);
+    PyObject *recv_into(void *buffer, size_t LEN, size_t nbytes = 0, int flags = 0) {
+        long r = nsb_io(NSB_RECV, $self, NULL, buffer, nbytes && nbytes < LEN ? nbytes : LEN, flags);
         if (r == NS_ERR_WOULD_BLOCK)
             Py_RETURN_NONE;
         if (nsb_check(r) < 0)
@@ -1025,8 +1027,8 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     void setsockopt(int level, int name, int value) {
         nsb_check(ns_socket_setsockopt($self, level, name, &value, sizeof value));
     }
-    void setsockopt_bytes(int level, int name, const void *BYTES, size_t LEN) {
-        nsb_check(ns_socket_setsockopt($self, level, name, BYTES, LEN));
+    void setsockopt_bytes(int level, int name, const void *data, size_t LEN) {
+        nsb_check(ns_socket_setsockopt($self, level, name, data, LEN));
     }
     int getsockopt(int level, int name) {
         int value = 0;
