@@ -410,6 +410,9 @@ def test_verifier_reference_is_dropped_with_the_last_user(plain_server):
     del copy
     gc.collect()
     assert sys.getrefcount(verifier) == base
+    with pytest.raises(ValueError):  # plain options have no verifier: released at once
+        netsocket.socket_options(certificate_verifier=verifier)
+    assert sys.getrefcount(verifier) == base
 
 
 def test_verifiers_in_many_threads(certs):
