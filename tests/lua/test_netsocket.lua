@@ -330,6 +330,25 @@ test("verifier accepts, rejects and raises", function()
   end
 end)
 
+test("verifier runs on the coroutine doing the handshake", function()
+  local seen
+  local co = coroutine.create(function()
+    local c, conn = tls_pair({}, { trusted_certificates = { read("other-ca.pem") },
+                                   certificate_verifier = function()
+                                     seen = coroutine.running()
+                                     return true
+                                   end })
+    coroutine.yield("handshaken")
+    c:close()
+    conn:close()
+  end)
+  local ok, what = coroutine.resume(co)
+  check(ok, tostring(what))
+  eq(what, "handshaken")
+  eq(seen, co)
+  check(coroutine.resume(co))
+end)
+
 test("verifier outlives its options", function()
   local hits = 0
   local o = client_options { trusted_certificates = { read("other-ca.pem") }, handshake = false,
