@@ -8,9 +8,9 @@ python=$1 root=$2 work=$3
 rm -rf "$work"
 mkdir -p "$work/src"
 cp -r "$root/bindings" "$root/VERSION" "$work/src/"
-"$python" -m venv --system-site-packages "$work/venv"
+"$python" -m venv --without-pip --system-site-packages "$work/venv" # pip: the system one
 NETSOCKET_INCLUDE_DIR="$root/core/include" \
-  "$work/venv/bin/pip" install --quiet --no-build-isolation --no-index "$work/src/bindings/python"
+  "$work/venv/bin/python" -m pip install --quiet --no-build-isolation --no-index "$work/src/bindings/python"
 cd "$work"
 "$work/venv/bin/python" -c 'import netsocket, sys; assert "site-packages" in netsocket.__file__, netsocket.__file__'
 exec "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$(dirname "$0")"
