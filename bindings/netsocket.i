@@ -3,11 +3,16 @@
  * modules `netsocket` (see the Bindings section of API.md).
  *
  * Layout: a language-neutral glue layer (nsb_*) that calls the C API, turns
- * failures into a per-thread "pending error" and runs blocking calls without
- * the interpreter lock; then, per language, only what that language needs:
- * byte/list/address conversions, the verifier trampoline, raising errors and
- * releasing the lock.  The idioms on top (keyword builders, context
- * managers, block forms, __close) live in python/, ruby/ and lua/.
+ * failures into a per-thread "pending error" and describes blocking calls so
+ * they can run without the interpreter lock; the declarations every
+ * language shares (constants, module functions, Options, Socket,
+ * SelectorCore).  Per language, only what that language needs is included
+ * from beside this file: python/netsocket_python_runtime.i,
+ * ruby/netsocket_ruby.i and lua/netsocket_lua.i (releasing the lock, the
+ * verifier trampoline, raising errors, byte/list/address typemaps), and the
+ * idioms on top (keyword builders, context managers, block forms, <close>,
+ * an event-returning Selector) in python/netsocket_python.i,
+ * ruby/lib/netsocket.rb and lua/netsocket.lua.
  */
 %module netsocket
 
@@ -39,7 +44,7 @@ typedef struct { unsigned char *data; size_t len; int none; } nsb_bytes;
 typedef struct { size_t n; const unsigned char **items; size_t *lens; int text; } nsb_list;
 /* (ip, port). */
 typedef struct { char ip[64]; int port; } nsb_addr;
-/* A language callable kept alive by the verifier machinery (see below). */
+/* A language callable (a strong reference, a GC-marked box, a registry ref). */
 typedef void *nsb_callable;
 
 /* The calling thread's failure, captured right after the C call and raised
@@ -84,7 +89,7 @@ static void *nsb_check_ptr(void *p)
 }
 
 /* Blocking calls: described by an nsb_call, run by nsb_run without the
- * interpreter lock (nsb_unlocked is defined per language below). */
+ * interpreter lock (nsb_unlocked is defined per language). */
 enum nsb_op {
     NSB_CLIENT, NSB_CLIENT_TLS, NSB_CONNECT, NSB_SEND, NSB_SEND_ALL, NSB_RECV,
     NSB_ACCEPT, NSB_HANDSHAKE, NSB_CLOSE, NSB_WAIT
@@ -130,531 +135,23 @@ static void nsb_release(void *userdata);
 %}
 
 /* ------------------------------------------------------------------ */
-/* Per-language runtime: lock release, verifier, errors                */
-/* ------------------------------------------------------------------ */
-
-#if defined(SWIGPYTHON)
-%{
-static void nsb_unlocked(nsb_call *c)
-{
-    Py_BEGIN_ALLOW_THREADS
-    nsb_run(c);
-    Py_END_ALLOW_THREADS
-}
-
-/* userdata is a strong reference to the callable. */
-static int nsb_verify(void *userdata, int depth, int preverify_error,
-                      const unsigned char *der, size_t der_len)
-{
-    PyGILState_STATE g = PyGILState_Ensure();
-    int ok = 0;
-    PyObject *r = PyObject_CallFunction((PyObject *)userdata, "iiy#", depth, preverify_error,
-                                        (const char *)der, (Py_ssize_t)der_len);
-    if (r != NULL) {
-        ok = PyObject_IsTrue(r) == 1;
-        Py_DECREF(r);
-    }
-    if (PyErr_Occurred()) { /* an exception in the verifier rejects */
-        PyObject *type, *value, *tb, *text;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        text = value ? PyObject_Repr(value) : NULL;
-        nsb_note_verifier_raised(text ? PyUnicode_AsUTF8(text) : NULL);
-        Py_XDECREF(text);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-        PyErr_Clear();
-        ok = 0;
-    }
-    PyGILState_Release(g);
-    return ok;
-}
-
-static void nsb_release(void *userdata)
-{
-    PyGILState_STATE g = PyGILState_Ensure();
-    Py_DECREF((PyObject *)userdata);
-    PyGILState_Release(g);
-}
-
-static PyObject *nsb_py_errors[12]; /* by -status; [0] = Error */
-
-static PyObject *nsb_py_error_class(int status)
-{
-    if (status == NS_ERR_INVALID) return PyExc_ValueError;
-    if (status == NS_ERR_NOMEM) return PyExc_MemoryError;
-    if (status < 0 && status > -12 && nsb_py_errors[-status]) return nsb_py_errors[-status];
-    return nsb_py_errors[0];
-}
-
-static void nsb_raise(void)
-{
-    int st = nsb_err.status;
-    PyObject *cls = nsb_py_error_class(st);
-    PyObject *e = PyObject_CallFunction(cls, "s", nsb_err.message);
-    nsb_err.status = 0;
-    if (e == NULL)
-        return;
-    PyObject *name = PyUnicode_FromString(ns_status_name(st));
-    PyObject *code = PyLong_FromLong(st);
-    if (name) PyObject_SetAttrString(e, "status", name);
-    if (code) PyObject_SetAttrString(e, "code", code);
-    if (nsb_err.os_error) {
-        PyObject *os = PyLong_FromLong(nsb_err.os_error);
-        if (os) PyObject_SetAttrString(e, "errno", os);
-        Py_XDECREF(os);
-    }
-    Py_XDECREF(name);
-    Py_XDECREF(code);
-    PyErr_Clear();
-    PyErr_SetObject(cls, e);
-    Py_DECREF(e);
-}
-%}
-#endif
-
-#if defined(SWIGRUBY)
-%{
-#include <pthread.h>
-#include <ruby/thread.h>
-
-/* Non-zero while this thread runs netsocket code without the GVL. */
-static __thread int nsb_rb_unlocked;
-
-static void *nsb_rb_run(void *p)
-{
-    nsb_run((nsb_call *)p);
-    return NULL;
-}
-
-/* Ruby wants the blocked call back: Thread#kill or #raise, interpreter
- * exit, or a signal for the main thread.  The library retries EINTR, so a
- * selector wait is woken (it returns no events) and a socket call in a
- * thread other than the main one is woken by shutting its socket down
- * (the thread is being killed or raised into, e.g. at exit, where a thread
- * blocked in accept must not hang the interpreter).  The main thread's
- * interrupts are signal traps: its call finishes or times out first and
- * the socket stays usable. */
-static void nsb_rb_ubf(void *p)
-{
-    nsb_call *c = (nsb_call *)p;
-    if (c->sel)
-        ns_selector_interrupt(c->sel);
-    else if (c->interruptible && c->s && ns_socket_fd(c->s) >= 0)
-        shutdown(ns_socket_fd(c->s), SHUT_RDWR);
-}
-
-static void nsb_unlocked(nsb_call *c)
-{
-    int prev = nsb_rb_unlocked;
-    c->interruptible = rb_thread_current() != rb_thread_main();
-    nsb_rb_unlocked = 1;
-    rb_thread_call_without_gvl(nsb_rb_run, c, nsb_rb_ubf, c);
-    nsb_rb_unlocked = prev;
-}
-
-/* Verifier callables live in a list marked by one object registered with
- * the GC, so releasing one is plain C (it may happen during GC or without
- * the GVL). */
-typedef struct nsb_rb_box { VALUE proc; struct nsb_rb_box *prev, *next; } nsb_rb_box;
-static nsb_rb_box nsb_rb_boxes = { Qnil, &nsb_rb_boxes, &nsb_rb_boxes };
-static pthread_mutex_t nsb_rb_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void nsb_rb_mark_boxes(void *unused)
-{
-    pthread_mutex_lock(&nsb_rb_lock);
-    for (nsb_rb_box *b = nsb_rb_boxes.next; b != &nsb_rb_boxes; b = b->next)
-        rb_gc_mark(b->proc);
-    pthread_mutex_unlock(&nsb_rb_lock);
-}
-
-static const rb_data_type_t nsb_rb_keeper_type = {
-    "netsocket verifiers", { nsb_rb_mark_boxes, NULL, NULL, }, 0, 0, 0
-};
-
-static nsb_rb_box *nsb_rb_box_new(VALUE proc)
-{
-    nsb_rb_box *b = (nsb_rb_box *)calloc(1, sizeof *b);
-    if (b == NULL)
-        rb_raise(rb_eNoMemError, "netsocket: out of memory");
-    b->proc = proc;
-    pthread_mutex_lock(&nsb_rb_lock);
-    b->next = nsb_rb_boxes.next;
-    b->prev = &nsb_rb_boxes;
-    b->next->prev = b;
-    nsb_rb_boxes.next = b;
-    pthread_mutex_unlock(&nsb_rb_lock);
-    return b;
-}
-
-static void nsb_release(void *userdata)
-{
-    nsb_rb_box *b = (nsb_rb_box *)userdata;
-    pthread_mutex_lock(&nsb_rb_lock);
-    b->prev->next = b->next;
-    b->next->prev = b->prev;
-    pthread_mutex_unlock(&nsb_rb_lock);
-    free(b);
-}
-
-typedef struct {
-    VALUE proc;
-    int depth, preverify_error;
-    const unsigned char *der;
-    size_t der_len;
-    int ok;
-} nsb_rb_vcall;
-
-static VALUE nsb_rb_vcall_body(VALUE p)
-{
-    nsb_rb_vcall *v = (nsb_rb_vcall *)p;
-    VALUE r = rb_funcall(v->proc, rb_intern("call"), 3, INT2NUM(v->depth),
-                         INT2NUM(v->preverify_error), rb_str_new((const char *)v->der, (long)v->der_len));
-    v->ok = RTEST(r);
-    return Qnil;
-}
-
-static VALUE nsb_rb_inspect(VALUE exception)
-{
-    return rb_inspect(exception);
-}
-
-static void *nsb_rb_vcall_locked(void *p)
-{
-    int state = 0;
-    int prev = nsb_rb_unlocked;
-    nsb_rb_unlocked = 0;
-    rb_protect(nsb_rb_vcall_body, (VALUE)p, &state);
-    nsb_rb_unlocked = prev;
-    if (state) { /* an exception in the verifier rejects */
-        VALUE text = rb_protect(nsb_rb_inspect, rb_errinfo(), &state);
-        nsb_note_verifier_raised(state ? NULL : StringValueCStr(text));
-        ((nsb_rb_vcall *)p)->ok = 0;
-        rb_set_errinfo(Qnil);
-    }
-    return NULL;
-}
-
-static int nsb_verify(void *userdata, int depth, int preverify_error,
-                      const unsigned char *der, size_t der_len)
-{
-    nsb_rb_vcall v = { ((nsb_rb_box *)userdata)->proc, depth, preverify_error, der, der_len, 0 };
-    if (nsb_rb_unlocked)
-        rb_thread_call_with_gvl(nsb_rb_vcall_locked, &v);
-    else
-        nsb_rb_vcall_locked(&v);
-    return v.ok;
-}
-
-static VALUE nsb_rb_errors[12]; /* by -status; [0] = Error */
-
-static void nsb_raise(void)
-{
-    int st = nsb_err.status;
-    VALUE cls = (st < 0 && st > -12 && nsb_rb_errors[-st]) ? nsb_rb_errors[-st] : nsb_rb_errors[0];
-    VALUE e = rb_exc_new_cstr(cls, nsb_err.message);
-    nsb_err.status = 0;
-    rb_iv_set(e, "@status", rb_str_new_cstr(ns_status_name(st)));
-    rb_iv_set(e, "@code", INT2NUM(st));
-    rb_iv_set(e, "@os_error", INT2NUM(nsb_err.os_error));
-    rb_exc_raise(e);
-}
-%}
-#endif
-
-#if defined(SWIGLUA)
-%{
-/* The Lua thread making the current call (the verifier runs on it). */
-static __thread lua_State *nsb_lua_current;
-
-static void nsb_unlocked(nsb_call *c)
-{
-    nsb_run(c);
-}
-
-typedef struct { lua_State *main; int ref; } nsb_lua_box;
-
-static int nsb_verify(void *userdata, int depth, int preverify_error,
-                      const unsigned char *der, size_t der_len)
-{
-    nsb_lua_box *b = (nsb_lua_box *)userdata;
-    lua_State *L = nsb_lua_current ? nsb_lua_current : b->main;
-    int top = lua_gettop(L), ok = 0;
-    if (!lua_checkstack(L, 5))
-        return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
-    lua_pushinteger(L, depth);
-    lua_pushinteger(L, preverify_error);
-    lua_pushlstring(L, (const char *)der, der_len);
-    if (lua_pcall(L, 3, 1, 0) == LUA_OK) /* an error in the verifier rejects */
-        ok = lua_toboolean(L, -1);
-    else
-        nsb_note_verifier_raised(lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "a non-string error");
-    lua_settop(L, top);
-    return ok;
-}
-
-static void nsb_release(void *userdata)
-{
-    nsb_lua_box *b = (nsb_lua_box *)userdata;
-    luaL_unref(b->main, LUA_REGISTRYINDEX, b->ref);
-    free(b);
-}
-
-static int nsb_lua_error_tostring(lua_State *L)
-{
-    lua_getfield(L, 1, "message");
-    return 1;
-}
-
-/* Pushes {status=, message=, code=, os_error=} with a __tostring. */
-static void nsb_lua_push_error(lua_State *L)
-{
-    int st = nsb_err.status;
-    nsb_err.status = 0;
-    lua_createtable(L, 0, 4);
-    lua_pushstring(L, ns_status_name(st)); lua_setfield(L, -2, "status");
-    lua_pushstring(L, nsb_err.message);    lua_setfield(L, -2, "message");
-    lua_pushinteger(L, st);                lua_setfield(L, -2, "code");
-    lua_pushinteger(L, nsb_err.os_error);  lua_setfield(L, -2, "os_error");
-    if (luaL_newmetatable(L, "netsocket.Error")) {
-        lua_pushcfunction(L, nsb_lua_error_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_setmetatable(L, -2);
-}
-%}
-#endif
-
-/* Every wrapper: raise the pending error, if any, after the call. */
-#if defined(SWIGPYTHON)
-%exception {
-    nsb_err.status = 0;
-    nsb_err.verifier_raised[0] = '\0';
-    $action
-    if (nsb_err.status) { nsb_raise(); SWIG_fail; }
-}
-#elif defined(SWIGRUBY)
-%exception {
-    nsb_err.status = 0;
-    nsb_err.verifier_raised[0] = '\0';
-    $action
-    if (nsb_err.status) nsb_raise();
-}
-#elif defined(SWIGLUA)
-%exception {
-    lua_State *nsb_caller = nsb_lua_current;
-    nsb_err.status = 0;
-    nsb_err.verifier_raised[0] = '\0';
-    nsb_lua_current = L;
-    $action
-    nsb_lua_current = nsb_caller;
-    if (nsb_err.status) { nsb_lua_push_error(L); SWIG_fail; }
-}
-#endif
-
-/* ------------------------------------------------------------------ */
-/* Typemaps                                                            */
+/* Per-language runtime (each file beside this one): nsb_unlocked,    */
+/* nsb_verify/nsb_release, raising the pending error (%exception) and  */
+/* the typemaps for the glue types above.                              */
 /* ------------------------------------------------------------------ */
 
 %include <stdint.i>
-
 %feature("autodoc", "1");
 
-#if defined(SWIGPYTHON) || defined(SWIGRUBY)
-%feature("compactdefaultargs");
-#endif
-
 #if defined(SWIGPYTHON)
-/* Bytes in: anything with the buffer protocol; pem also takes str. */
-%typemap(in) (const void *data, size_t LEN) (Py_buffer view, int have = 0) {
-    if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
-    have = 1;
-    $1 = view.buf;
-    $2 = (size_t)view.len;
-}
-%typemap(freearg) (const void *data, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
-%typemap(typecheck) (const void *data, size_t LEN) { $1 = PyObject_CheckBuffer($input); }
-%typemap(in) (const void *pem, size_t LEN) (Py_buffer view, int have = 0) {
-    if (PyUnicode_Check($input)) {
-        Py_ssize_t n;
-        $1 = (void *)PyUnicode_AsUTF8AndSize($input, &n);
-        if ($1 == NULL) SWIG_fail;
-        $2 = (size_t)n;
-    } else {
-        if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
-        have = 1;
-        $1 = view.buf;
-        $2 = (size_t)view.len;
-    }
-}
-%typemap(freearg) (const void *pem, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
-%typemap(in) (void *buffer, size_t LEN) (Py_buffer view, int have = 0) {
-    if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) < 0) SWIG_fail;
-    have = 1;
-    $1 = view.buf;
-    $2 = (size_t)view.len;
-}
-%typemap(freearg) (void *buffer, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
-%typemap(out) nsb_bytes {
-    if ($1.none) {
-        $result = Py_None;
-        Py_INCREF(Py_None);
-    } else {
-        $result = PyBytes_FromStringAndSize((const char *)$1.data, (Py_ssize_t)$1.len);
-    }
-    free($1.data);
-    if ($result == NULL) SWIG_fail;
-}
-%typemap(out) nsb_list {
-    $result = PyList_New((Py_ssize_t)$1.n);
-    for (size_t i = 0; $result && i < $1.n; i++) {
-        PyObject *item = $1.text ? PyUnicode_FromStringAndSize((const char *)$1.items[i], (Py_ssize_t)$1.lens[i])
-                                 : PyBytes_FromStringAndSize((const char *)$1.items[i], (Py_ssize_t)$1.lens[i]);
-        if (item == NULL) { Py_CLEAR($result); break; }
-        PyList_SET_ITEM($result, (Py_ssize_t)i, item);
-    }
-    free($1.items);
-    free($1.lens);
-    if ($result == NULL) SWIG_fail;
-}
-%typemap(out) nsb_addr { $result = Py_BuildValue("(si)", $1.ip, $1.port); }
-%typemap(in) nsb_callable {
-    if ($input == Py_None) {
-        $1 = NULL;
-    } else if (!PyCallable_Check($input)) {
-        PyErr_SetString(PyExc_TypeError, "certificate_verifier must be callable or None");
-        SWIG_fail;
-    } else {
-        Py_INCREF($input);
-        $1 = $input;
-    }
-}
-%typemap(out) nsb_callable { $result = $1 ? (PyObject *)$1 : Py_None; Py_INCREF($result); }
-/* Flags: any truthy object. */
-%typemap(in) int on { int t = PyObject_IsTrue($input); if (t < 0) SWIG_fail; $1 = t; }
-%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
-/* A service is a name or a port number. */
-%typemap(in) const char *service (char buf[32]) {
-    if (PyLong_Check($input)) {
-        snprintf(buf, sizeof buf, "%ld", PyLong_AsLong($input));
-        $1 = buf;
-    } else if (PyUnicode_Check($input)) {
-        $1 = (char *)PyUnicode_AsUTF8($input);
-        if ($1 == NULL) SWIG_fail;
-    } else {
-        PyErr_SetString(PyExc_TypeError, "service must be a str or an int");
-        SWIG_fail;
-    }
-}
-%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service {
-    $1 = PyLong_Check($input) || PyUnicode_Check($input);
-}
-/* Predicates take any object. */
-%typemap(in) const nsb_options *obj { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
+%include "python/netsocket_python_runtime.i"
+#elif defined(SWIGRUBY)
+%include "ruby/netsocket_ruby.i"
+#elif defined(SWIGLUA)
+%include "lua/netsocket_lua.i"
 #endif
 
-#if defined(SWIGRUBY)
-/* A frozen (shared, copy-on-write) view of the string: safe to read
- * without the GVL while other threads run. */
-%define NSB_RUBY_BYTES(NAME)
-%typemap(in) (const void *NAME, size_t LEN) (VALUE frozen) {
-    frozen = rb_str_new_frozen(StringValue($input));
-    $1 = (void *)RSTRING_PTR(frozen);
-    $2 = (size_t)RSTRING_LEN(frozen);
-}
-%typemap(freearg) (const void *NAME, size_t LEN) { RB_GC_GUARD(frozen$argnum); }
-%enddef
-NSB_RUBY_BYTES(data)
-NSB_RUBY_BYTES(pem)
-%typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = RB_TYPE_P($input, T_STRING); }
-%typemap(out) nsb_bytes {
-    $result = $1.none ? Qnil : rb_str_new((const char *)$1.data, (long)$1.len);
-    free($1.data);
-}
-%typemap(out) nsb_list {
-    $result = rb_ary_new_capa((long)$1.n);
-    for (size_t i = 0; i < $1.n; i++)
-        rb_ary_push($result, $1.text ? rb_utf8_str_new((const char *)$1.items[i], (long)$1.lens[i])
-                                     : rb_str_new((const char *)$1.items[i], (long)$1.lens[i]));
-    free($1.items);
-    free($1.lens);
-}
-%typemap(out) nsb_addr { $result = rb_ary_new_from_args(2, rb_str_new_cstr($1.ip), INT2NUM($1.port)); }
-%typemap(in) nsb_callable {
-    if (NIL_P($input)) {
-        $1 = NULL;
-    } else if (!rb_respond_to($input, rb_intern("call"))) {
-        rb_raise(rb_eTypeError, "certificate_verifier must respond to call");
-    } else {
-        $1 = nsb_rb_box_new($input);
-    }
-}
-%typemap(out) nsb_callable { $result = $1 ? ((nsb_rb_box *)$1)->proc : Qnil; }
-%typemap(in) int on { $1 = RTEST($input) && !(RB_INTEGER_TYPE_P($input) && NUM2LONG($input) == 0); }
-%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
-%typemap(in) const char *service (VALUE s) {
-    s = RB_INTEGER_TYPE_P($input) ? rb_funcall($input, rb_intern("to_s"), 0) : $input;
-    $1 = StringValueCStr(s);
-}
-%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service {
-    $1 = RB_INTEGER_TYPE_P($input) || RB_TYPE_P($input, T_STRING);
-}
-%typemap(in) const nsb_options *obj { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
-#endif
-
-#if defined(SWIGLUA)
-%typemap(in, checkfn="lua_isstring") (const void *data, size_t LEN), (const void *pem, size_t LEN) {
-    $1 = (void *)lua_tolstring(L, $input, &$2);
-}
-%typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = lua_isstring(L, $input); }
-/* Integers stay Lua integers (SWIG's default pushes floats). */
-%typemap(out) int, long, unsigned, unsigned int, size_t, int64_t { lua_pushinteger(L, (lua_Integer)$1); SWIG_arg++; }
-%typemap(out) nsb_bytes {
-    if ($1.none) lua_pushnil(L); else lua_pushlstring(L, (const char *)$1.data, $1.len);
-    free($1.data);
-    SWIG_arg++;
-}
-%typemap(out) nsb_list {
-    lua_createtable(L, (int)$1.n, 0);
-    for (size_t i = 0; i < $1.n; i++) {
-        lua_pushlstring(L, (const char *)$1.items[i], $1.lens[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    free($1.items);
-    free($1.lens);
-    SWIG_arg++;
-}
-%typemap(out) nsb_addr { lua_pushstring(L, $1.ip); lua_pushinteger(L, $1.port); SWIG_arg += 2; }
-%typemap(in) nsb_callable {
-    if (lua_isnoneornil(L, $input)) {
-        $1 = NULL;
-    } else {
-        nsb_lua_box *b;
-        luaL_checktype(L, $input, LUA_TFUNCTION);
-        b = (nsb_lua_box *)malloc(sizeof *b);
-        if (b == NULL) luaL_error(L, "netsocket: out of memory");
-        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-        b->main = lua_tothread(L, -1);
-        lua_pop(L, 1);
-        lua_pushvalue(L, $input);
-        b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        $1 = b;
-    }
-}
-%typemap(out) nsb_callable {
-    if ($1) lua_rawgeti(L, LUA_REGISTRYINDEX, ((nsb_lua_box *)$1)->ref); else lua_pushnil(L);
-    SWIG_arg++;
-}
-%typemap(in) int on { $1 = lua_isnumber(L, $input) ? lua_tonumber(L, $input) != 0 : lua_toboolean(L, $input); }
-%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
-%typemap(in) const char *service { $1 = (char *)luaL_checkstring(L, $input); }
-%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service { $1 = lua_isstring(L, $input); }
-%typemap(in) const nsb_options *obj {
-    if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL;
-}
-#endif
+/* Predicates take any object (non-options become NULL, i.e. false). */
 %typemap(typecheck, precedence=SWIG_TYPECHECK_POINTER) const nsb_options *obj { $1 = 1; }
 
 /* ------------------------------------------------------------------ */
@@ -1090,6 +587,4 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
 /* Per-language idioms (builders, context managers, ...). */
 #if defined(SWIGPYTHON)
 %include "python/netsocket_python.i"
-#elif defined(SWIGRUBY)
-%include "ruby/netsocket_ruby.i"
 #endif

@@ -1,6 +1,210 @@
-/* Ruby idioms on top of netsocket.i: the Netsocket::Error tree and the GC
- * root of verifier procs.  Builders, predicates and block forms are in
- * lib/netsocket.rb. */
+/* Ruby runtime for netsocket.i: blocking calls without the GVL, the
+ * verifier trampoline (GVL re-acquired, exceptions caught), the
+ * Netsocket::Error tree, and typemaps for the glue types.  Builders,
+ * predicates and block forms are in lib/netsocket.rb. */
+
+%feature("compactdefaultargs");
+
+%{
+#include <pthread.h>
+#include <ruby/thread.h>
+
+/* Non-zero while this thread runs netsocket code without the GVL. */
+static __thread int nsb_rb_unlocked;
+
+static void *nsb_rb_run(void *p)
+{
+    nsb_run((nsb_call *)p);
+    return NULL;
+}
+
+/* Ruby wants the blocked call back: Thread#kill or #raise, interpreter
+ * exit, or a signal for the main thread.  The library retries EINTR, so a
+ * selector wait is woken (it returns no events) and a socket call in a
+ * thread other than the main one is woken by shutting its socket down
+ * (the thread is being killed or raised into, e.g. at exit, where a thread
+ * blocked in accept must not hang the interpreter).  The main thread's
+ * interrupts are signal traps: its call finishes or times out first and
+ * the socket stays usable. */
+static void nsb_rb_ubf(void *p)
+{
+    nsb_call *c = (nsb_call *)p;
+    if (c->sel)
+        ns_selector_interrupt(c->sel);
+    else if (c->interruptible && c->s && ns_socket_fd(c->s) >= 0)
+        shutdown(ns_socket_fd(c->s), SHUT_RDWR);
+}
+
+static void nsb_unlocked(nsb_call *c)
+{
+    int prev = nsb_rb_unlocked;
+    c->interruptible = rb_thread_current() != rb_thread_main();
+    nsb_rb_unlocked = 1;
+    rb_thread_call_without_gvl(nsb_rb_run, c, nsb_rb_ubf, c);
+    nsb_rb_unlocked = prev;
+}
+
+/* Verifier callables live in a list marked by one object registered with
+ * the GC, so releasing one is plain C (it may happen during GC or without
+ * the GVL). */
+typedef struct nsb_rb_box { VALUE proc; struct nsb_rb_box *prev, *next; } nsb_rb_box;
+static nsb_rb_box nsb_rb_boxes = { Qnil, &nsb_rb_boxes, &nsb_rb_boxes };
+static pthread_mutex_t nsb_rb_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void nsb_rb_mark_boxes(void *unused)
+{
+    pthread_mutex_lock(&nsb_rb_lock);
+    for (nsb_rb_box *b = nsb_rb_boxes.next; b != &nsb_rb_boxes; b = b->next)
+        rb_gc_mark(b->proc);
+    pthread_mutex_unlock(&nsb_rb_lock);
+}
+
+static const rb_data_type_t nsb_rb_keeper_type = {
+    "netsocket verifiers", { nsb_rb_mark_boxes, NULL, NULL, }, 0, 0, 0
+};
+
+static nsb_rb_box *nsb_rb_box_new(VALUE proc)
+{
+    nsb_rb_box *b = (nsb_rb_box *)calloc(1, sizeof *b);
+    if (b == NULL)
+        rb_raise(rb_eNoMemError, "netsocket: out of memory");
+    b->proc = proc;
+    pthread_mutex_lock(&nsb_rb_lock);
+    b->next = nsb_rb_boxes.next;
+    b->prev = &nsb_rb_boxes;
+    b->next->prev = b;
+    nsb_rb_boxes.next = b;
+    pthread_mutex_unlock(&nsb_rb_lock);
+    return b;
+}
+
+static void nsb_release(void *userdata)
+{
+    nsb_rb_box *b = (nsb_rb_box *)userdata;
+    pthread_mutex_lock(&nsb_rb_lock);
+    b->prev->next = b->next;
+    b->next->prev = b->prev;
+    pthread_mutex_unlock(&nsb_rb_lock);
+    free(b);
+}
+
+typedef struct {
+    VALUE proc;
+    int depth, preverify_error;
+    const unsigned char *der;
+    size_t der_len;
+    int ok;
+} nsb_rb_vcall;
+
+static VALUE nsb_rb_vcall_body(VALUE p)
+{
+    nsb_rb_vcall *v = (nsb_rb_vcall *)p;
+    VALUE r = rb_funcall(v->proc, rb_intern("call"), 3, INT2NUM(v->depth),
+                         INT2NUM(v->preverify_error), rb_str_new((const char *)v->der, (long)v->der_len));
+    v->ok = RTEST(r);
+    return Qnil;
+}
+
+static VALUE nsb_rb_inspect(VALUE exception)
+{
+    return rb_inspect(exception);
+}
+
+static void *nsb_rb_vcall_locked(void *p)
+{
+    int state = 0;
+    int prev = nsb_rb_unlocked;
+    nsb_rb_unlocked = 0;
+    rb_protect(nsb_rb_vcall_body, (VALUE)p, &state);
+    nsb_rb_unlocked = prev;
+    if (state) { /* an exception in the verifier rejects */
+        VALUE text = rb_protect(nsb_rb_inspect, rb_errinfo(), &state);
+        nsb_note_verifier_raised(state ? NULL : StringValueCStr(text));
+        ((nsb_rb_vcall *)p)->ok = 0;
+        rb_set_errinfo(Qnil);
+    }
+    return NULL;
+}
+
+static int nsb_verify(void *userdata, int depth, int preverify_error,
+                      const unsigned char *der, size_t der_len)
+{
+    nsb_rb_vcall v = { ((nsb_rb_box *)userdata)->proc, depth, preverify_error, der, der_len, 0 };
+    if (nsb_rb_unlocked)
+        rb_thread_call_with_gvl(nsb_rb_vcall_locked, &v);
+    else
+        nsb_rb_vcall_locked(&v);
+    return v.ok;
+}
+
+static VALUE nsb_rb_errors[12]; /* by -status; [0] = Error */
+
+static void nsb_raise(void)
+{
+    int st = nsb_err.status;
+    VALUE cls = (st < 0 && st > -12 && nsb_rb_errors[-st]) ? nsb_rb_errors[-st] : nsb_rb_errors[0];
+    VALUE e = rb_exc_new_cstr(cls, nsb_err.message);
+    nsb_err.status = 0;
+    rb_iv_set(e, "@status", rb_str_new_cstr(ns_status_name(st)));
+    rb_iv_set(e, "@code", INT2NUM(st));
+    rb_iv_set(e, "@os_error", INT2NUM(nsb_err.os_error));
+    rb_exc_raise(e);
+}
+%}
+
+%exception {
+    nsb_err.status = 0;
+    nsb_err.verifier_raised[0] = '\0';
+    $action
+    if (nsb_err.status) nsb_raise();
+}
+
+/* A frozen (shared, copy-on-write) view of the string: safe to read
+ * without the GVL while other threads run. */
+%define NSB_RUBY_BYTES(NAME)
+%typemap(in) (const void *NAME, size_t LEN) (VALUE frozen) {
+    frozen = rb_str_new_frozen(StringValue($input));
+    $1 = (void *)RSTRING_PTR(frozen);
+    $2 = (size_t)RSTRING_LEN(frozen);
+}
+%typemap(freearg) (const void *NAME, size_t LEN) { RB_GC_GUARD(frozen$argnum); }
+%enddef
+NSB_RUBY_BYTES(data)
+NSB_RUBY_BYTES(pem)
+%typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = RB_TYPE_P($input, T_STRING); }
+%typemap(out) nsb_bytes {
+    $result = $1.none ? Qnil : rb_str_new((const char *)$1.data, (long)$1.len);
+    free($1.data);
+}
+%typemap(out) nsb_list {
+    $result = rb_ary_new_capa((long)$1.n);
+    for (size_t i = 0; i < $1.n; i++)
+        rb_ary_push($result, $1.text ? rb_utf8_str_new((const char *)$1.items[i], (long)$1.lens[i])
+                                     : rb_str_new((const char *)$1.items[i], (long)$1.lens[i]));
+    free($1.items);
+    free($1.lens);
+}
+%typemap(out) nsb_addr { $result = rb_ary_new_from_args(2, rb_str_new_cstr($1.ip), INT2NUM($1.port)); }
+%typemap(in) nsb_callable {
+    if (NIL_P($input)) {
+        $1 = NULL;
+    } else if (!rb_respond_to($input, rb_intern("call"))) {
+        rb_raise(rb_eTypeError, "certificate_verifier must respond to call");
+    } else {
+        $1 = nsb_rb_box_new($input);
+    }
+}
+%typemap(out) nsb_callable { $result = $1 ? ((nsb_rb_box *)$1)->proc : Qnil; }
+%typemap(in) int on { $1 = RTEST($input) && !(RB_INTEGER_TYPE_P($input) && NUM2LONG($input) == 0); }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
+%typemap(in) const char *service (VALUE s) {
+    s = RB_INTEGER_TYPE_P($input) ? rb_funcall($input, rb_intern("to_s"), 0) : $input;
+    $1 = StringValueCStr(s);
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service {
+    $1 = RB_INTEGER_TYPE_P($input) || RB_TYPE_P($input, T_STRING);
+}
+%typemap(in) const nsb_options *obj { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
 
 %init %{
 {

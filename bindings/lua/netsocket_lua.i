@@ -1,0 +1,125 @@
+/* Lua runtime for netsocket.i: the verifier trampoline (called on the Lua
+ * thread making the call, errors caught), error tables, and typemaps for
+ * the glue types.  Builders, <close> and the selector are in netsocket.lua. */
+
+%{
+/* The Lua thread making the current call (the verifier runs on it). */
+static __thread lua_State *nsb_lua_current;
+
+static void nsb_unlocked(nsb_call *c)
+{
+    nsb_run(c);
+}
+
+typedef struct { lua_State *main; int ref; } nsb_lua_box;
+
+static int nsb_verify(void *userdata, int depth, int preverify_error,
+                      const unsigned char *der, size_t der_len)
+{
+    nsb_lua_box *b = (nsb_lua_box *)userdata;
+    lua_State *L = nsb_lua_current ? nsb_lua_current : b->main;
+    int top = lua_gettop(L), ok = 0;
+    if (!lua_checkstack(L, 5))
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+    lua_pushinteger(L, depth);
+    lua_pushinteger(L, preverify_error);
+    lua_pushlstring(L, (const char *)der, der_len);
+    if (lua_pcall(L, 3, 1, 0) == LUA_OK) /* an error in the verifier rejects */
+        ok = lua_toboolean(L, -1);
+    else
+        nsb_note_verifier_raised(lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "a non-string error");
+    lua_settop(L, top);
+    return ok;
+}
+
+static void nsb_release(void *userdata)
+{
+    nsb_lua_box *b = (nsb_lua_box *)userdata;
+    luaL_unref(b->main, LUA_REGISTRYINDEX, b->ref);
+    free(b);
+}
+
+static int nsb_lua_error_tostring(lua_State *L)
+{
+    lua_getfield(L, 1, "message");
+    return 1;
+}
+
+/* Pushes {status=, message=, code=, os_error=} with a __tostring. */
+static void nsb_lua_push_error(lua_State *L)
+{
+    int st = nsb_err.status;
+    nsb_err.status = 0;
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, ns_status_name(st)); lua_setfield(L, -2, "status");
+    lua_pushstring(L, nsb_err.message);    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, st);                lua_setfield(L, -2, "code");
+    lua_pushinteger(L, nsb_err.os_error);  lua_setfield(L, -2, "os_error");
+    if (luaL_newmetatable(L, "netsocket.Error")) {
+        lua_pushcfunction(L, nsb_lua_error_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+}
+%}
+
+%exception {
+    lua_State *nsb_caller = nsb_lua_current;
+    nsb_err.status = 0;
+    nsb_err.verifier_raised[0] = '\0';
+    nsb_lua_current = L;
+    $action
+    nsb_lua_current = nsb_caller;
+    if (nsb_err.status) { nsb_lua_push_error(L); SWIG_fail; }
+}
+
+%typemap(in, checkfn="lua_isstring") (const void *data, size_t LEN), (const void *pem, size_t LEN) {
+    $1 = (void *)lua_tolstring(L, $input, &$2);
+}
+%typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = lua_isstring(L, $input); }
+/* Integers stay Lua integers (SWIG's default pushes floats). */
+%typemap(out) int, long, unsigned, unsigned int, size_t, int64_t { lua_pushinteger(L, (lua_Integer)$1); SWIG_arg++; }
+%typemap(out) nsb_bytes {
+    if ($1.none) lua_pushnil(L); else lua_pushlstring(L, (const char *)$1.data, $1.len);
+    free($1.data);
+    SWIG_arg++;
+}
+%typemap(out) nsb_list {
+    lua_createtable(L, (int)$1.n, 0);
+    for (size_t i = 0; i < $1.n; i++) {
+        lua_pushlstring(L, (const char *)$1.items[i], $1.lens[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free($1.items);
+    free($1.lens);
+    SWIG_arg++;
+}
+%typemap(out) nsb_addr { lua_pushstring(L, $1.ip); lua_pushinteger(L, $1.port); SWIG_arg += 2; }
+%typemap(in) nsb_callable {
+    if (lua_isnoneornil(L, $input)) {
+        $1 = NULL;
+    } else {
+        nsb_lua_box *b;
+        luaL_checktype(L, $input, LUA_TFUNCTION);
+        b = (nsb_lua_box *)malloc(sizeof *b);
+        if (b == NULL) luaL_error(L, "netsocket: out of memory");
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+        b->main = lua_tothread(L, -1);
+        lua_pop(L, 1);
+        lua_pushvalue(L, $input);
+        b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        $1 = b;
+    }
+}
+%typemap(out) nsb_callable {
+    if ($1) lua_rawgeti(L, LUA_REGISTRYINDEX, ((nsb_lua_box *)$1)->ref); else lua_pushnil(L);
+    SWIG_arg++;
+}
+%typemap(in) int on { $1 = lua_isnumber(L, $input) ? lua_tonumber(L, $input) != 0 : lua_toboolean(L, $input); }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
+%typemap(in) const char *service { $1 = (char *)luaL_checkstring(L, $input); }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service { $1 = lua_isstring(L, $input); }
+%typemap(in) const nsb_options *obj {
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL;
+}

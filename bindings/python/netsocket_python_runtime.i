@@ -1,0 +1,179 @@
+/* Python runtime for netsocket.i: blocking calls without the GIL, the
+ * verifier trampoline (GIL re-acquired, exceptions caught), raising the
+ * exception classes made in netsocket_python.i, and typemaps for the glue
+ * types.  The idioms on top are in netsocket_python.i. */
+
+%feature("compactdefaultargs");
+
+%{
+static void nsb_unlocked(nsb_call *c)
+{
+    Py_BEGIN_ALLOW_THREADS
+    nsb_run(c);
+    Py_END_ALLOW_THREADS
+}
+
+/* userdata is a strong reference to the callable. */
+static int nsb_verify(void *userdata, int depth, int preverify_error,
+                      const unsigned char *der, size_t der_len)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    int ok = 0;
+    PyObject *r = PyObject_CallFunction((PyObject *)userdata, "iiy#", depth, preverify_error,
+                                        (const char *)der, (Py_ssize_t)der_len);
+    if (r != NULL) {
+        ok = PyObject_IsTrue(r) == 1;
+        Py_DECREF(r);
+    }
+    if (PyErr_Occurred()) { /* an exception in the verifier rejects */
+        PyObject *type, *value, *tb, *text;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        text = value ? PyObject_Repr(value) : NULL;
+        nsb_note_verifier_raised(text ? PyUnicode_AsUTF8(text) : NULL);
+        Py_XDECREF(text);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        PyErr_Clear();
+        ok = 0;
+    }
+    PyGILState_Release(g);
+    return ok;
+}
+
+static void nsb_release(void *userdata)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    Py_DECREF((PyObject *)userdata);
+    PyGILState_Release(g);
+}
+
+static PyObject *nsb_py_errors[12]; /* by -status; [0] = Error */
+
+static PyObject *nsb_py_error_class(int status)
+{
+    if (status == NS_ERR_INVALID) return PyExc_ValueError;
+    if (status == NS_ERR_NOMEM) return PyExc_MemoryError;
+    if (status < 0 && status > -12 && nsb_py_errors[-status]) return nsb_py_errors[-status];
+    return nsb_py_errors[0];
+}
+
+static void nsb_raise(void)
+{
+    int st = nsb_err.status;
+    PyObject *cls = nsb_py_error_class(st);
+    PyObject *e = PyObject_CallFunction(cls, "s", nsb_err.message);
+    nsb_err.status = 0;
+    if (e == NULL)
+        return;
+    PyObject *name = PyUnicode_FromString(ns_status_name(st));
+    PyObject *code = PyLong_FromLong(st);
+    if (name) PyObject_SetAttrString(e, "status", name);
+    if (code) PyObject_SetAttrString(e, "code", code);
+    if (nsb_err.os_error) {
+        PyObject *os = PyLong_FromLong(nsb_err.os_error);
+        if (os) PyObject_SetAttrString(e, "errno", os);
+        Py_XDECREF(os);
+    }
+    Py_XDECREF(name);
+    Py_XDECREF(code);
+    PyErr_Clear();
+    PyErr_SetObject(cls, e);
+    Py_DECREF(e);
+}
+%}
+
+%exception {
+    nsb_err.status = 0;
+    nsb_err.verifier_raised[0] = '\0';
+    $action
+    if (nsb_err.status) { nsb_raise(); SWIG_fail; }
+}
+
+/* Bytes in: anything with the buffer protocol; pem also takes str. */
+%typemap(in) (const void *data, size_t LEN) (Py_buffer view, int have = 0) {
+    if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
+    have = 1;
+    $1 = view.buf;
+    $2 = (size_t)view.len;
+}
+%typemap(freearg) (const void *data, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(typecheck) (const void *data, size_t LEN) { $1 = PyObject_CheckBuffer($input); }
+%typemap(in) (const void *pem, size_t LEN) (Py_buffer view, int have = 0) {
+    if (PyUnicode_Check($input)) {
+        Py_ssize_t n;
+        $1 = (void *)PyUnicode_AsUTF8AndSize($input, &n);
+        if ($1 == NULL) SWIG_fail;
+        $2 = (size_t)n;
+    } else {
+        if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
+        have = 1;
+        $1 = view.buf;
+        $2 = (size_t)view.len;
+    }
+}
+%typemap(freearg) (const void *pem, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(in) (void *buffer, size_t LEN) (Py_buffer view, int have = 0) {
+    if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) < 0) SWIG_fail;
+    have = 1;
+    $1 = view.buf;
+    $2 = (size_t)view.len;
+}
+%typemap(freearg) (void *buffer, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(out) nsb_bytes {
+    if ($1.none) {
+        $result = Py_None;
+        Py_INCREF(Py_None);
+    } else {
+        $result = PyBytes_FromStringAndSize((const char *)$1.data, (Py_ssize_t)$1.len);
+    }
+    free($1.data);
+    if ($result == NULL) SWIG_fail;
+}
+%typemap(out) nsb_list {
+    $result = PyList_New((Py_ssize_t)$1.n);
+    for (size_t i = 0; $result && i < $1.n; i++) {
+        PyObject *item = $1.text ? PyUnicode_FromStringAndSize((const char *)$1.items[i], (Py_ssize_t)$1.lens[i])
+                                 : PyBytes_FromStringAndSize((const char *)$1.items[i], (Py_ssize_t)$1.lens[i]);
+        if (item == NULL) { Py_CLEAR($result); break; }
+        PyList_SET_ITEM($result, (Py_ssize_t)i, item);
+    }
+    free($1.items);
+    free($1.lens);
+    if ($result == NULL) SWIG_fail;
+}
+%typemap(out) nsb_addr { $result = Py_BuildValue("(si)", $1.ip, $1.port); }
+%typemap(in) nsb_callable {
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else if (!PyCallable_Check($input)) {
+        PyErr_SetString(PyExc_TypeError, "certificate_verifier must be callable or None");
+        SWIG_fail;
+    } else {
+        Py_INCREF($input);
+        $1 = $input;
+    }
+}
+%typemap(out) nsb_callable { $result = $1 ? (PyObject *)$1 : Py_None; Py_INCREF($result); }
+/* Flags: any truthy object. */
+%typemap(in) int on { int t = PyObject_IsTrue($input); if (t < 0) SWIG_fail; $1 = t; }
+%typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
+/* A service is a name or a port number. */
+%typemap(in) const char *service (char buf[32]) {
+    if (PyLong_Check($input)) {
+        snprintf(buf, sizeof buf, "%ld", PyLong_AsLong($input));
+        $1 = buf;
+    } else if (PyUnicode_Check($input)) {
+        $1 = (char *)PyUnicode_AsUTF8($input);
+        if ($1 == NULL) SWIG_fail;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "service must be a str or an int");
+        SWIG_fail;
+    }
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service {
+    $1 = PyLong_Check($input) || PyUnicode_Check($input);
+}
+/* Predicates take any object. */
+%typemap(in) const nsb_options *obj { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
