@@ -207,6 +207,16 @@ test("plain exchange with embedded NUL bytes, __close", function()
   collectgarbage()
 end)
 
+test("socket_options_to_client_socket", function()
+  local srv <close> = netsocket.make_server_socket("127.0.0.1", "0", netsocket.socket_options(blocking()))
+  local c <close> = netsocket.socket_options_to_client_socket(netsocket.socket_options(blocking()), "127.0.0.1",
+                                                              select(2, srv:info()))
+  check(not c:is_tls())
+  local conn <close> = srv:accept()
+  conn:send_all("to")
+  eq(c:recv(2), "to")
+end)
+
 test("read timeout and non-blocking recv", function()
   local srv <close> = netsocket.make_server_socket("127.0.0.1", "0", netsocket.socket_options(blocking()))
   local c <close> = netsocket.make_client_socket("127.0.0.1", select(2, srv:info()),

@@ -204,6 +204,19 @@ def test_makefile_and_selectors_module(plain_server):
     conn.close()
 
 
+def test_ipv6_and_socket_options_of_the_socket():
+    o = netsocket.socket_options(ai_family=netsocket.AF_INET6, **blocking())
+    with netsocket.make_server_socket("::1", 0, o) as srv:
+        with netsocket.make_client_socket("::1", srv.info()[1], o) as c, srv.accept() as conn:
+            assert conn.peer() == ("::1", c.info()[1])
+            c.setsockopt(netsocket.IPPROTO_TCP, netsocket.TCP_NODELAY, 1)
+            assert c.getsockopt(netsocket.IPPROTO_TCP, netsocket.TCP_NODELAY) == 1
+            assert c.getsockopt(netsocket.SOL_SOCKET, netsocket.SO_TYPE) == netsocket.SOCK_STREAM
+            linger = c.getsockopt_bytes(netsocket.SOL_SOCKET, netsocket.SO_LINGER, 8)
+            assert len(linger) == 8
+            c.setsockopt_bytes(netsocket.SOL_SOCKET, netsocket.SO_LINGER, linger)
+
+
 def test_asyncio_watches_fileno(plain_server):
     import asyncio
 

@@ -163,6 +163,17 @@ class NetsocketTest < Minitest::Test
     end
   end
 
+  def test_socket_options_to_client_socket
+    run_with_timeout do
+      srv = plain_server
+      Netsocket.socket_options_to_client_socket(Netsocket.socket_options(**blocking), "127.0.0.1", srv.info[1]) do |c|
+        refute c.tls?
+        srv.accept { |conn| conn.send_all("to") && assert_equal("to", c.recv(2)) }
+      end
+      srv.close
+    end
+  end
+
   def test_read_timeout_and_non_blocking_recv
     run_with_timeout do
       srv, c, conn = plain_pair(read_timeout: 100_000)
