@@ -565,6 +565,19 @@ def test_socket_options_to_client_socket_rejects_server_options(plain_server):
         netsocket.socket_options_to_client_socket(o, "127.0.0.1", plain_server.info()[1])
 
 
+@pytest.mark.xfail(strict=True, reason="core bug: recv(MSG_WAITALL) that times out after part of the "
+                   "request returns NS_ERR_READ_TIMEOUT and loses the bytes it already took")
+def test_waitall_timeout_keeps_partial_data(plain_server):
+    o = netsocket.socket_options(non_blocking=False, read_timeout=200_000)
+    with netsocket.make_client_socket("127.0.0.1", plain_server.info()[1], o) as c, plain_server.accept() as conn:
+        conn.send_all(b"ab")
+        try:
+            got = c.recv(4, netsocket.MSG_WAITALL)
+        except netsocket.SocketReadTimeoutError:
+            got = c.recv(4)  # the partial bytes must still be readable
+        assert got == b"ab"
+
+
 def test_socket_options_to_client_socket(certs, plain_server):
     c = netsocket.socket_options_to_client_socket(netsocket.socket_options(**blocking()), "127.0.0.1",
                                                   plain_server.info()[1])
