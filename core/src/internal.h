@@ -130,6 +130,8 @@ void ns_socket_apply_options(ns_socket *s, const ns_options *o);
 /* Sets fd close-on-exec and O_NONBLOCK. */
 int ns_fd_prepare(int fd);
 int ns_check_open(const ns_socket *s, const char *what);
+/* Names s in messages by its bound address ("127.0.0.1:41234"). */
+void ns_socket_label_local(ns_socket *s);
 /* Fails with `status` naming s's peer: "<what> <peer>: <cause>". */
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause);
 

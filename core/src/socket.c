@@ -161,6 +161,8 @@ static ns_socket *make_server(const char *node, const char *service, const ns_op
     ok = ok && ns_open_server_fd(node, service, opts, &fd) == NS_OK &&
          (s = wrap_fd(fd, NS_ROLE_SERVER, NULL, service)) != NULL;
     ok = ok && (!tls || ns_tls_server_context(s, opts) == NS_OK);
+    if (ok) /* messages name the address actually bound, e.g. 127.0.0.1:41234 */
+        ns_socket_label_local(s);
     return finish_open(s, opts, owned, ok);
 }
 
@@ -278,8 +280,8 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
     size_t got = 0;
     while (got < len) {
         ssize_t n = recv_once(s, (char *)buf + got, len - got, flags & ~MSG_WAITALL, deadline);
-        if (n < 0)
-            return got > 0 && n != NS_ERR_READ_TIMEOUT ? (ssize_t)got : n;
+        if (n < 0) /* bytes already taken are returned; the error recurs next call */
+            return got > 0 ? (ssize_t)got : n;
         if (n == 0)
             break;
         got += (size_t)n;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -114,4 +115,13 @@ int ns_socket_getsockopt(ns_socket *s, int level, int name, void *val, size_t *l
                        s->peer_label, strerror(errno));
     *len = sl;
     return NS_OK;
+}
+
+void ns_socket_label_local(ns_socket *s)
+{
+    char host[64];
+    int port = 0;
+    if (address_of(s, getsockname, "local address of", host, sizeof host, &port) == NS_OK)
+        snprintf(s->peer_label, sizeof s->peer_label, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
+                 host, port);
 }

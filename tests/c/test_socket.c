@@ -95,6 +95,28 @@ static void test_client_read_timeout_while_server_waits(void)
     ns_socket_free(server);
 }
 
+static void send_two_bytes(ns_socket *conn)
+{
+    ns_socket_send_all(conn, "ab", 2, 0);
+    wait_for_close(conn);
+}
+
+static void test_waitall_timeout_returns_the_bytes_it_took(void)
+{
+    ns_socket *server = blocking_server("127.0.0.1", 5000000);
+    server_job job = {server, send_two_bytes};
+    pthread_t t = spawn(serve_one, &job);
+    ns_socket *c = blocking_client(port_of(server), 200000);
+    CHECK(c != NULL);
+    char buf[8] = {0};
+    CHECK_EQ(ns_socket_recv(c, buf, 4, MSG_WAITALL), 2);
+    CHECK(memcmp(buf, "ab", 2) == 0);
+    CHECK_EQ(ns_socket_recv(c, buf, 4, MSG_WAITALL), NS_ERR_READ_TIMEOUT);
+    ns_socket_free(c);
+    pthread_join(t, NULL);
+    ns_socket_free(server);
+}
+
 static void test_non_blocking_recv_would_block_at_once(void)
 {
     ns_socket *server = blocking_server("127.0.0.1", 5000000);
@@ -377,6 +399,11 @@ static void test_server_with_null_node_binds_every_address(void)
     CHECK(again == NULL);
     CHECK_EQ(ns_last_status(), NS_ERR_CONNECT);
     CHECK_ERROR_HAS("Address already in use");
+    /* A listening socket is named by its bound address in messages. */
+    CHECK(ns_socket_recv(server, addr, 1, 0) == NS_ERR_INVALID);
+    char bound[32];
+    snprintf(bound, sizeof bound, "0.0.0.0:%d", ns_socket_local_port(server));
+    CHECK_ERROR_HAS(bound);
     ns_socket_free(server);
 }
 
@@ -454,6 +481,7 @@ static void test_recv_on_a_listening_socket_is_invalid(void)
 static const ns_test tests[] = {
     TEST(test_exchange_echoes_a_line),
     TEST(test_client_read_timeout_while_server_waits),
+    TEST(test_waitall_timeout_returns_the_bytes_it_took),
     TEST(test_non_blocking_recv_would_block_at_once),
     TEST(test_server_side_read_timeout),
     TEST(test_accepted_socket_inherits_modes),
