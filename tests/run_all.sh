@@ -17,8 +17,8 @@ phase() { echo; echo "=== $1 ==="; }
 
 configure_and_build() { # dir, cmake args...
     local dir=$1; shift
-    cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
-    cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; return 1; }
+    cmake -S . -B "$dir" "$@" >"$dir/ns-configure.log" 2>&1 || { cat "$dir/ns-configure.log"; return 1; }
+    cmake --build "$dir" -j "$jobs" >"$dir/ns-build.log" 2>&1 || { tail -n 60 "$dir/ns-build.log"; return 1; }
 }
 
 start=$(date +%s)
