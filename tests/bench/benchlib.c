@@ -16,7 +16,7 @@
 
 void bench_parse_args(int argc, char **argv, bench_args *a)
 {
-    *a = (bench_args){.runs = 5};
+    *a = (bench_args){.runs = 7};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             a->quick = 1;
@@ -53,11 +53,12 @@ double bench_median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-void bench_alternate(int runs, bench_fn a, void *arg_a, bench_fn b, void *arg_b, double *ma,
-                     double *mb)
+double bench_alternate(int runs, bench_fn a, void *arg_a, bench_fn b, void *arg_b, double *ma,
+                       double *mb)
 {
     double *va = calloc((size_t)runs, sizeof *va), *vb = calloc((size_t)runs, sizeof *vb);
-    if (va == NULL || vb == NULL)
+    double *vr = calloc((size_t)runs, sizeof *vr);
+    if (va == NULL || vb == NULL || vr == NULL)
         bench_die("out of memory");
     for (int i = 0; i < runs; i++) {
         if (i % 2 == 0) {
@@ -67,11 +68,15 @@ void bench_alternate(int runs, bench_fn a, void *arg_a, bench_fn b, void *arg_b,
             vb[i] = b(arg_b);
             va[i] = a(arg_a);
         }
+        vr[i] = vb[i] > 0 ? va[i] / vb[i] : 0;
     }
     *ma = bench_median(va, runs);
     *mb = bench_median(vb, runs);
+    double ratio = bench_median(vr, runs);
     free(va);
     free(vb);
+    free(vr);
+    return ratio;
 }
 
 void bench_header(const bench_args *a)
@@ -94,12 +99,11 @@ static void fmt_value(char *buf, size_t len, double v, const char *unit)
 }
 
 void bench_row(const char *item, const char *figure, const char *unit, double ns, double base,
-               int higher, double target)
+               double ratio, int higher, double target)
 {
     char a[64], b[64], r[32], t[48];
     fmt_value(a, sizeof a, ns, unit);
     fmt_value(b, sizeof b, base, unit);
-    double ratio = base > 0 ? ns / base : 0;
     int met = higher ? ratio >= target : ratio <= target;
     snprintf(r, sizeof r, "%.3f", ratio);
     snprintf(t, sizeof t, "%s %.2f %s", higher ? ">=" : "<=", target, met ? "met" : "**missed**");

@@ -11,7 +11,7 @@
 
 typedef struct {
     int quick;     /* --quick: tiny sizes, one run each; for the ctest smoke test */
-    int runs;      /* --runs N: alternating runs per variant (default 5) */
+    int runs;      /* --runs N: alternating runs per variant (default 7) */
     int rows_only; /* --rows-only: no table header (run.sh prints one) */
 } bench_args;
 
@@ -25,16 +25,19 @@ double bench_median(double *v, int n);
  * row says otherwise) for one run. */
 typedef double (*bench_fn)(void *arg);
 /* Runs a and b `runs` times each, alternating (a b, b a, a b, ...) so that
- * drift and warm-up fall on both alike; medians into *ma and *mb. */
-void bench_alternate(int runs, bench_fn a, void *arg_a, bench_fn b, void *arg_b, double *ma,
+ * drift and warm-up fall on both alike; medians into *ma and *mb.  Returns
+ * the median of the per-pair ratios a/b, which this noisy machine's slow
+ * swings (2x between minutes) disturb far less than a ratio of medians. */
+double bench_alternate(int runs, bench_fn a, void *arg_a, bench_fn b, void *arg_b, double *ma,
                      double *mb);
 
 /* The table: | item | figure | netsocket | baseline | ratio | target |. */
 void bench_header(const bench_args *a);
-/* A ratio row: ratio = ns / base; `higher` says which way is better;
- * target is the ratio the issue asks for. */
+/* A ratio row: medians of netsocket and baseline, the ratio (from
+ * bench_alternate); `higher` says which way is better; target is the
+ * ratio the issue asks for. */
 void bench_row(const char *item, const char *figure, const char *unit, double ns, double base,
-               int higher, double target);
+               double ratio, int higher, double target);
 /* A free-form row (memory: an absolute target). */
 void bench_row_text(const char *item, const char *figure, const char *ns, const char *base,
                     const char *ratio, const char *target);
