@@ -2,12 +2,14 @@
 # Runs every benchmark side by side with its baseline and prints one table
 # of ratios (netsocket / baseline; see RESULTS.md for how to read it).
 #
-#   bash tests/bench/run.sh [--quick] [--runs N] [--record] [--build DIR]
+#   bash tests/bench/run.sh [--quick] [--runs N] [--record] [--build DIR] [--bindings DIR]
 #
 # --quick   tiny sizes, one run each (seconds; figures meaningless)
 # --runs N  alternating runs per variant, median reported (default 5)
 # --record  also rewrite tests/bench/RESULTS.md with this run
 # --build   the build tree (default: build); built first if needed
+# --bindings the build tree whose bindings/{python,ruby,lua} hold the
+#           modules (default: the --build tree); only read, never built
 #
 # The language-binding benchmarks (bench_python.py, bench_ruby.rb,
 # bench_lua.lua) run when their script exists and the netsocket module
@@ -16,18 +18,21 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-build=build quick=() runs=() record=0
+build=build bindings= quick=() runs=() record=0
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=(--quick) ;;
     --runs) runs=(--runs "$2"); shift ;;
     --record) record=1 ;;
     --build) build=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--runs N] [--record] [--build DIR]" >&2; exit 2 ;;
+    --bindings) bindings=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--runs N] [--record] [--build DIR] [--bindings DIR]" >&2; exit 2 ;;
     esac
     shift
 done
 case $build in /*) ;; *) build=$root/$build ;; esac
+bindings=${bindings:-$build}
+case $bindings in /*) ;; *) bindings=$root/$bindings ;; esac
 bench=$build/tests/bench
 args=("${quick[@]}" "${runs[@]}" --rows-only)
 
@@ -50,7 +55,7 @@ skip() { echo "skipped: $*" >&2; echo "| $1 | skipped: ${*:2} | | | | |" | row; 
 for prog in bench_tcp bench_tls bench_python bench_ruby bench_lua bench_memory bench_selector; do
     case $prog in
     bench_python)
-        py=/usr/bin/python3 dir=$build/bindings/python
+        py=/usr/bin/python3 dir=$bindings/bindings/python
         if [ ! -f "$here/bench_python.py" ]; then skip "3 Python" "no bench_python.py"
         elif ! PYTHONPATH=$dir $py -c 'import netsocket' 2>/dev/null; then
             skip "3 Python" "netsocket module not importable from $dir"
@@ -59,7 +64,7 @@ for prog in bench_tcp bench_tls bench_python bench_ruby bench_lua bench_memory b
             [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
         fi ;;
     bench_ruby)
-        dir=$build/bindings/ruby
+        dir=$bindings/bindings/ruby
         if [ ! -f "$here/bench_ruby.rb" ]; then skip "4 Ruby" "no bench_ruby.rb yet"
         elif ! ruby -I "$dir" -e 'require "netsocket"' 2>/dev/null; then
             skip "4 Ruby" "netsocket extension not loadable from $dir"
@@ -68,7 +73,7 @@ for prog in bench_tcp bench_tls bench_python bench_ruby bench_lua bench_memory b
             [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
         fi ;;
     bench_lua)
-        dir=$build/bindings/lua
+        dir=$bindings/bindings/lua
         if [ ! -f "$here/bench_lua.lua" ]; then skip "4 Lua" "no bench_lua.lua yet"
         elif ! LUA_CPATH="$dir/?.so;;" LUA_PATH="$dir/?.lua;;" lua5.4 -e 'require "netsocket"' 2>/dev/null; then
             skip "4 Lua" "netsocket module not loadable from $dir"
@@ -84,6 +89,7 @@ done
 
 if [ $record -eq 1 ]; then
     cmd="bash tests/bench/run.sh${quick:+ --quick}${runs:+ ${runs[*]}}"
+    [ "$bindings" = "$build" ] || cmd="$cmd --bindings $bindings"
     python3 "$here/record.py" "$here/RESULTS.md" "$table" "$cmd" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null)" || failed=1
 fi
 exit $failed
