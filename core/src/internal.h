@@ -141,8 +141,11 @@ int ns_open_client_fd(const char *node, const char *service, const ns_options *o
 int ns_open_server_fd(const char *node, const char *service, const ns_options *o, int *fd_out);
 
 /* ---- bio.c ---- */
-/* A BIO reading and writing fd with recv/send(MSG_NOSIGNAL); NULL on ENOMEM. */
+/* A BIO reading and writing fd with recv/send(MSG_NOSIGNAL), reading small
+ * requests ahead; NULL on ENOMEM. */
 BIO *ns_bio_new_fd(int fd);
+/* Bytes read ahead from the fd and not yet handed to BoringSSL. */
+size_t ns_bio_pending(BIO *b);
 
 /* ---- tls_context.c / tls.c ---- */
 int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node);
