@@ -1,8 +1,10 @@
 #include "stream.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,9 +30,23 @@ static int recv_full(bench_variant *v, void *c, void *buf, size_t len)
     return 0;
 }
 
+/* Client and server each on a CPU of their own (when there are two): the
+ * scheduler otherwise moves them between sharing one CPU and not, which
+ * swung single runs by 2x on the 2-core machine. */
+static void pin_to_cpu(int cpu)
+{
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 static void *server_main(void *p)
 {
     server_arg *a = p;
+    pin_to_cpu(1);
     bench_job *j = a->job;
     bench_variant *v = j->v;
     if (a->mode == 2) {
@@ -95,6 +111,7 @@ static void check(bench_job *j, server_arg *a, int client_failed, const char *wh
 
 double bench_bulk(void *p)
 {
+    pin_to_cpu(0);
     bench_job *j = p;
     bench_variant *v = j->v;
     server_arg a = {j, 0, 0};
@@ -118,6 +135,7 @@ double bench_bulk(void *p)
 
 double bench_rtt(void *p)
 {
+    pin_to_cpu(0);
     bench_job *j = p;
     bench_variant *v = j->v;
     server_arg a = {j, 1, 0};
@@ -139,6 +157,7 @@ double bench_rtt(void *p)
 
 double bench_handshakes(void *p)
 {
+    pin_to_cpu(0);
     bench_job *j = p;
     bench_variant *v = j->v;
     server_arg a = {j, 2, 0};
