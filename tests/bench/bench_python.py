@@ -1,7 +1,8 @@
 """Item 3: the Python binding against Python's own ssl/socket (OpenSSL 3).
 
 TLS 1.3 over loopback: bulk throughput (64 KiB writes), 64-byte round trips
-and full handshakes per second (ECDSA P-256 certificate verified against a
+and full handshakes per second, and (item 5) resident bytes per idle
+established TLS connection on the server side over 5,000 connections (ECDSA P-256 certificate verified against a
 CA with a host-name check, SNI "localhost").  For each figure both variants
 run alternately; the server of each run is a forked child process running
 the same variant, so no two Python threads contend for the GIL.  Prints
@@ -13,6 +14,7 @@ Usage (run.sh sets PYTHONPATH to the built module):
 Written against the Bindings section of API.md.
 """
 import os
+import resource
 import socket
 import ssl
 import subprocess
@@ -32,6 +34,7 @@ CHUNK = 64 * 1024
 BULK_BYTES = (4 << 20) if QUICK else (128 << 20)
 TRIPS = 200 if QUICK else 5000
 HANDSHAKES = 10 if QUICK else 200
+IDLE_CONNECTIONS = 50 if QUICK else 5000
 
 
 def make_certs(d):
@@ -188,6 +191,61 @@ def one_run(v, mode):
     return figure
 
 
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def hold_clients(port, ca, n, hold_fd):
+    """Child: n TLS connections (Python ssl), held until hold_fd closes."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(ca)
+    conns = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        conns.append(ctx.wrap_socket(s, server_hostname="localhost"))
+    os.read(hold_fd, 1)
+
+
+def memory_per_connection(make_variant, ca):
+    """Resident bytes per idle server-side connection, in a fresh process
+    whose clients run in a child of their own."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            v = make_variant()
+            hold_r, hold_w = os.pipe()
+            client = os.fork()
+            if client == 0:
+                os.close(hold_w)
+                try:
+                    hold_clients(int(v.port), ca, IDLE_CONNECTIONS + 1, hold_r)
+                finally:
+                    os._exit(0)
+            os.close(hold_r)
+            conns = [v.accept()]
+            before = rss()
+            conns += [v.accept() for _ in range(IDLE_CONNECTIONS)]
+            per = (rss() - before) / IDLE_CONNECTIONS
+            os.close(hold_w)
+            os.waitpid(client, 0)
+            os.write(w, b"%f" % per)
+            code = 0
+        except BaseException as e:
+            print("bench_python: memory: %r" % (e,), file=sys.stderr)
+        os._exit(code)
+    os.close(w)
+    data = os.read(r, 64)
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        sys.exit("bench_python: the memory measurement failed")
+    return float(data)
+
+
 def median(xs):
     xs = sorted(xs)
     n = len(xs)
@@ -225,6 +283,14 @@ def main():
             print("| 3 Python | %s | %s | %s | %.3f | >= %.2f %s |" % (
                 figure, fmt(a, unit), fmt(b, unit), r, target,
                 "met" if r >= target else "**missed**"), flush=True)
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        a = memory_per_connection(lambda: Netsocket(certs), certs["ca.pem"])
+        b = memory_per_connection(lambda: PythonSSL(certs), certs["ca.pem"])
+        print("| 5 memory (Python) | RSS per idle TLS conn (server), %d conns, vs Python ssl "
+              "| %.0f B | %.0f B | %.3f | netsocket <= 16384 B %s |" % (
+                  IDLE_CONNECTIONS, a, b, a / b if b else 0,
+                  "met" if a <= 16384 else "**missed**"), flush=True)
 
 
 if __name__ == "__main__":
