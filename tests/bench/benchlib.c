@@ -69,6 +69,9 @@ double bench_alternate(int runs, bench_fn a, void *arg_a, bench_fn b, void *arg_
             va[i] = a(arg_a);
         }
         vr[i] = vb[i] > 0 ? va[i] / vb[i] : 0;
+        if (getenv("NS_BENCH_VERBOSE"))
+            fprintf(stderr, "  run %d: netsocket %.1f, baseline %.1f, ratio %.3f\n", i + 1, va[i],
+                    vb[i], vr[i]);
     }
     *ma = bench_median(va, runs);
     *mb = bench_median(vb, runs);

@@ -27,7 +27,8 @@ typedef double (*bench_fn)(void *arg);
 /* Runs a and b `runs` times each, alternating (a b, b a, a b, ...) so that
  * drift and warm-up fall on both alike; medians into *ma and *mb.  Returns
  * the median of the per-pair ratios a/b, which this noisy machine's slow
- * swings (2x between minutes) disturb far less than a ratio of medians. */
+ * swings (2x between minutes) disturb far less than a ratio of medians.
+ * With NS_BENCH_VERBOSE set in the environment, each pair goes to stderr. */
 double bench_alternate(int runs, bench_fn a, void *arg_a, bench_fn b, void *arg_b, double *ma,
                      double *mb);
 
