@@ -197,5 +197,6 @@ int main(int argc, char **argv)
     snprintf(b, sizeof b, "%.0f B", raw.heap_per_conn);
     snprintf(ratio, sizeof ratio, "%.3f", raw.heap_per_conn > 0 ? ns.heap_per_conn / raw.heap_per_conn : 0);
     bench_row_text("5 memory (C)", fig, a, b, ratio, "(for reference)");
+    bench_free_certs(&certs);
     return 0;
 }

@@ -192,5 +192,6 @@ int main(int argc, char **argv)
     SSL_CTX_free(rst.server_ctx);
     SSL_CTX_free(rst.client_ctx);
     close(rst.lfd);
+    bench_free_certs(&certs);
     return 0;
 }

@@ -225,10 +225,18 @@ void bench_make_certs(bench_certs *c)
                          : NULL;
     if (leaf == NULL)
         bench_die("certificate generation");
-    /* Kept for the life of the process. */
+    c->ca = ca;
+    c->leaf = leaf;
     c->ca_pem = certgen_cert_pem(ca);
     c->leaf_pem = certgen_cert_pem(leaf);
     c->key_pem = certgen_key_pem(leaf);
+}
+
+void bench_free_certs(bench_certs *c)
+{
+    certgen_free(c->ca);
+    certgen_free(c->leaf);
+    *c = (bench_certs){0};
 }
 
 size_t bench_rss(void)

@@ -60,10 +60,13 @@ void bench_die(const char *what);
 
 /* A CA and a leaf for "localhost" and 127.0.0.1 signed by it (ECDSA P-256),
  * made at run time with the test certificate generator. */
+typedef struct test_cert test_cert;
 typedef struct {
-    const char *ca_pem, *leaf_pem, *key_pem;
+    const char *ca_pem, *leaf_pem, *key_pem; /* valid until bench_free_certs */
+    test_cert *ca, *leaf;
 } bench_certs;
 void bench_make_certs(bench_certs *c);
+void bench_free_certs(bench_certs *c);
 
 /* Resident set size of this process in bytes. */
 size_t bench_rss(void);
