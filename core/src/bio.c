@@ -8,7 +8,9 @@
  * at once, so a small record costs one recv() and the body is served from
  * memory.  The buffer exists only while it holds bytes: an idle connection
  * keeps none.  Large reads (bodies not yet received) go straight into
- * BoringSSL's buffer, so bulk transfers are not copied twice. */
+ * BoringSSL's buffer, and after a large record the next header is read
+ * directly too, so a bulk stream is read exactly as without read-ahead
+ * (no extra copy or allocation per record) until a small record comes. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include <sys/socket.h>
 
 #include <openssl/bio.h>
+#include <openssl/ssl3.h>
 
 #include "internal.h"
 
@@ -26,6 +29,7 @@ typedef struct {
     int fd;
     uint8_t *ahead; /* NULL unless it holds unread bytes */
     size_t pos, len;
+    int large;      /* the last record body read was large: no read-ahead */
 } fd_bio;
 
 static BIO_METHOD *method;
@@ -85,8 +89,12 @@ static int bio_read(BIO *b, char *buf, int len)
     BIO_clear_retry_flags(b);
     if (st->ahead)
         return take_ahead(st, buf, len);
-    if (len >= NS_READ_AHEAD || (st->ahead = malloc(NS_READ_AHEAD)) == NULL)
-        return (int)recv_fd(b, buf, (size_t)len); /* no memory: read unbuffered */
+    /* BoringSSL asks for a record header alone (SSL3_RT_HEADER_LENGTH bytes),
+     * then for the body; a body's size says which kind of stream this is. */
+    if (len != SSL3_RT_HEADER_LENGTH)
+        st->large = len >= NS_READ_AHEAD;
+    if (st->large || len >= NS_READ_AHEAD || (st->ahead = malloc(NS_READ_AHEAD)) == NULL)
+        return (int)recv_fd(b, buf, (size_t)len); /* (or no memory: read unbuffered) */
     ssize_t n = recv_fd(b, st->ahead, NS_READ_AHEAD);
     if (n <= 0) {
         int err = errno; /* the caller classifies the failure by errno */
