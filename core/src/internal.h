@@ -106,6 +106,9 @@ struct ns_socket {
     enum ns_role role;
     int non_blocking;    /* the mode the user sees */
     int64_t read_timeout;
+    /* Sent since the last recv: a blocking recv then polls before reading,
+     * as the answer to what was just sent is rarely there yet. */
+    int sent_since_recv;
     char *node, *service;
     char peer_label[80]; /* "node:service" or "ip:port", for messages */
     /* TLS (ssl NULL on plain sockets) */
@@ -132,6 +135,9 @@ int ns_fd_prepare(int fd);
 int ns_check_open(const ns_socket *s, const char *what);
 /* Names s in messages by its bound address ("127.0.0.1:41234"). */
 void ns_socket_label_local(ns_socket *s);
+/* Whether a blocking recv should poll before its first read (see
+ * sent_since_recv); clears the hint. */
+int ns_recv_should_wait_first(ns_socket *s);
 /* Fails with `status` naming s's peer: "<what> <peer>: <cause>". */
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause);
 
@@ -141,8 +147,11 @@ int ns_open_client_fd(const char *node, const char *service, const ns_options *o
 int ns_open_server_fd(const char *node, const char *service, const ns_options *o, int *fd_out);
 
 /* ---- bio.c ---- */
-/* A BIO reading and writing fd with recv/send(MSG_NOSIGNAL); NULL on ENOMEM. */
+/* A BIO reading and writing fd with recv/send(MSG_NOSIGNAL), reading small
+ * requests ahead; NULL on ENOMEM. */
 BIO *ns_bio_new_fd(int fd);
+/* Bytes read ahead from the fd and not yet handed to BoringSSL. */
+size_t ns_bio_pending(BIO *b);
 
 /* ---- tls_context.c / tls.c ---- */
 int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node);

@@ -195,7 +195,8 @@ void ns_selector_free(ns_selector *sel)
 
 static int has_buffered_tls(const ns_socket *s)
 {
-    return s->ssl != NULL && (SSL_pending(s->ssl) > 0 || SSL_has_pending(s->ssl));
+    return s->ssl != NULL && (SSL_pending(s->ssl) > 0 || SSL_has_pending(s->ssl) ||
+                              ns_bio_pending(SSL_get_rbio(s->ssl)) > 0);
 }
 
 int ns_selector_add(ns_selector *sel, ns_socket *s, int64_t timeout_us, void *data)

@@ -148,8 +148,10 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
     for (;;) {
         ERR_clear_error();
         int n = SSL_write(s->ssl, buf, chunk);
-        if (n > 0)
+        if (n > 0) {
+            s->sent_since_recv = 1;
             return n;
+        }
         short events = 0;
         rc = classify(s, n, "TLS send to", &events);
         if (rc != 1)
@@ -171,6 +173,14 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         return 0;
     int64_t deadline = ns_deadline_after(s->read_timeout);
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
+    /* As for plain sockets (socket.c, recv_once): after a send, poll
+     * before reading unless bytes are already buffered. */
+    if (ns_recv_should_wait_first(s) && !SSL_has_pending(s->ssl) &&
+        ns_bio_pending(SSL_get_rbio(s->ssl)) == 0) {
+        rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
+        if (rc != NS_OK)
+            return rc;
+    }
     for (;;) {
         ERR_clear_error();
         int n = (flags & MSG_PEEK) ? SSL_peek(s->ssl, buf, chunk) : SSL_read(s->ssl, buf, chunk);
