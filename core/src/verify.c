@@ -60,8 +60,10 @@ int ns_verify_set_host(SSL *ssl, const char *host)
     /* This BoringSSL treats namelen 0 as invalid, not "use strlen": pass it. */
     int ok = is_ip_literal(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
                                  : X509_VERIFY_PARAM_set1_host(param, host, strlen(host));
+    /* host is a non-empty, NUL-free name or a parsed IP literal: only an
+     * allocation can fail here. */
     if (!ok)
-        return ns_fail_ssl(NS_ERR_INVALID, "TLS: cannot check the host name \"%s\"", host);
+        return ns_fail_ssl(NS_ERR_NOMEM, "TLS: cannot check the host name \"%s\"", host);
     return NS_OK;
 }
 
