@@ -83,6 +83,14 @@ typedef struct ns_verifier {
 ns_verifier *ns_verifier_ref(ns_verifier *v);
 void ns_verifier_unref(ns_verifier *v);
 
+/* ---- a server's ALPN names, shared by reference count with the sockets it
+ * accepts (they may outlive it) ---- */
+typedef struct ns_alpn_names {
+    int refs; /* atomic */
+    ns_strlist names;
+} ns_alpn_names;
+void ns_alpn_names_unref(ns_alpn_names *n);
+
 /* ---- options.c ---- */
 struct ns_options {
     ns_options_kind kind;
@@ -119,6 +127,7 @@ struct ns_socket {
     int handshake_on_accept; /* servers: accept() handshakes */
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
+    ns_alpn_names *server_alpn; /* servers and accepted sockets: own reference */
     int verifier_rejected;   /* the verifier said no during this handshake */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */
