@@ -159,7 +159,10 @@ static int ssl_attach(ns_socket *s)
         return ns_fail_ssl(NS_ERR_NOMEM, "TLS with %s: out of memory", s->peer_label);
     }
     SSL_set_bio(s->ssl, bio, bio); /* one reference, taken by ssl */
-    SSL_set_app_data(s->ssl, s);
+    /* App data is ex_data and may need an allocation: without it the
+     * verify and ALPN callbacks could not find the socket. */
+    if (!SSL_set_app_data(s->ssl, s))
+        return ns_fail_ssl(NS_ERR_NOMEM, "TLS with %s: out of memory", s->peer_label);
     return NS_OK;
 }
 

@@ -14,8 +14,8 @@ static int verify_callback(int preverify_ok, X509_STORE_CTX *store)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
     ns_socket *s = ssl ? SSL_get_app_data(ssl) : NULL;
-    if (s == NULL)
-        return preverify_ok;
+    if (s == NULL) /* cannot happen (ssl_attach checks); fail closed */
+        return 0;
     int depth = X509_STORE_CTX_get_error_depth(store);
     int err = preverify_ok ? X509_V_OK : X509_STORE_CTX_get_error(store);
     int ok = preverify_ok;
