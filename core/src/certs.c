@@ -95,7 +95,10 @@ int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *
         X509_free(x);
         return ns_fail_ssl(NS_ERR_INVALID, "%s: neither PEM nor a DER certificate", what);
     }
-    return certlist_push(out, x);
+    int rc = certlist_push(out, x);
+    if (rc != NS_OK)
+        ns_certlist_clear(out); /* the grown array, empty or not */
+    return rc;
 }
 
 int ns_key_parse(const void *data, size_t len, EVP_PKEY **out)
