@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 #include "alloc_hooks.h"
+#include "netsocket.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -50,11 +51,32 @@ long alloc_disarm(void)
     return __atomic_load_n(&counted, __ATOMIC_ACQUIRE);
 }
 
+
 int alloc_pause(void) { return __atomic_exchange_n(&armed, 0, __ATOMIC_ACQ_REL); }
 void alloc_resume(int state) { __atomic_store_n(&armed, state, __ATOMIC_RELEASE); }
-
 int alloc_injected(void) { return __atomic_load_n(&injected, __ATOMIC_ACQUIRE); }
-int alloc_libc_hooked(void) { return HOOK_LIBC; }
+
+/* Whether libnetsocket's calls reach the replaced malloc: not under a
+ * sanitizer, nor under valgrind, which puts its own in front.  (libc's
+ * internal allocations, e.g. in getaddrinfo, never do.) */
+int alloc_libc_hooked(void)
+{
+    static int probed = -1;
+    if (probed < 0) {
+        int state = alloc_pause();
+        long before = counted, fail = fail_at;
+        fail_at = 0;
+        armed = 1;
+        ns_options_free(ns_options_new(NS_SOCKET_OPTIONS));
+        armed = 0;
+        probed = __atomic_load_n(&counted, __ATOMIC_ACQUIRE) != before;
+        counted = before;
+        fail_at = fail;
+        alloc_resume(state);
+    }
+    return probed;
+}
+
 long alloc_bssl_live(void) { return __atomic_load_n(&bssl_live, __ATOMIC_ACQUIRE); }
 
 /* ---- the free-time scanner ---- */
@@ -115,6 +137,14 @@ void *realloc(void *p, size_t n)
     if (p && __atomic_load_n(&needle_len, __ATOMIC_ACQUIRE))
         scan(p, malloc_usable_size(p)); /* realloc may free the old block */
     return __libc_realloc(p, n);
+}
+
+/* glibc's own strdup allocates inside libc, out of our reach. */
+char *strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
 }
 
 void free(void *p)

@@ -1,9 +1,10 @@
 /* Allocation hooks for the torture and security tests.
  *
  * Every test executable that links alloc_hooks.c replaces the process's
- * malloc/calloc/realloc/free (forwarding to glibc's __libc_* functions), so
- * netsocket's own allocations and libc's on its behalf (strdup, getaddrinfo,
- * fopen) can be counted, failed, and scanned when freed.  Built with
+ * malloc/calloc/realloc/free/strdup (forwarding to glibc's __libc_*
+ * functions), so netsocket's own allocations can be counted, failed, and
+ * scanned when freed.  (Allocations inside libc, e.g. getaddrinfo's, do
+ * not come through these.)  Built with
  * NS_BSSL_HOOKS it also defines BoringSSL's malloc hooks (OPENSSL_memory_*,
  * see BoringSSL's crypto/mem.c), which the weak references inside
  * libnetsocket.so resolve to, so every BoringSSL allocation in the library is
@@ -27,7 +28,8 @@ int alloc_pause(void);            /* returns the state for alloc_resume */
 void alloc_resume(int state);
 /* 1 if the armed allocation failure happened. */
 int alloc_injected(void);
-/* 1 if libc's malloc family is replaced in this build. */
+/* 1 if libc's malloc family is replaced and reached in this run (not under
+ * a sanitizer or valgrind). */
 int alloc_libc_hooked(void);
 /* BoringSSL blocks allocated and not yet freed (NS_BSSL_HOOKS builds). */
 long alloc_bssl_live(void);

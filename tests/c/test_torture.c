@@ -404,8 +404,11 @@ static void test_hooks_see_the_library_allocations(void)
     ns_options *o = ns_options_new(NS_TLS_SOCKET_OPTIONS);
     long libc_seen = alloc_disarm();
     CHECK(o != NULL);
-    if (alloc_libc_hooked())
+    printf("  libc allocations %s\n", alloc_libc_hooked() ? "counted and failed" : "not reachable here (BoringSSL's only)");
+    if (alloc_libc_hooked() && libc_seen < 1) {
+        ns_options_free(o);
         CHECK(libc_seen >= 1);
+    }
     setup();
     const char *key = certgen_key_pem(server_cert);
     /* Warm up: the first parse makes lasting state (error queue, tables). */
