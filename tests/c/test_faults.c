@@ -75,7 +75,9 @@ static void make_faulty(int fd)
 static void faults_off(void)
 {
     __atomic_store_n(&faults, 0, __ATOMIC_RELEASE);
-    fault_connect = fault_accepted = accept_script = 0;
+    __atomic_store_n(&fault_connect, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&fault_accepted, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&accept_script, 0, __ATOMIC_RELEASE);
     for (int i = 0; i < MAX_FAULTY; i++)
         __atomic_store_n(&faulty_fds[i], -1, __ATOMIC_RELEASE);
 }
@@ -126,7 +128,7 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
     case F_EINTR: return fail_with(EINTR);
     case F_EAGAIN: return fail_with(EAGAIN);
     case F_RESET: return fail_with(EPIPE);
-    case F_SHORT: return real_send(fd, buf, len < 7 ? len : 1 + (size_t)ticks % 7, flags);
+    case F_SHORT: return real_send(fd, buf, len < 7 ? len : 1 + (size_t)__atomic_load_n(&ticks, __ATOMIC_RELAXED) % 7, flags);
     }
     return real_send(fd, buf, len, flags);
 }
@@ -137,7 +139,7 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     case F_EINTR: return fail_with(EINTR);
     case F_EAGAIN: return fail_with(EAGAIN);
     case F_RESET: return fail_with(ECONNRESET);
-    case F_SHORT: return real_recv(fd, buf, len < 3 ? len : 1 + (size_t)ticks % 3, flags);
+    case F_SHORT: return real_recv(fd, buf, len < 3 ? len : 1 + (size_t)__atomic_load_n(&ticks, __ATOMIC_RELAXED) % 3, flags);
     }
     return real_recv(fd, buf, len, flags);
 }
@@ -268,11 +270,11 @@ static void exchange_under_faults(int tls, int f, int both, size_t len)
     CHECK(server != NULL);
     if (both) {
         make_faulty(ns_socket_fd(server));
-        fault_accepted = 1;
+        __atomic_store_n(&fault_accepted, 1, __ATOMIC_RELEASE);
     }
     sink_job job = {.server = server, .expect = len};
     pthread_t t = spawn(sink, &job);
-    fault_connect = 1;
+    __atomic_store_n(&fault_connect, 1, __ATOMIC_RELEASE);
     faults_on(f);
     ns_socket *c = tls ? ns_make_client_tls_socket("127.0.0.1", port_of(server), co)
                        : ns_make_client_socket("127.0.0.1", port_of(server), co);
@@ -325,7 +327,7 @@ static void test_connect_interrupted_by_a_signal_still_connects(void)
 {
     ns_socket *server = ns_make_server_socket("127.0.0.1", "0", NULL);
     CHECK(server != NULL);
-    fault_connect = 1;
+    __atomic_store_n(&fault_connect, 1, __ATOMIC_RELEASE);
     faults_on(0);
     ns_socket *c = ns_make_client_socket("127.0.0.1", port_of(server), NULL);
     long seen = fault_count();
@@ -338,7 +340,7 @@ static void test_connect_interrupted_by_a_signal_still_connects(void)
     char port[16];
     snprintf(port, sizeof port, "%s", port_of(server));
     ns_socket_free(server);
-    fault_connect = 1;
+    __atomic_store_n(&fault_connect, 1, __ATOMIC_RELEASE);
     c = ns_make_client_socket("127.0.0.1", port, NULL);
     faults_off();
     CHECK(c == NULL);
@@ -354,7 +356,7 @@ static void test_accept_retries_eintr_econnaborted_and_spurious_wakeups(void)
     CHECK(c != NULL);
     make_faulty(ns_socket_fd(server));
     faults_on(0);
-    accept_script = 3;
+    __atomic_store_n(&accept_script, 3, __ATOMIC_RELEASE);
     ns_socket *conn = ns_socket_accept(server);
     long seen = fault_count();
     faults_off();
@@ -472,7 +474,7 @@ static void test_eintr_storm_does_not_outlive_the_tls_handshake_timeout(void)
     ns_socket *silent = ns_make_client_socket("127.0.0.1", port_of(server), NULL);
     CHECK(silent != NULL);
     make_faulty(ns_socket_fd(server));
-    fault_accepted = 1;
+    __atomic_store_n(&fault_accepted, 1, __ATOMIC_RELEASE);
     faults_on(F_POLL_STORM);
     int64_t start = now_us();
     ns_socket *conn = ns_socket_accept(server);

@@ -182,7 +182,7 @@ static void stop_server(tls_server *srv)
 enum { MSG = 64 };
 typedef struct {
     int first, n;      /* client ids first .. first+n-1 */
-    const char *port;
+    char port[16];
     int ok, failed;
     long sent, received;
     int64_t worst_us;  /* the slowest client's connect-to-echo time */
@@ -296,8 +296,8 @@ static void test_a_thousand_concurrent_tls_clients_every_byte_accounted_for(void
     client_job jobs[THREADS];
     pthread_t ct[THREADS];
     for (int k = 0; k < THREADS; k++) {
-        jobs[k] = (client_job){.first = k * (total / THREADS), .n = total / THREADS,
-                               .port = port_of(srv.server)};
+        jobs[k] = (client_job){.first = k * (total / THREADS), .n = total / THREADS};
+        snprintf(jobs[k].port, sizeof jobs[k].port, "%s", port_of(srv.server));
         if (k == THREADS - 1)
             jobs[k].n = total - k * (total / THREADS);
         ct[k] = spawn(run_clients, &jobs[k]);
@@ -365,7 +365,8 @@ static void test_slow_clients_do_not_delay_others(void)
                         .gap_us = 1000000, .for_us = SLACK(2500000)};
     pthread_t tt = spawn(trickle, &slow);
     usleep(100000); /* the tricklers are in first */
-    client_job fast = {.first = 0, .n = FAST, .port = port_of(srv.server)};
+    client_job fast = {.first = 0, .n = FAST};
+    snprintf(fast.port, sizeof fast.port, "%s", port_of(srv.server));
     int64_t start = now_us();
     run_clients(&fast);
     int64_t fast_took = now_us() - start;
@@ -429,7 +430,8 @@ static void test_clients_that_connect_and_vanish(void)
         }
         close(fd);
     }
-    client_job good = {.first = 0, .n = GOOD, .port = port_of(srv.server)};
+    client_job good = {.first = 0, .n = GOOD};
+    snprintf(good.port, sizeof good.port, "%s", port_of(srv.server));
     run_clients(&good);
     pthread_join(st, NULL);
     CHECK_EQ(good.ok, GOOD);
