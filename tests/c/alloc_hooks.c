@@ -57,8 +57,7 @@ void alloc_resume(int state) { __atomic_store_n(&armed, state, __ATOMIC_RELEASE)
 int alloc_injected(void) { return __atomic_load_n(&injected, __ATOMIC_ACQUIRE); }
 
 /* Whether libnetsocket's calls reach the replaced malloc: not under a
- * sanitizer, nor under valgrind, which puts its own in front.  (libc's
- * internal allocations, e.g. in getaddrinfo, never do.) */
+ * sanitizer, nor under valgrind, which puts its own in front. */
 int alloc_libc_hooked(void)
 {
     static int probed = -1;
@@ -139,7 +138,7 @@ void *realloc(void *p, size_t n)
     return __libc_realloc(p, n);
 }
 
-/* glibc's own strdup allocates inside libc, out of our reach. */
+/* strdup too, so that its allocation is counted however libc makes it. */
 char *strdup(const char *s)
 {
     size_t n = strlen(s) + 1;

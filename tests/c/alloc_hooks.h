@@ -2,9 +2,9 @@
  *
  * Every test executable that links alloc_hooks.c replaces the process's
  * malloc/calloc/realloc/free/strdup (forwarding to glibc's __libc_*
- * functions), so netsocket's own allocations can be counted, failed, and
- * scanned when freed.  (Allocations inside libc, e.g. getaddrinfo's, do
- * not come through these.)  Built with
+ * functions), so netsocket's own allocations and libc's on its behalf
+ * (getaddrinfo, fopen: glibc calls the replaced malloc too) can be
+ * counted, failed, and scanned when freed.  Built with
  * NS_BSSL_HOOKS it also defines BoringSSL's malloc hooks (OPENSSL_memory_*,
  * see BoringSSL's crypto/mem.c), which the weak references inside
  * libnetsocket.so resolve to, so every BoringSSL allocation in the library is
