@@ -30,17 +30,31 @@ static inline void fuzz_certs(void)
     fuzz_leaf = certgen_leaf(fuzz_ca, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 365);
 }
 
-/* A raw loopback socket connected to port (no netsocket). */
+/* A raw loopback socket connected to port (no netsocket); a few tries,
+ * as a loopback connect can be refused now and then under load. */
 static inline int raw_connect(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
+    for (int tries = 0; tries < 5; tries++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+            return fd;
+        perror("fuzz harness: loopback connect");
+        if (fd >= 0)
+            close(fd);
+        usleep(10000);
     }
-    return fd;
+    return -1;
+}
+
+/* Closes with a reset: after tens of thousands of connections, lingering
+ * TIME_WAIT sockets would otherwise make loopback connects fail. */
+static inline void raw_abort(int fd)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
 }
 
 /* Writes everything (the peer's buffer holds a fuzz input), then EOF. */

@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ns_socket_recv(conn, buf, sizeof buf, 0);
         ns_socket_peer_certificate(conn, NULL);
         ns_socket_server_name(conn);
-        ns_socket_free(conn);
     }
-    close(fd);
+    raw_abort(fd);
+    ns_socket_free(conn);
     return 0;
 }
