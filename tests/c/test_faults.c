@@ -347,47 +347,60 @@ static void test_connect_interrupted_by_a_signal_still_connects(void)
     CHECK_EQ(ns_last_status(), NS_ERR_CONNECT);
 }
 
+/* A plain server, a blocking client connected to it, and (if asked) the
+ * accepted end; every socket with read timeout `timeout_us`. */
+typedef struct {
+    ns_options *o;
+    ns_socket *server, *client, *conn;
+} plain_pair;
+
+static int open_pair(plain_pair *p, int64_t timeout_us, int accept_it)
+{
+    p->o = blocking_options(NS_SOCKET_OPTIONS, timeout_us);
+    p->server = ns_make_server_socket("127.0.0.1", "0", p->o);
+    p->client = p->server ? ns_make_client_socket("127.0.0.1", port_of(p->server), p->o) : NULL;
+    p->conn = p->client && accept_it ? ns_socket_accept(p->server) : NULL;
+    return p->client != NULL && (!accept_it || p->conn != NULL);
+}
+
+static void close_pair(plain_pair *p)
+{
+    ns_socket_free(p->conn);
+    ns_socket_free(p->client);
+    ns_socket_free(p->server);
+    ns_options_free(p->o);
+}
+
 static void test_accept_retries_eintr_econnaborted_and_spurious_wakeups(void)
 {
-    ns_options *o = blocking_options(NS_SOCKET_OPTIONS, 2000000);
-    ns_socket *server = ns_make_server_socket("127.0.0.1", "0", o);
-    CHECK(server != NULL);
-    ns_socket *c = ns_make_client_socket("127.0.0.1", port_of(server), o);
-    CHECK(c != NULL);
-    make_faulty(ns_socket_fd(server));
+    plain_pair p;
+    CHECK(open_pair(&p, 2000000, 0));
+    make_faulty(ns_socket_fd(p.server));
     faults_on(0);
     __atomic_store_n(&accept_script, 3, __ATOMIC_RELEASE);
-    ns_socket *conn = ns_socket_accept(server);
+    p.conn = ns_socket_accept(p.server);
     long seen = fault_count();
     faults_off();
-    CHECK(conn != NULL);
+    CHECK(p.conn != NULL);
     CHECK_EQ(seen, 3);
-    ns_socket_free(conn);
-    ns_socket_free(c);
-    ns_socket_free(server);
-    ns_options_free(o);
+    close_pair(&p);
 }
 
 static void test_accept_out_of_descriptors_is_reported_and_recovers(void)
 {
-    ns_options *o = blocking_options(NS_SOCKET_OPTIONS, 2000000);
-    ns_socket *server = ns_make_server_socket("127.0.0.1", "0", o);
-    ns_socket *c = ns_make_client_socket("127.0.0.1", port_of(server), o);
-    CHECK(server != NULL && c != NULL);
-    make_faulty(ns_socket_fd(server));
+    plain_pair p;
+    CHECK(open_pair(&p, 2000000, 0));
+    make_faulty(ns_socket_fd(p.server));
     faults_on(F_EMFILE);
-    CHECK(ns_socket_accept(server) == NULL);
+    CHECK(ns_socket_accept(p.server) == NULL);
     faults_off();
     CHECK_EQ(ns_last_status(), NS_ERR_IO);
     CHECK_EQ(ns_last_os_error(), EMFILE);
     CHECK_ERROR_HAS("Too many open files");
     /* The pending connection is still there once descriptors are free. */
-    ns_socket *conn = ns_socket_accept(server);
-    CHECK(conn != NULL);
-    ns_socket_free(conn);
-    ns_socket_free(c);
-    ns_socket_free(server);
-    ns_options_free(o);
+    p.conn = ns_socket_accept(p.server);
+    CHECK(p.conn != NULL);
+    close_pair(&p);
 }
 
 /* A connected pair (plain or TLS) for the reset tests. */
@@ -424,45 +437,35 @@ static void test_tls_epipe_on_send_is_closed(void) { reset_case(1, 1); }
 
 static void test_real_reset_by_the_peer_is_closed(void)
 {
-    ns_options *o = blocking_options(NS_SOCKET_OPTIONS, 2000000);
-    ns_socket *server = ns_make_server_socket("127.0.0.1", "0", o);
-    ns_socket *c = ns_make_client_socket("127.0.0.1", port_of(server), o);
-    ns_socket *conn = ns_socket_accept(server);
-    CHECK(c != NULL && conn != NULL);
+    plain_pair p;
+    CHECK(open_pair(&p, 2000000, 1));
     struct linger l = {.l_onoff = 1, .l_linger = 0};
-    CHECK_EQ(ns_socket_setsockopt(conn, SOL_SOCKET, SO_LINGER, &l, sizeof l), NS_OK);
-    ns_socket_free(conn); /* RST */
+    CHECK_EQ(ns_socket_setsockopt(p.conn, SOL_SOCKET, SO_LINGER, &l, sizeof l), NS_OK);
+    ns_socket_free(p.conn); /* RST */
+    p.conn = NULL;
     char buf[4];
-    CHECK_EQ(ns_socket_recv(c, buf, sizeof buf, 0), NS_ERR_CLOSED);
+    CHECK_EQ(ns_socket_recv(p.client, buf, sizeof buf, 0), NS_ERR_CLOSED);
     CHECK_EQ(ns_last_os_error(), ECONNRESET);
-    ns_socket_free(c);
-    ns_socket_free(server);
-    ns_options_free(o);
+    close_pair(&p);
 }
 
 /* poll/epoll_wait interrupted without end: every wait still ends on time. */
 static void test_eintr_storm_does_not_outlive_the_read_timeout(void)
 {
-    ns_options *o = blocking_options(NS_SOCKET_OPTIONS, 200000);
-    ns_socket *server = ns_make_server_socket("127.0.0.1", "0", o);
-    ns_socket *c = ns_make_client_socket("127.0.0.1", port_of(server), o);
-    ns_socket *conn = ns_socket_accept(server);
-    CHECK(c != NULL && conn != NULL);
-    make_faulty(ns_socket_fd(c));
+    plain_pair p;
+    CHECK(open_pair(&p, 200000, 1));
+    make_faulty(ns_socket_fd(p.client));
     faults_on(F_POLL_STORM);
     char buf[4];
     int64_t start = now_us();
-    ssize_t n = ns_socket_recv(c, buf, sizeof buf, 0);
+    ssize_t n = ns_socket_recv(p.client, buf, sizeof buf, 0);
     int64_t took = now_us() - start;
     long seen = fault_count();
     faults_off();
     CHECK_EQ(n, NS_ERR_READ_TIMEOUT);
     CHECK(took >= 200000 && took < SLACK(1000000));
     CHECK(seen > 0);
-    ns_socket_free(c);
-    ns_socket_free(conn);
-    ns_socket_free(server);
-    ns_options_free(o);
+    close_pair(&p);
 }
 
 static void test_eintr_storm_does_not_outlive_the_tls_handshake_timeout(void)
