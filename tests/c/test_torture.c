@@ -26,6 +26,15 @@ static test_cert *ca, *server_cert;
 static char dir[] = "/tmp/ns-torture-XXXXXX";
 static char ca_file[64];
 
+static void remove_dir(void)
+{
+    char key[sizeof ca_file];
+    snprintf(key, sizeof key, "%s/ca.key", dir);
+    unlink(ca_file);
+    unlink(key);
+    rmdir(dir);
+}
+
 static void setup(void)
 {
     if (ca)
@@ -35,6 +44,7 @@ static void setup(void)
     if (mkdtemp(dir) == NULL || certgen_write(ca, dir, "ca") != 0)
         abort();
     snprintf(ca_file, sizeof ca_file, "%s/ca.crt", dir);
+    atexit(remove_dir);
 }
 
 static long stride(void)
