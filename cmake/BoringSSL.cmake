@@ -42,6 +42,16 @@ foreach(t ns_bssl_crypto ns_bssl_ssl)
   target_compile_definitions(${t} PRIVATE _XOPEN_SOURCE=700 _GNU_SOURCE)
 endforeach()
 target_compile_options(ns_bssl_ssl PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti>)
+# Opt-in instrumentation of BoringSSL itself, for trees that need it:
+# "thread" for ThreadSanitizer (an uninstrumented BoringSSL hides its own
+# synchronisation from TSan), "fuzzer-no-link" for coverage-guided fuzzing
+# of its parsers.  Empty (the default) keeps BoringSSL uninstrumented.
+set(NS_BORINGSSL_SANITIZE "" CACHE STRING "Sanitizers for BoringSSL too, e.g. thread or fuzzer-no-link")
+if(NS_BORINGSSL_SANITIZE)
+  foreach(t ns_bssl_crypto ns_bssl_ssl)
+    target_compile_options(${t} PRIVATE -fsanitize=${NS_BORINGSSL_SANITIZE})
+  endforeach()
+endif()
 target_link_libraries(ns_bssl_ssl PUBLIC ns_bssl_crypto)
 find_package(Threads REQUIRED)
 target_link_libraries(ns_bssl_crypto PUBLIC Threads::Threads)

@@ -3,8 +3,13 @@
 #   1. build/       everything (C, bindings, ABI, packaging, interop) — ctest
 #   2. build/       the C tests again under valgrind memcheck — ctest -L valgrind
 #   3. build-asan/  the C tests under AddressSanitizer + UBSan — ctest -L c
-# BoringSSL's source is fetched once (into build/_deps) and reused by every
-# tree.  Every phase runs even if an earlier one failed; the exit status is
+#   4. build-tsan/  the C tests (every threaded one) under ThreadSanitizer,
+#                   BoringSSL built with -fsanitize=thread too — ctest -L c
+#   5. build-fuzz/  clang + libFuzzer: each fuzz target (tests/fuzz) runs
+#                   NS_FUZZ_SECONDS (default 20) seconds — tests/fuzz/run_fuzz.sh
+# NS_QUICK=1 skips phases 4 and 5 (for a quick local run; CI runs them).
+# BoringSSL's source is fetched once (into build/_deps, or wherever build/
+# was configured to find it) and reused by every tree.  Every phase runs even if an earlier one failed; the exit status is
 # non-zero if any failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -22,7 +27,7 @@ configure_and_build() { # dir, cmake args...
 }
 
 start=$(date +%s)
-phase "1/3 build and test everything (build/)"
+phase "1/5 build and test everything (build/)"
 mkdir -p build
 if configure_and_build build; then
     (cd build && ctest -j "$jobs" -LE valgrind --output-on-failure) || failed+=("tests")
@@ -30,16 +35,17 @@ else
     failed+=("build")
 fi
 
-phase "2/3 C tests under valgrind memcheck (build/)"
+phase "2/5 C tests under valgrind memcheck (build/)"
 if [ -f build/CTestTestfile.cmake ]; then
     (cd build && ctest -j "$jobs" -L valgrind --output-on-failure) || failed+=("valgrind")
 else
     failed+=("valgrind (no build)")
 fi
 
-phase "3/3 C tests under AddressSanitizer + UBSan (build-asan/)"
+phase "3/5 C tests under AddressSanitizer + UBSan (build-asan/)"
 mkdir -p build-asan
-bssl_src="$PWD/build/_deps/boringssl/tree"
+bssl_src=$(sed -n 's/^NS_BORINGSSL_SOURCE_DIR:PATH=//p' build/CMakeCache.txt 2>/dev/null)
+[ -n "$bssl_src" ] || bssl_src="$PWD/build/_deps/boringssl/tree"
 if configure_and_build build-asan -DNS_SANITIZE=address,undefined -DNS_BUILD_BINDINGS=OFF \
         -DNS_BUILD_EXAMPLES=OFF -DNS_BORINGSSL_SOURCE_DIR="$bssl_src"; then
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
@@ -47,6 +53,33 @@ if configure_and_build build-asan -DNS_SANITIZE=address,undefined -DNS_BUILD_BIN
         || failed+=("asan")
 else
     failed+=("asan build")
+fi
+
+if [ "${NS_QUICK:-0}" != 1 ]; then
+    phase "4/5 C tests under ThreadSanitizer (build-tsan/)"
+    mkdir -p build-tsan
+    # BoringSSL is instrumented too (NS_BORINGSSL_SANITIZE): TSan must see
+    # its locks and atomics, or it reports races inside it.
+    if configure_and_build build-tsan -DNS_SANITIZE=thread -DNS_BORINGSSL_SANITIZE=thread \
+            -DNS_BUILD_BINDINGS=OFF -DNS_BUILD_EXAMPLES=OFF -DNS_BORINGSSL_SOURCE_DIR="$bssl_src"; then
+        # TSan slows thread start-up: stretch the tests' time bounds (as
+        # under valgrind), but keep the full torture and client counts.
+        (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+            NS_TEST_TIME_SCALE=4 NS_TORTURE_STRIDE=1 NS_HOSTILE_CLIENTS=1000 \
+            ctest -j "$jobs" -L c --output-on-failure) || failed+=("tsan")
+    else
+        failed+=("tsan build")
+    fi
+
+    phase "5/5 libFuzzer targets, ${NS_FUZZ_SECONDS:-20} s each (build-fuzz/)"
+    mkdir -p build-fuzz
+    if CC=clang CXX=clang++ configure_and_build build-fuzz -DNS_FUZZ=ON \
+            -DNS_SANITIZE=fuzzer-no-link,address,undefined -DNS_BORINGSSL_SANITIZE=fuzzer-no-link \
+            -DNS_BUILD_BINDINGS=OFF -DNS_BUILD_EXAMPLES=OFF -DNS_BORINGSSL_SOURCE_DIR="$bssl_src"; then
+        bash tests/fuzz/run_fuzz.sh build-fuzz || failed+=("fuzz")
+    else
+        failed+=("fuzz build")
+    fi
 fi
 
 echo

@@ -95,7 +95,10 @@ int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *
         X509_free(x);
         return ns_fail_ssl(NS_ERR_INVALID, "%s: neither PEM nor a DER certificate", what);
     }
-    return certlist_push(out, x);
+    int rc = certlist_push(out, x);
+    if (rc != NS_OK)
+        ns_certlist_clear(out); /* the grown array, empty or not */
+    return rc;
 }
 
 int ns_key_parse(const void *data, size_t len, EVP_PKEY **out)
@@ -130,7 +133,9 @@ int ns_key_parse(const void *data, size_t len, EVP_PKEY **out)
 int ns_key_matches(EVP_PKEY *key, X509 *cert)
 {
     EVP_PKEY *pub = X509_get_pubkey(cert);
-    int same = pub != NULL && EVP_PKEY_cmp(pub, key) == 1;
+    if (pub == NULL) /* out of memory, or a key type BoringSSL cannot read */
+        return ns_fail_ssl(NS_ERR_INVALID, "cannot read the certificate's public key");
+    int same = EVP_PKEY_cmp(pub, key) == 1;
     EVP_PKEY_free(pub);
     ERR_clear_error();
     return same;
@@ -142,7 +147,8 @@ int ns_read_file(const char *path, const char *what, uint8_t **out, size_t *out_
         return ns_fail(NS_ERR_INVALID, 0, "%s: NULL file name", what);
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return ns_fail(NS_ERR_INVALID, errno, "%s: cannot open %s: %s", what, path, strerror(errno));
+        return ns_fail(errno == ENOMEM ? NS_ERR_NOMEM : NS_ERR_INVALID, errno,
+                       "%s: cannot open %s: %s", what, path, strerror(errno));
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = NS_OK;

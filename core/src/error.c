@@ -55,24 +55,38 @@ int ns_fail(int status, int os_error, const char *fmt, ...)
     return status;
 }
 
+uint32_t ns_ssl_take_errors(int *out_of_memory)
+{
+    uint32_t first = 0, e;
+    *out_of_memory = 0;
+    while ((e = ERR_get_error()) != 0) {
+        if (first == 0)
+            first = e;
+        if (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
+            *out_of_memory = 1;
+    }
+    return first;
+}
+
 int ns_fail_ssl(int status, const char *fmt, ...)
 {
+    int oom;
+    uint32_t e = ns_ssl_take_errors(&oom);
     va_list ap;
     va_start(ap, fmt);
-    record(status, 0, fmt, ap);
+    /* A parse or setup that failed for want of memory is NS_ERR_NOMEM,
+     * whatever the caller expected to go wrong. */
+    record(oom ? NS_ERR_NOMEM : status, oom ? ENOMEM : 0, fmt, ap);
     va_end(ap);
-    /* Append the first BoringSSL reason, then drop the queue so a later
-     * failure does not report a stale one. */
-    unsigned long e = ERR_get_error();
-    if (e != 0) {
+    /* Append the first BoringSSL reason; the queue is now empty, so a
+     * later failure does not report a stale one. */
+    if (oom || e != 0) {
         size_t used = strlen(last_message);
-        char reason[256];
-        ERR_error_string_n(e, reason, sizeof reason);
+        const char *reason = oom ? "out of memory" : ERR_reason_error_string(e);
         snprintf(last_message + used, sizeof last_message - used, ": %s",
-                 ERR_reason_error_string(e) ? ERR_reason_error_string(e) : reason);
+                 reason ? reason : "unknown error");
     }
-    ERR_clear_error();
-    return status;
+    return last_status;
 }
 
 int ns_status_from_errno(int err)

@@ -18,6 +18,9 @@
 int ns_fail(int status, int os_error, const char *fmt, ...) NS_PRINTF(3, 4);
 /* ns_fail with the message of a BoringSSL error appended ("...: reason"). */
 int ns_fail_ssl(int status, const char *fmt, ...) NS_PRINTF(2, 3);
+/* Empties BoringSSL's error queue; returns its oldest entry (0 if none) and
+ * sets *out_of_memory if any entry is a failed allocation. */
+uint32_t ns_ssl_take_errors(int *out_of_memory);
 /* The errno -> status mapping for socket I/O errors. */
 int ns_status_from_errno(int err);
 #define NS_CHECK_HANDLE(h, what)                                                \
@@ -66,7 +69,8 @@ int ns_read_file(const char *path, const char *what, uint8_t **out, size_t *out_
 int ns_certlist_append(ns_certlist *l, ns_certlist *more);
 int ns_certlist_copy(ns_certlist *dst, const ns_certlist *src);
 void ns_certlist_clear(ns_certlist *l);
-/* 1 if key is the private half of cert's public key. */
+/* 1 if key is the private half of cert's public key, 0 if not, or a
+ * negative status (recorded) if the certificate's key cannot be read. */
 int ns_key_matches(EVP_PKEY *key, X509 *cert);
 
 /* ---- verifier: shared, reference-counted callback holder ---- */
@@ -78,6 +82,14 @@ typedef struct ns_verifier {
 } ns_verifier;
 ns_verifier *ns_verifier_ref(ns_verifier *v);
 void ns_verifier_unref(ns_verifier *v);
+
+/* ---- a server's ALPN names, shared by reference count with the sockets it
+ * accepts (they may outlive it) ---- */
+typedef struct ns_alpn_names {
+    int refs; /* atomic */
+    ns_strlist names;
+} ns_alpn_names;
+void ns_alpn_names_unref(ns_alpn_names *n);
 
 /* ---- options.c ---- */
 struct ns_options {
@@ -118,6 +130,7 @@ struct ns_socket {
     int handshake_on_accept; /* servers: accept() handshakes */
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
+    ns_alpn_names *server_alpn; /* servers and accepted sockets: own reference */
     int verifier_rejected;   /* the verifier said no during this handshake */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */

@@ -198,10 +198,12 @@ int ns_options_set_private_key(ns_options *o, const void *data, size_t len)
     EVP_PKEY *key = NULL;
     if (rc != NS_OK || (rc = ns_key_parse(data, len, &key)) != NS_OK)
         return rc;
-    if (o->certificates.count > 0 && !ns_key_matches(key, o->certificates.items[0].x509)) {
+    int match = o->certificates.count > 0 ? ns_key_matches(key, o->certificates.items[0].x509) : 1;
+    if (match != 1) {
         EVP_PKEY_free(key);
-        return ns_fail(NS_ERR_INVALID, 0,
-                       "private-key: the key does not match the first certificate");
+        return match < 0 ? match
+                         : ns_fail(NS_ERR_INVALID, 0,
+                                   "private-key: the key does not match the first certificate");
     }
     EVP_PKEY_free(o->private_key);
     o->private_key = key;
@@ -237,8 +239,12 @@ int ns_options_add_certificate(ns_options *o, const void *data, size_t len)
     int rc = settable(o, KINDS_TLS, "certificates");
     if (rc != NS_OK || (rc = ns_certs_parse(data, len, "certificates", &parsed)) != NS_OK)
         return rc;
-    if (o->certificates.count == 0 && o->private_key &&
-        !ns_key_matches(o->private_key, parsed.items[0].x509))
+    int match = o->certificates.count == 0 && o->private_key
+                    ? ns_key_matches(o->private_key, parsed.items[0].x509)
+                    : 1;
+    if (match < 0)
+        rc = match;
+    else if (match == 0)
         rc = ns_fail(NS_ERR_INVALID, 0,
                      "certificates: the certificate does not match the private key");
     if (rc == NS_OK)

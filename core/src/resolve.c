@@ -50,8 +50,8 @@ static int resolve(const char *node, const char *service, const ns_options *o, i
         return ns_fail(NS_ERR_NOMEM, ENOMEM, "%s %s:%s: out of memory resolving", what, host,
                        service);
     case EAI_SYSTEM:
-        return ns_fail(NS_ERR_IO, errno, "%s %s:%s: resolving failed: %s", what, host, service,
-                       strerror(errno));
+        return ns_fail(errno == ENOMEM ? NS_ERR_NOMEM : NS_ERR_IO, errno,
+                       "%s %s:%s: resolving failed: %s", what, host, service, strerror(errno));
     case EAI_BADFLAGS:
     case EAI_FAMILY:
     case EAI_SOCKTYPE:

@@ -10,12 +10,16 @@
 
 #include "internal.h"
 
-/* Describes the pending BoringSSL error (an alert received, or a reason). */
-static void describe_ssl_error(char *msg, size_t len)
+/* Describes the pending BoringSSL error (an alert received, or a reason)
+ * and empties the queue; returns 1 if an allocation failed. */
+static int describe_ssl_error(char *msg, size_t len)
 {
-    uint32_t e = ERR_peek_error();
+    int oom;
+    uint32_t e = ns_ssl_take_errors(&oom);
     int reason = ERR_GET_REASON(e);
-    if (e == 0)
+    if (oom)
+        snprintf(msg, len, "out of memory");
+    else if (e == 0)
         snprintf(msg, len, "protocol error");
     else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET)
         snprintf(msg, len, "the peer sent the alert \"%s\"",
@@ -23,7 +27,7 @@ static void describe_ssl_error(char *msg, size_t len)
     else
         snprintf(msg, len, "%s", ERR_reason_error_string(e) ? ERR_reason_error_string(e)
                                                             : "unknown error");
-    ERR_clear_error();
+    return oom;
 }
 
 /*
@@ -64,8 +68,8 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
             return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, what,
                               "the client sent no certificate, but one is required");
         }
-        describe_ssl_error(msg, sizeof msg);
-        return ns_fail_io(s, NS_ERR_TLS, 0, what, msg);
+        int oom = describe_ssl_error(msg, sizeof msg);
+        return ns_fail_io(s, oom ? NS_ERR_NOMEM : NS_ERR_TLS, oom ? ENOMEM : 0, what, msg);
     }
     default:
         ERR_clear_error();
@@ -226,10 +230,12 @@ void ns_tls_free(ns_socket *s)
     SSL_free(s->ssl);
     SSL_CTX_free(s->ctx);
     ns_verifier_unref(s->verifier);
+    ns_alpn_names_unref(s->server_alpn);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
+    s->server_alpn = NULL;
     s->peer_der = NULL;
 }
 

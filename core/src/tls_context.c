@@ -1,7 +1,6 @@
 /* BoringSSL contexts built from options: versions, own certificate and key,
  * trust anchors, verification mode and ALPN. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,30 +31,22 @@ static int alpn_wire(const ns_strlist *names, uint8_t **out, size_t *out_len)
     return NS_OK;
 }
 
-/* A server context owns a copy of its ALPN names as ex_data, so accepted
- * sockets can still handshake after the listening socket is freed. */
-static int alpn_index = -1;
-static pthread_once_t alpn_index_once = PTHREAD_ONCE_INIT;
-
-static void free_alpn_names(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int index, long argl,
-                            void *argp)
+/* The server's ALPN names live beside the context, not in its ex_data:
+ * BoringSSL leaks ex_data when an allocation fails inside SSL_CTX_free. */
+void ns_alpn_names_unref(ns_alpn_names *n)
 {
-    if (ptr) {
-        ns_strlist_clear(ptr);
-        free(ptr);
-    }
-}
-
-static void make_alpn_index(void)
-{
-    alpn_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_alpn_names);
+    if (n == NULL || __atomic_sub_fetch(&n->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    ns_strlist_clear(&n->names);
+    free(n);
 }
 
 /* Server: the first of our names (our preference) that the client offers. */
 static int select_alpn(SSL *ssl, const uint8_t **out, uint8_t *out_len, const uint8_t *in,
                        unsigned in_len, void *arg)
 {
-    const ns_strlist *ours = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), alpn_index);
+    const ns_socket *s = SSL_get_app_data(ssl);
+    const ns_strlist *ours = s && s->server_alpn ? &s->server_alpn->names : NULL;
     if (ours == NULL)
         return SSL_TLSEXT_ERR_NOACK;
     for (size_t i = 0; i < ours->count; i++) {
@@ -168,7 +159,10 @@ static int ssl_attach(ns_socket *s)
         return ns_fail_ssl(NS_ERR_NOMEM, "TLS with %s: out of memory", s->peer_label);
     }
     SSL_set_bio(s->ssl, bio, bio); /* one reference, taken by ssl */
-    SSL_set_app_data(s->ssl, s);
+    /* App data is ex_data and may need an allocation: without it the
+     * verify and ALPN callbacks could not find the socket. */
+    if (!SSL_set_app_data(s->ssl, s))
+        return ns_fail_ssl(NS_ERR_NOMEM, "TLS with %s: out of memory", s->peer_label);
     return NS_OK;
 }
 
@@ -199,16 +193,13 @@ int ns_tls_server_context(ns_socket *server, const ns_options *o)
     server->handshake_on_accept = o->handshake;
     if (o->alpn.count == 0)
         return NS_OK;
-    pthread_once(&alpn_index_once, make_alpn_index);
-    ns_strlist *names = calloc(1, sizeof *names);
-    if (alpn_index < 0 || names == NULL || ns_strlist_copy(names, &o->alpn) != NS_OK ||
-        !SSL_CTX_set_ex_data(server->ctx, alpn_index, names)) {
-        if (names) {
-            ns_strlist_clear(names);
-            free(names);
-        }
+    ns_alpn_names *names = calloc(1, sizeof *names);
+    if (names == NULL || ns_strlist_copy(&names->names, &o->alpn) != NS_OK) {
+        free(names);
         return ns_fail(NS_ERR_NOMEM, ENOMEM, "TLS server: out of memory for ALPN");
     }
+    names->refs = 1;
+    server->server_alpn = names;
     SSL_CTX_set_alpn_select_cb(server->ctx, select_alpn, NULL);
     return NS_OK;
 }
@@ -218,6 +209,10 @@ int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
     SSL_CTX_up_ref(server->ctx);
     conn->ctx = server->ctx;
     conn->verifier = ns_verifier_ref(server->verifier);
+    if (server->server_alpn) {
+        __atomic_add_fetch(&server->server_alpn->refs, 1, __ATOMIC_RELAXED);
+        conn->server_alpn = server->server_alpn;
+    }
     int rc = ssl_attach(conn);
     if (rc == NS_OK)
         SSL_set_accept_state(conn->ssl);

@@ -14,8 +14,8 @@ static int verify_callback(int preverify_ok, X509_STORE_CTX *store)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
     ns_socket *s = ssl ? SSL_get_app_data(ssl) : NULL;
-    if (s == NULL)
-        return preverify_ok;
+    if (s == NULL) /* cannot happen (ssl_attach checks); fail closed */
+        return 0;
     int depth = X509_STORE_CTX_get_error_depth(store);
     int err = preverify_ok ? X509_V_OK : X509_STORE_CTX_get_error(store);
     int ok = preverify_ok;
@@ -60,8 +60,10 @@ int ns_verify_set_host(SSL *ssl, const char *host)
     /* This BoringSSL treats namelen 0 as invalid, not "use strlen": pass it. */
     int ok = is_ip_literal(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
                                  : X509_VERIFY_PARAM_set1_host(param, host, strlen(host));
+    /* host is a non-empty, NUL-free name or a parsed IP literal: only an
+     * allocation can fail here. */
     if (!ok)
-        return ns_fail_ssl(NS_ERR_INVALID, "TLS: cannot check the host name \"%s\"", host);
+        return ns_fail_ssl(NS_ERR_NOMEM, "TLS: cannot check the host name \"%s\"", host);
     return NS_OK;
 }
 

@@ -1,0 +1,73 @@
+/* Shared by the TLS fuzz targets: run-time certificates and raw sockets. */
+#ifndef NS_FUZZ_COMMON_H
+#define NS_FUZZ_COMMON_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "certgen.h"
+#include "netsocket.h"
+
+static test_cert *fuzz_ca, *fuzz_leaf;
+
+static void fuzz_certs_free(void)
+{
+    certgen_free(fuzz_leaf);
+    certgen_free(fuzz_ca);
+}
+
+static inline void fuzz_certs(void)
+{
+    if (fuzz_ca)
+        return;
+    atexit(fuzz_certs_free);
+    fuzz_ca = certgen_ca("fuzz CA");
+    fuzz_leaf = certgen_leaf(fuzz_ca, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 365);
+}
+
+/* A raw loopback socket connected to port (no netsocket); a few tries,
+ * as a loopback connect can be refused now and then under load. */
+static inline int raw_connect(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int tries = 0; tries < 5; tries++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+            return fd;
+        perror("fuzz harness: loopback connect");
+        if (fd >= 0)
+            close(fd);
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* Closes with a reset: after tens of thousands of connections, lingering
+ * TIME_WAIT sockets would otherwise make loopback connects fail. */
+static inline void raw_abort(int fd)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+}
+
+/* Writes everything (the peer's buffer holds a fuzz input), then EOF. */
+static inline void raw_send_and_end(int fd, const uint8_t *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        data += n;
+        size -= (size_t)n;
+    }
+    shutdown(fd, SHUT_WR);
+}
+
+#endif

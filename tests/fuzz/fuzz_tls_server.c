@@ -1,0 +1,44 @@
+/* Fuzz target: a netsocket TLS server fed the input as everything its
+ * client sends (then EOF).  It must fail cleanly or, if the bytes form a
+ * handshake, serve; never crash, hang or leak. */
+#include "fuzz_common.h"
+
+static ns_socket *server;
+
+static void server_free(void) { ns_socket_free(server); }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (server == NULL) {
+        fuzz_certs();
+        ns_options *o = ns_options_new(NS_SERVER_TLS_SOCKET_OPTIONS);
+        const char *crt = certgen_cert_pem(fuzz_leaf), *key = certgen_key_pem(fuzz_leaf);
+        const char *ca = certgen_cert_pem(fuzz_ca);
+        ns_options_add_certificate(o, crt, strlen(crt));
+        ns_options_set_private_key(o, key, strlen(key));
+        ns_options_add_trusted_certificate(o, ca, strlen(ca)); /* asks for client certs */
+        ns_options_add_alpn(o, "h2");
+        ns_options_add_alpn(o, "http/1.1");
+        ns_options_set_non_blocking(o, 0);
+        ns_options_set_read_timeout(o, 1000000);
+        server = ns_make_server_tls_socket("127.0.0.1", "0", o);
+        ns_options_free(o);
+        if (server == NULL)
+            abort();
+        atexit(server_free);
+    }
+    int fd = raw_connect(ns_socket_local_port(server));
+    if (fd < 0)
+        abort();
+    raw_send_and_end(fd, data, size);
+    ns_socket *conn = ns_socket_accept(server);
+    if (conn) {
+        char buf[256];
+        ns_socket_recv(conn, buf, sizeof buf, 0);
+        ns_socket_peer_certificate(conn, NULL);
+        ns_socket_server_name(conn);
+    }
+    raw_abort(fd);
+    ns_socket_free(conn);
+    return 0;
+}
