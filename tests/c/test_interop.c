@@ -891,6 +891,8 @@ PEER_TEST(test_server_openssl_client_tls13_alpn_sni_mtls)
     CHECK(peer_saw(p, certgen_cert_pem(server_cert), 0)); /* what it was served */
     CHECK(peer_saw(p, "ALPN protocol: h2", 0));
     CHECK(peer_saw(p, "New, TLSv1.3", 0));
+    /* The certificate request names the trusted CA. */
+    CHECK(peer_saw(p, "Acceptable client certificate CA names\nCN = netsocket interop CA\n", 0));
 }
 
 PEER_TEST(test_server_openssl_client_tls12_forced)
