@@ -348,10 +348,13 @@ NS_API void ns_socket_free(ns_socket *s);
 /* Predicates: 1 if closed (also for NULL); 1 for a TLS socket (0 for NULL). */
 NS_API int ns_socket_is_closed(const ns_socket *s);
 NS_API int ns_socket_is_tls(const ns_socket *s);
-/* The file descriptor (-1 once closed or for NULL).  The library keeps it
- * O_NONBLOCK internally and emulates blocking mode; it stays owned by the
- * socket: do not close it or change its flags, and do not read or write it
- * behind a TLS socket's back.  Use it to poll or for socket options. */
+/* The file descriptor (-1 once closed or for NULL).  The library sets its
+ * flags: O_NONBLOCK, except on a plain connected socket in blocking mode,
+ * where the kernel blocks and SO_RCVTIMEO holds the read timeout (TLS and
+ * listening sockets emulate blocking mode with poll).  It stays owned by the
+ * socket: do not close it or change its flags or SO_RCVTIMEO, and do not read
+ * or write it behind a TLS socket's back.  Use it to poll or for other
+ * socket options. */
 NS_API int ns_socket_fd(const ns_socket *s);
 /* The socket's non-blocking? and read-timeout (initially from its options).
  * Setters: NS_OK, or NS_ERR_INVALID for NULL.  Getters: 0 / -1 for NULL. */

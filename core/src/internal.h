@@ -117,6 +117,7 @@ struct ns_socket {
     int fd;              /* -1 once closed; always O_NONBLOCK internally */
     enum ns_role role;
     int non_blocking;    /* the mode the user sees */
+    int fd_blocking;     /* the kernel blocks on fd (see ns_socket_sync_fd) */
     int64_t read_timeout;
     /* Sent since the last recv: a blocking recv then polls before reading,
      * as the answer to what was just sent is rarely there yet. */
@@ -142,7 +143,9 @@ struct ns_socket {
 };
 ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const char *service);
 /* Applies non-blocking? and read-timeout after the open. */
-void ns_socket_apply_options(ns_socket *s, const ns_options *o);
+int ns_socket_apply_options(ns_socket *s, const ns_options *o);
+/* Puts the descriptor in the mode s's settings call for (see socket.c). */
+int ns_socket_sync_fd(ns_socket *s);
 /* Sets fd close-on-exec and O_NONBLOCK. */
 int ns_fd_prepare(int fd);
 int ns_check_open(const ns_socket *s, const char *what);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -46,10 +47,46 @@ ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const ch
     return s;
 }
 
-void ns_socket_apply_options(ns_socket *s, const ns_options *o)
+static int fail_errno(const ns_socket *s, const char *what, int err);
+
+int ns_socket_apply_options(ns_socket *s, const ns_options *o)
 {
     s->non_blocking = o->non_blocking != 0;
     s->read_timeout = o->read_timeout;
+    return ns_socket_sync_fd(s);
+}
+
+/*
+ * Descriptors start O_NONBLOCK (connect, handshakes and accept wait with
+ * poll under one deadline).  A plain connected socket in blocking mode then
+ * lets the kernel block, with SO_RCVTIMEO as its read timeout: a recv that
+ * must wait is one system call instead of poll + recv (tests/bench, item 1).
+ * TLS and listening sockets stay O_NONBLOCK: one of their waits may span
+ * several reads under a single deadline.
+ */
+int ns_socket_sync_fd(ns_socket *s)
+{
+    if (s->fd < 0)
+        return NS_OK;
+    int blocking = !s->non_blocking && s->ctx == NULL && s->role != NS_ROLE_SERVER;
+    if (blocking) {
+        struct timeval tv = {0, 0}; /* no timeout */
+        if (s->read_timeout >= 0) {
+            tv.tv_sec = (time_t)(s->read_timeout / 1000000);
+            tv.tv_usec = (suseconds_t)(s->read_timeout % 1000000);
+            if (s->read_timeout == 0)
+                tv.tv_usec = 1; /* {0, 0} would mean "wait forever" */
+        }
+        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+            return fail_errno(s, "setting the read timeout of", errno);
+    }
+    if (blocking != s->fd_blocking) {
+        int fl = fcntl(s->fd, F_GETFL);
+        if (fl < 0 || fcntl(s->fd, F_SETFL, blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK) < 0)
+            return fail_errno(s, "setting the mode of", errno);
+        s->fd_blocking = blocking;
+    }
+    return NS_OK;
 }
 
 int ns_fd_prepare(int fd)
@@ -94,9 +131,7 @@ static ns_socket *wrap_fd(int fd, enum ns_role role, const char *node, const cha
  * half-made socket freed on failure, owned options freed either way. */
 static ns_socket *finish_open(ns_socket *s, const ns_options *opts, ns_options *owned, int ok)
 {
-    if (ok) {
-        ns_socket_apply_options(s, opts);
-    } else {
+    if (!ok || ns_socket_apply_options(s, opts) != NS_OK) {
         ns_socket_free(s);
         s = NULL;
     }
@@ -264,7 +299,7 @@ int ns_recv_should_wait_first(ns_socket *s)
  */
 static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t deadline)
 {
-    if (ns_recv_should_wait_first(s)) {
+    if (!s->fd_blocking && ns_recv_should_wait_first(s)) {
         int rc = wait_fd(s, POLLIN, deadline, "recv from");
         if (rc != NS_OK)
             return rc;
@@ -273,8 +308,16 @@ static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t
         ssize_t n = recv(s->fd, buf, len, flags);
         if (n >= 0)
             return n;
-        if (errno == EINTR)
+        if (errno == EINTR && (deadline < 0 || !s->fd_blocking))
             continue;
+        if (errno == EINTR) {
+            /* A blocking descriptor restarts SO_RCVTIMEO after a signal:
+             * hold to the deadline with a poll, then read again. */
+            int rc = wait_fd(s, POLLIN, deadline, "recv from");
+            if (rc != NS_OK)
+                return rc;
+            continue;
+        }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "recv from", errno);
         if (s->non_blocking)
@@ -362,6 +405,10 @@ ns_socket *ns_socket_accept(ns_socket *server)
             ns_socket_free(conn);
             return NULL;
         }
+    }
+    if (ns_socket_sync_fd(conn) != NS_OK) {
+        ns_socket_free(conn);
+        return NULL;
     }
     return conn;
 }

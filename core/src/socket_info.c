@@ -15,7 +15,7 @@ int ns_socket_set_non_blocking(ns_socket *s, int on)
 {
     NS_CHECK_HANDLE(s, "set non-blocking");
     s->non_blocking = on != 0;
-    return NS_OK;
+    return ns_socket_sync_fd(s);
 }
 
 int ns_socket_is_non_blocking(const ns_socket *s) { return s != NULL && s->non_blocking; }
@@ -24,7 +24,7 @@ int ns_socket_set_read_timeout(ns_socket *s, int64_t us)
 {
     NS_CHECK_HANDLE(s, "set read timeout");
     s->read_timeout = us < 0 ? -1 : us;
-    return NS_OK;
+    return ns_socket_sync_fd(s);
 }
 
 int64_t ns_socket_get_read_timeout(const ns_socket *s) { return s ? s->read_timeout : -1; }
