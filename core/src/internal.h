@@ -146,8 +146,6 @@ ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const ch
 int ns_socket_apply_options(ns_socket *s, const ns_options *o);
 /* Puts the descriptor in the mode s's settings call for (see socket.c). */
 int ns_socket_sync_fd(ns_socket *s);
-/* Sets fd close-on-exec and O_NONBLOCK. */
-int ns_fd_prepare(int fd);
 int ns_check_open(const ns_socket *s, const char *what);
 /* Names s in messages by its bound address ("127.0.0.1:41234"). */
 void ns_socket_label_local(ns_socket *s);

@@ -89,14 +89,6 @@ int ns_socket_sync_fd(ns_socket *s)
     return NS_OK;
 }
 
-int ns_fd_prepare(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-        return -errno;
-    return 0;
-}
-
 int ns_check_open(const ns_socket *s, const char *what)
 {
     if (s == NULL)
