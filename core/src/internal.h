@@ -119,8 +119,8 @@ struct ns_socket {
     int non_blocking;    /* the mode the user sees */
     int fd_blocking;     /* the kernel blocks on fd (see ns_socket_sync_fd) */
     int64_t read_timeout;
-    /* Sent since the last recv: a blocking recv then polls before reading,
-     * as the answer to what was just sent is rarely there yet. */
+    /* TLS: sent since the last recv, so a blocking recv polls before
+     * reading, as the answer to what was just sent is rarely there yet. */
     int sent_since_recv;
     char *node, *service;
     char peer_label[80]; /* "node:service" or "ip:port", for messages */
@@ -149,9 +149,6 @@ int ns_socket_sync_fd(ns_socket *s);
 int ns_check_open(const ns_socket *s, const char *what);
 /* Names s in messages by its bound address ("127.0.0.1:41234"). */
 void ns_socket_label_local(ns_socket *s);
-/* Whether a blocking recv should poll before its first read (see
- * sent_since_recv); clears the hint. */
-int ns_recv_should_wait_first(ns_socket *s);
 /* Fails with `status` naming s's peer: "<what> <peer>: <cause>". */
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause);
 

@@ -224,10 +224,8 @@ static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, i
         return ns_tls_send(s, buf, len, wait);
     for (;;) {
         ssize_t n = send(s->fd, buf, len, flags | MSG_NOSIGNAL);
-        if (n >= 0) {
-            s->sent_since_recv = 1;
+        if (n >= 0)
             return n;
-        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -275,39 +273,22 @@ ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
     return (ssize_t)done;
 }
 
-int ns_recv_should_wait_first(ns_socket *s)
-{
-    int hint = s->sent_since_recv;
-    s->sent_since_recv = 0;
-    return hint && !s->non_blocking;
-}
-
-/*
- * The descriptor is O_NONBLOCK, so a blocking recv that must wait costs
- * recv (EAGAIN) + poll + recv where a blocking descriptor needs one call.
- * Right after a send (request/response) the answer is almost never there
- * yet, so such a recv polls first and saves the failed recv; otherwise
- * (streams being received) it reads first.  Measured by tests/bench.
- */
+/* A plain socket in blocking mode has a blocking descriptor (see
+ * ns_socket_sync_fd), so its recv waits in the kernel: one system call. */
 static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t deadline)
 {
-    if (!s->fd_blocking && ns_recv_should_wait_first(s)) {
-        int rc = wait_fd(s, POLLIN, deadline, "recv from");
-        if (rc != NS_OK)
-            return rc;
-    }
     for (;;) {
         ssize_t n = recv(s->fd, buf, len, flags);
         if (n >= 0)
             return n;
-        if (errno == EINTR && (deadline < 0 || !s->fd_blocking))
-            continue;
         if (errno == EINTR) {
             /* A blocking descriptor restarts SO_RCVTIMEO after a signal:
              * hold to the deadline with a poll, then read again. */
-            int rc = wait_fd(s, POLLIN, deadline, "recv from");
-            if (rc != NS_OK)
-                return rc;
+            if (s->fd_blocking && deadline >= 0) {
+                int rc = wait_fd(s, POLLIN, deadline, "recv from");
+                if (rc != NS_OK)
+                    return rc;
+            }
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
