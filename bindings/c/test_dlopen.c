@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     LOAD(ns_socket_free);
     LOAD(ns_last_error);
 
-    CHECK(strcmp(p_ns_version(), "1.0.0") == 0);
+    CHECK(strcmp(p_ns_version(), "1.1.0") == 0);
 
     ns_options *so = p_ns_options_new(NS_SERVER_TLS_SOCKET_OPTIONS);
     CHECK(p_ns_options_set_non_blocking(so, 0) == NS_OK);

@@ -21,7 +21,7 @@ ROOT = HERE.parent.parent
 INTERFACE = HERE.parent / "netsocket.i"
 INCLUDE_DIR = os.environ.get("NETSOCKET_INCLUDE_DIR", str(ROOT / "core" / "include"))
 LIB_DIR = os.environ.get("NETSOCKET_LIB_DIR", str(ROOT / "build"))
-VERSION = (ROOT / "VERSION").read_text().split()[0] if (ROOT / "VERSION").exists() else "1.0.0"
+VERSION = (ROOT / "VERSION").read_text().split()[0] if (ROOT / "VERSION").exists() else "1.1.0"
 
 
 class SwigBuildExt(build_ext):

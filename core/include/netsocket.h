@@ -52,7 +52,7 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 
 #define NS_VERSION_MAJOR 1
-#define NS_VERSION_MINOR 0
+#define NS_VERSION_MINOR 1
 #define NS_VERSION_PATCH 0
 
 /* The version of the library actually loaded, as "MAJOR.MINOR.PATCH" (which

@@ -1,10 +1,10 @@
 -- Lua packaging for netsocket (no network needed), from bindings/lua:
---   luarocks make netsocket-1.0.0-1.rockspec NETSOCKET_DIR=/usr/local
+--   luarocks make netsocket-1.1.0-1.rockspec NETSOCKET_DIR=/usr/local
 -- (NETSOCKET_INCDIR / NETSOCKET_LIBDIR point at a source tree's
 -- core/include and build/ instead).  SWIG generates the module from
 -- ../netsocket.i; it is installed as netsocket-core.so next to netsocket.lua.
 package = "netsocket"
-version = "1.0.0-1"
+version = "1.1.0-1"
 source = { url = "git+file://." }
 description = {
   summary = "Plain TCP and TLS sockets (BoringSSL inside libnetsocket) for Lua 5.4",
