@@ -300,6 +300,33 @@ NS_API int ns_options_clear_trusted_certificates(ns_options *o);
 NS_API size_t ns_options_trusted_certificate_count(const ns_options *o);
 NS_API const unsigned char *ns_options_get_trusted_certificate(const ns_options *o, size_t i,
                                                                size_t *der_len);
+/* Key log (debugging only: whoever reads it can decrypt the connections).
+ * Off by default; the library never reads SSLKEYLOGFILE or any other
+ * environment variable for it.  Each handshake of a socket made from these
+ * options (a server: of each accepted connection) logs its secrets as lines
+ * of the NSS key log format that Wireshark reads, without the newline for the
+ * callback.  Called on the thread doing the handshake; line is valid during
+ * the call only. */
+typedef void (*ns_key_log_callback)(void *userdata, const char *line);
+/* Logs to the file at path (opened now, appended to, created with mode 0600;
+ * each line written whole with one write).  NULL removes the key log.
+ * Replaces a key log callback.  Errors: NS_ERR_INVALID (plain options, a
+ * file that cannot be opened, with ns_last_os_error), NS_ERR_NOMEM; nothing
+ * is changed on error. */
+NS_API int ns_options_set_key_log_file(ns_options *o, const char *path);
+/* The key log file's path as given (owned by the options: valid until the
+ * key log changes or they are freed), NULL if none or for NULL. */
+NS_API const char *ns_options_get_key_log_file(const ns_options *o);
+/* Logs by calling fn (NULL removes the key log); replaces a key log file.
+ * The library owns userdata and calls release(userdata) (if not NULL) once
+ * no options object or socket uses it, also when this call fails.
+ * NS_ERR_INVALID on plain options or NULL, NS_ERR_NOMEM. */
+NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn,
+                                           void *userdata, ns_release_function release);
+/* The key log callback (NULL if none, a file, or for NULL); its userdata in
+ * *userdata if userdata is not NULL. */
+NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
+                                                           void **userdata);
 /* Server TLS kind only (NS_ERR_INVALID on other kinds): a client without a
  * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);

@@ -114,6 +114,22 @@ typedef struct ns_alpn_names {
 } ns_alpn_names;
 void ns_alpn_names_unref(ns_alpn_names *n);
 
+/* ---- keylog.c: the opt-in key log, shared by reference count ---- */
+typedef struct ns_key_log {
+    int refs; /* atomic */
+    int fd;   /* the file (-1 for a callback) */
+    char *path;
+    ns_key_log_callback fn;
+    void *userdata;
+    ns_release_function release;
+} ns_key_log;
+ns_key_log *ns_key_log_open(const char *path);
+ns_key_log *ns_key_log_with(ns_key_log_callback fn, void *userdata, ns_release_function release);
+ns_key_log *ns_key_log_ref(ns_key_log *k);
+void ns_key_log_unref(ns_key_log *k);
+/* Makes ctx's handshakes log to their socket's key log (if k is set). */
+void ns_key_log_install(SSL_CTX *ctx, const ns_key_log *k);
+
 /* ---- options.c ---- */
 struct ns_options {
     ns_options_kind kind;
@@ -130,6 +146,7 @@ struct ns_options {
     ns_strlist sni, alpn;
     ns_password_callback password_fn; /* not owned: see the header */
     void *password_userdata;
+    ns_key_log *key_log;
 };
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
@@ -157,6 +174,7 @@ struct ns_socket {
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
     ns_alpn_names *server_alpn; /* servers and accepted sockets: own reference */
+    ns_key_log *key_log;     /* own reference, or NULL */
     int verifier_rejected;   /* the verifier said no during this handshake */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */

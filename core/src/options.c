@@ -77,6 +77,7 @@ void ns_options_free(ns_options *o)
     ns_verifier_unref(o->verifier);
     ns_strlist_clear(&o->sni);
     ns_strlist_clear(&o->alpn);
+    ns_key_log_unref(o->key_log);
     free(o);
 }
 
@@ -105,6 +106,7 @@ ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind)
         o->verifier = ns_verifier_ref(from->verifier);
         o->password_fn = from->password_fn;
         o->password_userdata = from->password_userdata;
+        o->key_log = ns_key_log_ref(from->key_log);
         if (ns_certlist_copy(&o->certificates, &from->certificates) != NS_OK ||
             ns_certlist_copy(&o->trusted, &from->trusted) != NS_OK ||
             ns_strlist_copy(&o->sni, &from->sni) != NS_OK ||
@@ -515,4 +517,55 @@ size_t ns_options_alpn_count(const ns_options *o) { return o ? o->alpn.count : 0
 const char *ns_options_get_alpn(const ns_options *o, size_t i)
 {
     return o ? name_at(&o->alpn, i) : NULL;
+}
+
+/* ---- the key log ---- */
+
+int ns_options_set_key_log_file(ns_options *o, const char *path)
+{
+    int rc = settable(o, KINDS_TLS, "key-log");
+    if (rc != NS_OK)
+        return rc;
+    if (path != NULL && path[0] == '\0')
+        return ns_fail(NS_ERR_INVALID, 0, "key-log: empty file name");
+    ns_key_log *k = path ? ns_key_log_open(path) : NULL;
+    if (path && k == NULL)
+        return ns_last_status();
+    ns_key_log_unref(o->key_log);
+    o->key_log = k;
+    return NS_OK;
+}
+
+const char *ns_options_get_key_log_file(const ns_options *o)
+{
+    return o && o->key_log ? o->key_log->path : NULL;
+}
+
+int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn, void *userdata,
+                                    ns_release_function release)
+{
+    int rc = settable(o, KINDS_TLS, "key-log");
+    if (rc != NS_OK || fn == NULL) {
+        if (release)
+            release(userdata);
+        if (rc == NS_OK) {
+            ns_key_log_unref(o->key_log);
+            o->key_log = NULL;
+        }
+        return rc;
+    }
+    ns_key_log *k = ns_key_log_with(fn, userdata, release);
+    if (k == NULL)
+        return ns_last_status();
+    ns_key_log_unref(o->key_log);
+    o->key_log = k;
+    return NS_OK;
+}
+
+ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o, void **userdata)
+{
+    const ns_key_log *k = o ? o->key_log : NULL;
+    if (userdata)
+        *userdata = k && k->fn ? k->userdata : NULL;
+    return k ? k->fn : NULL;
 }
