@@ -16,16 +16,6 @@ static void setup(void)
     }
 }
 
-static void *accept_echo(void *arg)
-{
-    ns_socket *conn = ns_socket_accept(arg);
-    if (conn) {
-        echo_line(conn);
-        ns_socket_free(conn);
-    }
-    return NULL;
-}
-
 /* One TLS 1.3 exchange between so and co on loopback; 1 on success. */
 static int exchange(ns_options *so, ns_options *co)
 {
@@ -37,7 +27,7 @@ static int exchange(ns_options *so, ns_options *co)
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     if (server == NULL)
         return 0;
-    pthread_t t = spawn(accept_echo, server);
+    pthread_t t = spawn(accept_and_echo, server);
     ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
     char buf[8] = {0};
     int ok = c && send_text(c, "hello\n") && ns_socket_recv(c, buf, sizeof buf, 0) == 6;

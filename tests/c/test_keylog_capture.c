@@ -23,16 +23,6 @@ static char dir[] = "/tmp/ns-capture-XXXXXX";
 static char keys[128], cap[128];
 static const char *skip_reason;
 
-static void *accept_echo(void *arg)
-{
-    ns_socket *conn = ns_socket_accept(arg);
-    if (conn) {
-        echo_line(conn);
-        ns_socket_free(conn);
-    }
-    return NULL;
-}
-
 static off_t size_of(const char *path)
 {
     struct stat st;
@@ -161,7 +151,7 @@ static void test_wireshark_decrypts_a_capture_with_the_key_log(void)
         ns_options_free(co);
         return;
     }
-    pthread_t t = spawn(accept_echo, server);
+    pthread_t t = spawn(accept_and_echo, server);
     ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
     char buf[64] = {0};
     int ok = c && send_text(c, SECRET "\n") && ns_socket_recv(c, buf, sizeof buf, 0) == 24;

@@ -229,17 +229,6 @@ static void test_pkcs12_from_file_and_memory(void)
     ns_options_free(o);
 }
 
-/* A server identity from a bundle serves a verified handshake. */
-static void *accept_one(void *arg)
-{
-    ns_socket *conn = ns_socket_accept(arg);
-    if (conn) {
-        echo_line(conn);
-        ns_socket_free(conn);
-    }
-    return NULL;
-}
-
 static void test_pkcs12_identity_serves_a_handshake(void)
 {
     ns_options *so = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, 5000000);
@@ -247,7 +236,7 @@ static void test_pkcs12_identity_serves_a_handshake(void)
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     ns_options_free(so);
     CHECK(server != NULL);
-    pthread_t t = spawn(accept_one, server);
+    pthread_t t = spawn(accept_and_echo, server);
     ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, 5000000);
     const char *crt = certgen_cert_pem(ca);
     CHECK_EQ(ns_options_add_trusted_certificate(co, crt, strlen(crt)), NS_OK);
