@@ -291,6 +291,7 @@ NSB_GET(connection_timeout, int64_t)
 NSB_GET(read_timeout, int64_t)
 NSB_GET(handshake, bool)
 NSB_GET(client_certificate_required, bool)
+NSB_GET(ignore_unexpected_eof, bool)
 static int nsb_options_kind_get(nsb_options *o) { return (int)ns_options_kind_of(o); }
 static bool nsb_options_has_private_key_get(nsb_options *o) { return ns_options_has_private_key(o) != 0; }
 
@@ -428,6 +429,7 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     nsb_list alpn;
     nsb_list trusted_certificates;
     bool client_certificate_required;
+    bool ignore_unexpected_eof;
 }
 %mutable;
 
@@ -473,6 +475,7 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     void add_trusted_certificate_file(const char *path) { nsb_check(ns_options_add_trusted_certificate_file($self, path)); }
     void clear_trusted_certificates() { nsb_check(ns_options_clear_trusted_certificates($self)); }
     void set_client_certificate_required(int on) { nsb_check(ns_options_set_client_certificate_required($self, on)); }
+    void set_ignore_unexpected_eof(int on) { nsb_check(ns_options_set_ignore_unexpected_eof($self, on)); }
 }
 
 /* ------------------------------------------------------------------ */

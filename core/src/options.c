@@ -99,6 +99,7 @@ ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind)
     o->read_timeout = from->read_timeout;
     if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
+        o->ignore_unexpected_eof = from->ignore_unexpected_eof;
         if (from->private_key) {
             EVP_PKEY_up_ref(from->private_key);
             o->private_key = from->private_key;
@@ -170,6 +171,7 @@ NS_INT_FIELD(ai_flags, "ai-flags", KINDS_ALL, check_flags, AI_V4MAPPED)
 NS_INT_FIELD(ai_protocol, "ai-protocol", KINDS_ALL, check_protocol, 0)
 NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1)
 NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1)
+NS_INT_FIELD(ignore_unexpected_eof, "ignore-unexpected-eof?", KINDS_TLS, check_any, 0)
 NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
              check_any, 0)
 

@@ -172,6 +172,7 @@ int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node)
     if ((s->ctx = context_new(o, 0)) == NULL)
         return ns_last_status();
     s->verifier = ns_verifier_ref(o->verifier);
+    s->ignore_unexpected_eof = o->ignore_unexpected_eof != 0;
     s->key_log = ns_key_log_ref(o->key_log);
     int rc = ssl_attach(s);
     if (rc != NS_OK)
@@ -194,6 +195,7 @@ int ns_tls_server_context(ns_socket *server, const ns_options *o)
     server->verifier = ns_verifier_ref(o->verifier);
     server->key_log = ns_key_log_ref(o->key_log);
     server->handshake_on_accept = o->handshake;
+    server->ignore_unexpected_eof = o->ignore_unexpected_eof != 0;
     if (o->alpn.count == 0)
         return NS_OK;
     ns_alpn_names *names = calloc(1, sizeof *names);
@@ -212,6 +214,7 @@ int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
     SSL_CTX_up_ref(server->ctx);
     conn->ctx = server->ctx;
     conn->verifier = ns_verifier_ref(server->verifier);
+    conn->ignore_unexpected_eof = server->ignore_unexpected_eof;
     conn->key_log = ns_key_log_ref(server->key_log);
     if (server->server_alpn) {
         __atomic_add_fetch(&server->server_alpn->refs, 1, __ATOMIC_RELAXED);
