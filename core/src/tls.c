@@ -262,11 +262,13 @@ void ns_tls_free(ns_socket *s)
     SSL_CTX_free(s->ctx);
     ns_verifier_unref(s->verifier);
     ns_tls_config_unref(s->tls_config);
+    ns_key_log_unref(s->key_log);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
     s->tls_config = NULL;
+    s->key_log = NULL;
     s->peer_der = NULL;
 }
 

@@ -20,6 +20,7 @@ ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
     c->refs = 1;
     c->server_side = server_side;
     c->verifier = ns_verifier_ref(o->verifier);
+    c->key_log = ns_key_log_ref(o->key_log);
     if ((c->ctx = ns_tls_context_new(o, server_side)) == NULL)
         goto fail;
     if (!server_side && o->sni.count > 0 && (c->sni = strdup(o->sni.items[0])) == NULL)
@@ -47,6 +48,7 @@ void ns_tls_config_unref(ns_tls_config *c)
         return;
     SSL_CTX_free(c->ctx);
     ns_verifier_unref(c->verifier);
+    ns_key_log_unref(c->key_log);
     free(c->sni);
     ns_strlist_clear(&c->alpn);
     free(c);

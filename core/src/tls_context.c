@@ -112,6 +112,7 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     }
     if (o->alpn.count > 0 && server_side)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    ns_key_log_install(ctx, o->key_log);
     if (o->alpn.count > 0 && !server_side) {
         uint8_t *wire = NULL;
         size_t len = 0;
@@ -163,6 +164,7 @@ int ns_tls_client_start(ns_socket *s, ns_tls_config *c, const char *node)
     SSL_CTX_up_ref(c->ctx);
     s->ctx = c->ctx;
     s->verifier = ns_verifier_ref(c->verifier);
+    s->key_log = ns_key_log_ref(c->key_log);
     int rc = ssl_attach(s);
     if (rc != NS_OK)
         return rc;
@@ -183,6 +185,7 @@ void ns_tls_server_start(ns_socket *server, ns_tls_config *c)
     SSL_CTX_up_ref(c->ctx);
     server->ctx = c->ctx;
     server->verifier = ns_verifier_ref(c->verifier);
+    server->key_log = ns_key_log_ref(c->key_log);
 }
 
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
