@@ -21,8 +21,25 @@
 }
 
 %{
+/* Asked by the library when a signal interrupts one of its waits: runs
+ * Python's signal handlers (PEP 475).  If one raised (KeyboardInterrupt,
+ * a SIGTERM handler's SystemExit), the call ends and that exception
+ * propagates; otherwise the wait goes on. */
+static int nsb_py_signalled(void *unused)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    int raised = PyErr_CheckSignals() < 0;
+    PyGILState_Release(g);
+    return raised;
+}
+
 static void nsb_unlocked(nsb_call *c)
 {
+    static __thread int interruptible;
+    if (!interruptible) { /* once per thread: the setting is per thread */
+        ns_set_thread_interrupt(-1, nsb_py_signalled, NULL);
+        interruptible = 1;
+    }
     Py_BEGIN_ALLOW_THREADS
     nsb_run(c);
     Py_END_ALLOW_THREADS
@@ -113,7 +130,13 @@ static void nsb_raise(void)
     nsb_err.status = 0;
     nsb_err.verifier_raised[0] = '\0';
     $action
-    if (nsb_err.status) { nsb_raise(); SWIG_fail; }
+    if (nsb_err.status) {
+        if (PyErr_Occurred()) /* a signal handler raised during the call: that propagates */
+            nsb_err.status = 0;
+        else
+            nsb_raise();
+        SWIG_fail;
+    }
 }
 
 /* Bytes in: anything with the buffer protocol; pem also takes str. */

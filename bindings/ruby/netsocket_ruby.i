@@ -12,6 +12,8 @@
 
 %{
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <ruby/thread.h>
 
 /* Non-zero while this thread runs netsocket code without the GVL. */
@@ -19,38 +21,103 @@ static __thread int nsb_rb_unlocked;
 
 static void *nsb_rb_run(void *p)
 {
+    ((nsb_call *)p)->ran = 1;
     nsb_run((nsb_call *)p);
     return NULL;
 }
 
-/* Ruby wants the blocked call back: Thread#kill or #raise, interpreter
- * exit, or a signal for the main thread.  The library retries EINTR, so a
- * selector wait is woken (it returns no events) and a socket call in a
- * thread other than the main one is woken by shutting its socket down
- * (the thread is being killed or raised into, e.g. at exit, where a thread
- * blocked in accept must not hang the interpreter).  The main thread's
- * interrupts are signal traps: its call finishes or times out first and
- * the socket stays usable. */
+/* Interrupting blocked calls.  Ruby calls the unblocking function when it
+ * wants a thread back: Thread#kill or #raise, interpreter exit, or a
+ * signal for the main thread.  A selector wait is woken through the
+ * selector; any other call through this thread's eventfd, which the
+ * library watches in every wait (ns_set_thread_interrupt).  The call then
+ * ends (NS_ERR_IO, EINTR) with its socket still usable, and rb_nogvl
+ * processes the interrupt: kill, raise or a trap that raises propagate
+ * from there (the eventfd is then drained before this thread's next call);
+ * after a trap that returns, the call is made again. */
+static pthread_key_t nsb_rb_wake_key;
+static pthread_once_t nsb_rb_wake_once = PTHREAD_ONCE_INIT;
+static __thread int nsb_rb_wake = -1;
+static __thread int nsb_rb_jump; /* a tag from the interrupt, re-thrown by %exception */
+static __thread volatile int nsb_rb_wake_dirty; /* written by the ubf; not drained yet */
+
+static void nsb_rb_wake_close(void *fd) { close((int)(intptr_t)fd - 1); }
+static void nsb_rb_wake_key_make(void) { pthread_key_create(&nsb_rb_wake_key, nsb_rb_wake_close); }
+
+/* This thread's eventfd (made on first use, closed at thread exit). */
+static int nsb_rb_wake_fd(void)
+{
+    if (nsb_rb_wake < 0) {
+        pthread_once(&nsb_rb_wake_once, nsb_rb_wake_key_make);
+        nsb_rb_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (nsb_rb_wake < 0)
+            return -1; /* out of descriptors: calls stay uninterruptible */
+        pthread_setspecific(nsb_rb_wake_key, (void *)(intptr_t)(nsb_rb_wake + 1));
+        ns_set_thread_interrupt(nsb_rb_wake, NULL, NULL);
+    }
+    return nsb_rb_wake;
+}
+
+/* Async-signal-safe (one write): Ruby may call it from a signal handler. */
 static void nsb_rb_ubf(void *p)
 {
     nsb_call *c = (nsb_call *)p;
-    if (c->sel)
+    uint64_t one = 1;
+    if (c->sel) {
         ns_selector_interrupt(c->sel);
-    else if (c->interruptible && c->s && ns_socket_fd(c->s) >= 0)
-        shutdown(ns_socket_fd(c->s), SHUT_RDWR);
+    } else if (c->wake_fd >= 0) {
+        c->woken = 1;
+        *c->wake_dirty = 1;
+        if (write(c->wake_fd, &one, sizeof one) < 0) { /* full: already readable */ }
+    }
+}
+
+/* Did the call end because the unblocking function interrupted it? */
+static int nsb_rb_was_interrupted(const nsb_call *c)
+{
+    int makes = c->op == NSB_CLIENT || c->op == NSB_CLIENT_TLS || c->op == NSB_CONNECT || c->op == NSB_ACCEPT;
+    int failed = makes ? c->made == NULL : c->r < 0;
+    return failed && ns_last_status() == NS_ERR_IO && ns_last_os_error() == EINTR;
+}
+
+static VALUE nsb_rb_check_ints(VALUE unused)
+{
+    rb_thread_check_ints();
+    return Qnil;
 }
 
 static void nsb_unlocked(nsb_call *c)
 {
     int prev = nsb_rb_unlocked;
-    c->interruptible = rb_thread_current() != rb_thread_main();
-    nsb_rb_unlocked = 1;
-    /* The unblock function only calls shutdown(2) or writes the selector's
-     * eventfd: async-signal-safe.  Saying so stops Ruby from starting a
-     * helper thread for every blocking call in a single-threaded program
-     * (measured: 0.4x Ruby OpenSSL's bulk throughput without the flag). */
-    rb_nogvl(nsb_rb_run, c, nsb_rb_ubf, c, RB_NOGVL_UBF_ASYNC_SAFE);
-    nsb_rb_unlocked = prev;
+    c->wake_fd = c->sel ? -1 : nsb_rb_wake_fd();
+    c->wake_dirty = &nsb_rb_wake_dirty;
+    if (nsb_rb_wake_dirty) { /* the last call was interrupted and rb_nogvl raised */
+        uint64_t drained;
+        if (read(c->wake_fd, &drained, sizeof drained) < 0) { /* already drained */ }
+        nsb_rb_wake_dirty = 0;
+    }
+    for (;;) {
+        uint64_t drained;
+        int state = 0;
+        c->woken = 0;
+        c->ran = 0;
+        nsb_rb_unlocked = 1;
+        /* The unblocking function only writes an eventfd:
+         * async-signal-safe.  Saying so stops Ruby from starting a helper
+         * thread for every blocking call in a single-threaded program
+         * (measured: 0.4x Ruby OpenSSL's bulk throughput without the flag). */
+        rb_nogvl(nsb_rb_run, c, nsb_rb_ubf, c, RB_NOGVL_UBF_ASYNC_SAFE);
+        nsb_rb_unlocked = prev;
+        if (c->woken && read(c->wake_fd, &drained, sizeof drained) < 0) { /* already drained */ }
+        nsb_rb_wake_dirty = 0;
+        if (c->ran && (!c->woken || !nsb_rb_was_interrupted(c)))
+            return; /* done (a late interrupt is processed at Ruby's next check) */
+        rb_protect(nsb_rb_check_ints, Qnil, &state);
+        if (state) {
+            nsb_rb_jump = state;
+            return;
+        }
+    }
 }
 
 /* Verifier callables live in a list marked by one object registered with
@@ -176,6 +243,12 @@ static void nsb_raise(void)
     nsb_err.status = 0;
     nsb_err.verifier_raised[0] = '\0';
     $action
+    if (nsb_rb_jump) { /* Thread#kill, #raise or a trap's exception, caught in nsb_unlocked */
+        int state = nsb_rb_jump;
+        nsb_rb_jump = 0;
+        nsb_err.status = 0;
+        rb_jump_tag(state);
+    }
     if (nsb_err.status) nsb_raise();
 }
 

@@ -517,6 +517,32 @@ NS_API int ns_socket_wants_fd(const ns_socket *s);
 NS_API int64_t ns_socket_wants_timeout(const ns_socket *s);
 
 /* ------------------------------------------------------------------ */
+/* Bindings support: interrupting blocking calls                       */
+/* ------------------------------------------------------------------ */
+
+/* Asked by the library, on the thread that set it, when a signal
+ * interrupted one of its waits (EINTR): return non-zero to end the call,
+ * 0 to keep waiting.  A language binding runs its signal handlers here
+ * (e.g. Python's PyErr_CheckSignals under the GIL). */
+typedef int (*ns_interrupt_check)(void *userdata);
+
+/* Makes the blocking calls of the calling thread interruptible, until it
+ * is set again: every wait inside connect (not the name resolution), the
+ * TLS handshake, send, send_all, recv and accept also watches fd (if >= 0)
+ * and ends when fd becomes readable; and after a signal (EINTR) it asks
+ * check(userdata) (if check is not NULL), ending when that returns
+ * non-zero.  An ended call fails with NS_ERR_IO and ns_last_os_error() ==
+ * EINTR; the socket stays usable (what a TLS call already exchanged is
+ * kept).  The library never reads, writes or closes fd: the caller makes
+ * it readable to interrupt (e.g. an eventfd written from another thread
+ * or a signal handler: async-signal-safe) and drains it before the next
+ * call.  A plain blocking socket then waits with poll rather than in the
+ * kernel's recv.  fd -1 and check NULL: calls are not interruptible (the
+ * default; EINTR is retried).  Selector waits have ns_selector_interrupt.
+ * Returns NS_OK; cannot fail. */
+NS_API int ns_set_thread_interrupt(int fd, ns_interrupt_check check, void *userdata);
+
+/* ------------------------------------------------------------------ */
 /* Selector                                                            */
 /* ------------------------------------------------------------------ */
 

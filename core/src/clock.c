@@ -1,4 +1,5 @@
-/* Deadlines and polling with a deadline (EINTR retried). */
+/* Deadlines, polling with a deadline (EINTR retried), and the calling
+ * thread's interrupt (ns_set_thread_interrupt) that can end such a wait. */
 #include <errno.h>
 #include <poll.h>
 #include <time.h>
@@ -30,19 +31,40 @@ int ns_poll_ms_left(int64_t deadline)
     return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
 }
 
+/* The calling thread's interrupt: an fd whose readability ends a wait, and
+ * a check asked after a signal (EINTR).  fd -1 and check NULL: none. */
+static __thread struct {
+    int fd;
+    ns_interrupt_check check;
+    void *userdata;
+} interrupt = {-1, NULL, NULL};
+
+int ns_set_thread_interrupt(int fd, ns_interrupt_check check, void *userdata)
+{
+    interrupt.fd = fd < 0 ? -1 : fd;
+    interrupt.check = check;
+    interrupt.userdata = userdata;
+    return NS_OK;
+}
+
+int ns_interrupt_fd(void) { return interrupt.fd; }
+
+int ns_interrupted(void) { return interrupt.check != NULL && interrupt.check(interrupt.userdata) != 0; }
+
 int ns_poll_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = events};
+        struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = interrupt.fd, .events = POLLIN}};
+        nfds_t n = interrupt.fd >= 0 ? 2 : 1;
         int ms = ns_poll_ms_left(deadline);
         if (ms == 0 && deadline >= 0) {
             /* Expired: one last non-waiting look. */
-            int r = poll(&p, 1, 0);
+            int r = poll(p, 1, 0);
             return r > 0 ? 1 : (r == 0 ? 0 : (errno == EINTR ? 0 : -errno));
         }
-        int r = poll(&p, 1, ms);
+        int r = poll(p, n, ms);
         if (r > 0)
-            return 1;
+            return p[0].revents ? 1 : -EINTR; /* else the interrupt fd is readable */
         if (r == 0) {
             /* poll rounds to ms; recheck against the microsecond deadline. */
             if (deadline >= 0 && ns_now_us() < deadline)
@@ -51,5 +73,7 @@ int ns_poll_fd(int fd, short events, int64_t deadline)
         }
         if (errno != EINTR)
             return -errno;
+        if (ns_interrupted())
+            return -EINTR;
     }
 }

@@ -37,8 +37,14 @@ int64_t ns_deadline_after(int64_t us);
 /* Milliseconds left for poll() (-1 = none, 0 = expired), rounded up. */
 int ns_poll_ms_left(int64_t deadline);
 /* Polls fd for `events` until the deadline.  Returns 1 ready, 0 expired,
- * or -errno.  EINTR is retried with the remaining time. */
+ * or -errno.  EINTR is retried with the remaining time, unless the calling
+ * thread's interrupt ends the wait: -EINTR (see ns_set_thread_interrupt). */
 int ns_poll_fd(int fd, short events, int64_t deadline);
+/* The calling thread's interrupt fd (-1 if none): a wait must not block
+ * where poll cannot also watch it (use MSG_DONTWAIT, then ns_poll_fd). */
+int ns_interrupt_fd(void);
+/* After EINTR: 1 if the calling thread's interrupt check ends the call. */
+int ns_interrupted(void);
 
 /* ---- strlist.c: small owned string lists (sni*, alpn*) ---- */
 typedef struct {

@@ -68,7 +68,8 @@ static int new_socket_fd(const struct addrinfo *ai)
     return socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 }
 
-/* One address: 1 connected, 0 failed (logged), -1 the deadline passed. */
+/* One address: 1 connected, 0 failed (logged), -1 the deadline passed,
+ * -2 interrupted (ns_set_thread_interrupt). */
 static int connect_one(const struct addrinfo *ai, int64_t deadline, attempt_log *log, int *fd_out)
 {
     int fd = new_socket_fd(ai);
@@ -83,6 +84,10 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, attempt_log 
             close(fd);
             log_attempt(log, ai, "timed out", ETIMEDOUT);
             return -1;
+        }
+        if (ready == -EINTR) { /* the thread's interrupt: stop, try no other address */
+            close(fd);
+            return -2;
         }
         int err = 0;
         socklen_t len = sizeof err;
@@ -123,6 +128,8 @@ int ns_open_client_fd(const char *node, const char *service, const ns_options *o
     freeaddrinfo(res);
     if (outcome == 1)
         return NS_OK;
+    if (outcome == -2)
+        return ns_fail(NS_ERR_IO, EINTR, "connect to %s:%s: interrupted", node, service);
     if (outcome < 0)
         return ns_fail(NS_ERR_CONNECT_TIMEOUT, ETIMEDOUT,
                        "connect to %s:%s timed out after %lld us (%s)", node, service,

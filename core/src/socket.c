@@ -263,10 +263,14 @@ static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, i
 {
     if (s->ssl)
         return ns_tls_send(s, buf, len, wait);
+    if (s->fd_blocking && ns_interrupt_fd() >= 0)
+        flags |= MSG_DONTWAIT; /* wait in poll, where the interrupt fd is watched too */
     for (;;) {
         ssize_t n = send(s->fd, buf, len, flags | MSG_NOSIGNAL);
         if (n >= 0)
             return n;
+        if (errno == EINTR && ns_interrupted())
+            return fail_errno(s, "send to", EINTR);
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -320,10 +324,14 @@ ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
  * ns_socket_sync_fd), so its recv waits in the kernel: one system call. */
 static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t deadline)
 {
+    if (s->fd_blocking && ns_interrupt_fd() >= 0)
+        flags |= MSG_DONTWAIT; /* wait in poll, where the interrupt fd is watched too */
     for (;;) {
         ssize_t n = recv(s->fd, buf, len, flags);
         if (n >= 0)
             return n;
+        if (errno == EINTR && ns_interrupted())
+            return fail_errno(s, "recv from", EINTR);
         if (errno == EINTR) {
             /* A blocking descriptor restarts SO_RCVTIMEO after a signal:
              * hold to the deadline with a poll, then read again. */
