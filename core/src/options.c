@@ -78,6 +78,8 @@ void ns_options_free(ns_options *o)
     ns_strlist_clear(&o->sni);
     ns_strlist_clear(&o->alpn);
     ns_key_log_unref(o->key_log);
+    ns_ech_keys_unref(o->ech_keys);
+    free(o->ech_config_list);
     free(o);
 }
 
@@ -107,6 +109,16 @@ ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind)
         o->password_fn = from->password_fn;
         o->password_userdata = from->password_userdata;
         o->key_log = ns_key_log_ref(from->key_log);
+        o->ech_grease = from->ech_grease;
+        if (from->ech_config_list_len > 0) {
+            if ((o->ech_config_list = malloc(from->ech_config_list_len)) == NULL) {
+                ns_fail(NS_ERR_NOMEM, ENOMEM, "ns_options_copy: out of memory");
+                ns_options_free(o);
+                return NULL;
+            }
+            memcpy(o->ech_config_list, from->ech_config_list, from->ech_config_list_len);
+            o->ech_config_list_len = from->ech_config_list_len;
+        }
         if (ns_certlist_copy(&o->certificates, &from->certificates) != NS_OK ||
             ns_certlist_copy(&o->trusted, &from->trusted) != NS_OK ||
             ns_strlist_copy(&o->sni, &from->sni) != NS_OK ||
@@ -115,8 +127,10 @@ ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind)
             return NULL;
         }
     }
-    if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
+    if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER)) {
         o->client_certificate_required = from->client_certificate_required;
+        o->ech_keys = ns_ech_keys_ref(from->ech_keys);
+    }
     return o;
 }
 
@@ -170,6 +184,7 @@ NS_INT_FIELD(ai_flags, "ai-flags", KINDS_ALL, check_flags, AI_V4MAPPED)
 NS_INT_FIELD(ai_protocol, "ai-protocol", KINDS_ALL, check_protocol, 0)
 NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1)
 NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1)
+NS_INT_FIELD(ech_grease, "ech-grease?", KINDS_TLS, check_any, 0)
 NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
              check_any, 0)
 
@@ -568,4 +583,69 @@ ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o, void **
     if (userdata)
         *userdata = k && k->fn ? k->userdata : NULL;
     return k ? k->fn : NULL;
+}
+
+/* ---- Encrypted Client Hello ---- */
+
+int ns_options_add_ech_key(ns_options *o, const void *key, size_t key_len, const void *config,
+                           size_t config_len, int retry)
+{
+    int rc = settable(o, KINDS_SERVER, "ech-keys");
+    return rc != NS_OK ? rc : ns_ech_keys_add(&o->ech_keys, key, key_len, config, config_len, retry);
+}
+
+int ns_options_generate_ech_key(ns_options *o, const char *public_name, int config_id)
+{
+    int rc = settable(o, KINDS_SERVER, "ech-keys");
+    return rc != NS_OK ? rc : ns_ech_keys_generate(&o->ech_keys, public_name, config_id);
+}
+
+int ns_options_clear_ech_keys(ns_options *o)
+{
+    int rc = settable(o, KINDS_SERVER, "ech-keys");
+    if (rc == NS_OK) {
+        ns_ech_keys_unref(o->ech_keys);
+        o->ech_keys = NULL;
+    }
+    return rc;
+}
+
+size_t ns_options_ech_key_count(const ns_options *o)
+{
+    return o ? ns_ech_keys_count(o->ech_keys) : 0;
+}
+
+const unsigned char *ns_options_get_published_ech_config_list(const ns_options *o, size_t *len)
+{
+    size_t n = 0;
+    const uint8_t *list = ns_ech_keys_published(o ? o->ech_keys : NULL, &n);
+    if (len)
+        *len = n;
+    return list;
+}
+
+int ns_options_set_ech_config_list(ns_options *o, const void *data, size_t len)
+{
+    int rc = settable(o, KINDS_TLS, "ech-config-list");
+    if (rc != NS_OK)
+        return rc;
+    uint8_t *copy = NULL;
+    if (data != NULL && len > 0) {
+        if ((rc = ns_ech_check_config_list(data, len)) != NS_OK)
+            return rc;
+        if ((copy = malloc(len)) == NULL)
+            return ns_fail(NS_ERR_NOMEM, ENOMEM, "ech-config-list: out of memory");
+        memcpy(copy, data, len);
+    }
+    free(o->ech_config_list);
+    o->ech_config_list = copy;
+    o->ech_config_list_len = copy ? len : 0;
+    return NS_OK;
+}
+
+const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t *len)
+{
+    if (len)
+        *len = o ? o->ech_config_list_len : 0;
+    return o ? o->ech_config_list : NULL;
 }
