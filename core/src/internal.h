@@ -243,6 +243,9 @@ int ns_open_server_fd(const char *node, const char *service, const ns_options *o
 BIO *ns_bio_new_fd(int fd);
 /* Bytes read ahead from the fd and not yet handed to BoringSSL. */
 size_t ns_bio_pending(BIO *b);
+/* 1 if the last read from the fd found nothing: the bytes buffered (here
+ * or in BoringSSL) are then short of a record, and only the fd can help. */
+int ns_bio_starved(BIO *b);
 
 /* ---- tls_context.c / tls.c ---- */
 int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node);
@@ -256,6 +259,11 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonb
  * non-blocking); NS_OK at once when done.  I/O calls it first, so handshake
  * = 0 followed straight by send/recv works. */
 int ns_tls_resume_handshake(ns_socket *s);
+/* 1 if a recv (or the handshake) on s can make progress without the fd
+ * becoming readable: decrypted bytes are buffered, or undecrypted ones that
+ * were not already found short of a whole record.  A partial record alone
+ * is not readable (it needs the rest from the fd).  0 for plain sockets. */
+int ns_tls_readable_now(const ns_socket *s);
 ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait);
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
 int ns_tls_shutdown_write(ns_socket *s);
