@@ -185,12 +185,12 @@ int ns_ech_check_config_list(const void *data, size_t len)
     return rc;
 }
 
-int ns_ech_client_start(SSL *ssl, const ns_options *o, const char *peer)
+int ns_ech_client_start(SSL *ssl, const ns_tls_config *c, const char *peer)
 {
-    if (o->ech_grease)
+    if (c->ech_grease)
         SSL_set_enable_ech_grease(ssl, 1);
-    if (o->ech_config_list_len > 0 &&
-        !SSL_set1_ech_config_list(ssl, o->ech_config_list, o->ech_config_list_len))
+    if (c->ech_config_list_len > 0 &&
+        !SSL_set1_ech_config_list(ssl, c->ech_config_list, c->ech_config_list_len))
         return ns_fail_ssl(NS_ERR_NOMEM, "TLS with %s: cannot offer ECH", peer);
     return NS_OK;
 }

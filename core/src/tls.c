@@ -275,14 +275,14 @@ void ns_tls_free(ns_socket *s)
     SSL_free(s->ssl);
     SSL_CTX_free(s->ctx);
     ns_verifier_unref(s->verifier);
-    ns_alpn_names_unref(s->server_alpn);
+    ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
     free(s->ech_retry);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
-    s->server_alpn = NULL;
+    s->tls_config = NULL;
     s->key_log = NULL;
     s->ech_retry = NULL;
     s->peer_der = NULL;
