@@ -140,6 +140,7 @@ static void copy_scalars(ns_options *o, const ns_options *from)
     if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
         o->ech_grease = from->ech_grease;
+        o->ignore_unexpected_eof = from->ignore_unexpected_eof;
     }
     if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
         o->client_certificate_required = from->client_certificate_required;
@@ -271,6 +272,7 @@ NS_INT_FIELD(ai_protocol, "ai-protocol", KINDS_ALL, check_protocol, 0, 0)
 NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1, 0)
 NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1, 0)
 NS_INT_FIELD(ech_grease, "ech-grease?", KINDS_TLS, check_any, 0, 1)
+NS_INT_FIELD(ignore_unexpected_eof, "ignore-unexpected-eof?", KINDS_TLS, check_any, 0, 0)
 NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
              check_any, 0, 1)
 
