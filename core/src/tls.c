@@ -287,6 +287,7 @@ void ns_tls_free(ns_socket *s)
     ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
     free(s->ech_retry);
+    ns_identity_set_unref(s->identities);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
@@ -294,6 +295,7 @@ void ns_tls_free(ns_socket *s)
     s->tls_config = NULL;
     s->key_log = NULL;
     s->ech_retry = NULL;
+    s->identities = NULL;
     s->peer_der = NULL;
 }
 
