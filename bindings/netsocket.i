@@ -344,6 +344,32 @@ static nsb_list nsb_options_alpn_get(nsb_options *o)
     }
     return l;
 }
+static const char *nsb_options_key_log_file_get(nsb_options *o) { return ns_options_get_key_log_file(o); }
+NSB_GET(ech_grease, bool)
+static long nsb_options_identity_count_get(nsb_options *o) { return (long)ns_options_identity_count(o); }
+static long nsb_options_ech_key_count_get(nsb_options *o) { return (long)ns_options_ech_key_count(o); }
+/* Bytes owned by the library, copied for a language (None/nil if absent). */
+static nsb_bytes nsb_bytes_copy(const unsigned char *p, size_t len)
+{
+    nsb_bytes b = { NULL, 0, p == NULL };
+    if (p != NULL && (b.data = (unsigned char *)malloc(len ? len : 1)) != NULL) {
+        memcpy(b.data, p, len);
+        b.len = len;
+    }
+    return b;
+}
+static nsb_bytes nsb_options_ech_config_list_get(nsb_options *o)
+{
+    size_t len = 0;
+    const unsigned char *p = ns_options_get_ech_config_list(o, &len);
+    return nsb_bytes_copy(p, len);
+}
+static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
+{
+    size_t len = 0;
+    const unsigned char *p = ns_options_get_published_ech_config_list(o, &len);
+    return nsb_bytes_copy(p, len);
+}
 static nsb_callable nsb_options_certificate_verifier_get(nsb_options *o)
 {
     void *userdata = NULL;
@@ -361,6 +387,13 @@ static unsigned nsb_version_number(void) { return ns_version_number(); }
 static const char *nsb_status_name(int status) { return ns_status_name(status); }
 static int nsb_last_status(void) { return ns_last_status(); }
 static const char *nsb_last_error(void) { return ns_last_error(); }
+/* The retry configs of this thread's last ECH rejection (None/nil if none). */
+static nsb_bytes nsb_last_ech_retry_configs(void)
+{
+    size_t len = 0;
+    const unsigned char *p = ns_last_ech_retry_configs(&len);
+    return nsb_bytes_copy(p, len);
+}
 static int nsb_last_os_error(void) { return ns_last_os_error(); }
 static void nsb_clear_error(void) { ns_clear_error(); }
 
@@ -430,8 +463,16 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     nsb_list trusted_certificates;
     bool client_certificate_required;
     bool ignore_unexpected_eof;
+    const char *key_log_file;
+    bool ech_grease;
+    nsb_bytes ech_config_list;
+    nsb_bytes published_ech_config_list;
+    long ech_key_count;
+    long identity_count;
 }
 %mutable;
+
+
 
 %extend nsb_options {
     /* Options(kind[, from]): the defaults of kind, or the fields of `from`. */
@@ -476,6 +517,44 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     void clear_trusted_certificates() { nsb_check(ns_options_clear_trusted_certificates($self)); }
     void set_client_certificate_required(int on) { nsb_check(ns_options_set_client_certificate_required($self, on)); }
     void set_ignore_unexpected_eof(int on) { nsb_check(ns_options_set_ignore_unexpected_eof($self, on)); }
+    /* Protected keys: password as bytes/str, or a callable returning them. */
+    void set_private_key_with_password(const void *pem, size_t LEN, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_private_key_with_password($self, pem, LEN, password, PWLEN));
+    }
+    void set_private_key_file_with_password(const char *path, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_private_key_file_with_password($self, path, password, PWLEN));
+    }
+    void set_pkcs12(const void *data, size_t LEN, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_pkcs12($self, data, LEN, password, PWLEN));
+    }
+    void set_pkcs12_file(const char *path, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_pkcs12_file($self, path, password, PWLEN));
+    }
+    /* The key log (debugging): a file path, None/nil to stop. */
+    void set_key_log_file(const char *path) { nsb_check(ns_options_set_key_log_file($self, path)); }
+    /* Server identities: a chain and its key per name; names from the
+     * certificate unless given with add_identity_name. */
+    void add_identity(const void *chain, size_t LEN, const void *key, size_t KEYLEN) {
+        nsb_check(ns_options_add_identity($self, chain, LEN, key, KEYLEN));
+    }
+    void add_identity_name(long i, const char *name) {
+        /* a negative index is out of range like any other */
+        size_t at = i < 0 ? ns_options_identity_count($self) : (size_t)i;
+        nsb_check(ns_options_add_identity_name($self, at, name));
+    }
+    void clear_identities() { nsb_check(ns_options_clear_identities($self)); }
+    /* Encrypted Client Hello. */
+    void add_ech_key(const void *data, size_t LEN, const void *config, size_t CONFLEN, int retry = 1) {
+        nsb_check(ns_options_add_ech_key($self, data, LEN, config, CONFLEN, retry));
+    }
+    void generate_ech_key(const char *public_name, int config_id) {
+        nsb_check(ns_options_generate_ech_key($self, public_name, config_id));
+    }
+    void clear_ech_keys() { nsb_check(ns_options_clear_ech_keys($self)); }
+    void set_ech_config_list(const void *data, size_t LEN) {
+        nsb_check(ns_options_set_ech_config_list($self, data, LEN));
+    }
+    void set_ech_grease(int on) { nsb_check(ns_options_set_ech_grease($self, on)); }
 }
 
 /* ------------------------------------------------------------------ */
@@ -584,6 +663,16 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     }
     const char *selected_alpn() { return ns_socket_selected_alpn($self); }
     const char *server_name() { return ns_socket_server_name($self); }
+    /* The server identity used (accepted sockets), -1 for the default. */
+    int identity_index() { return ns_socket_identity_index($self); }
+    bool ech_accepted() { return ns_socket_ech_accepted($self) != 0; }
+    nsb_bytes ech_retry_configs() {
+        size_t len = 0;
+        const unsigned char *p = ns_socket_ech_retry_configs($self, &len);
+        return nsb_bytes_copy(p, len);
+    }
+    /* Rotation: serve o's identities from now on (any thread). */
+    void replace_identities(const nsb_options *o) { nsb_check(ns_socket_replace_identities($self, o)); }
     const char *tls_version() { return ns_socket_tls_version($self); }
     const char *tls_cipher() { return ns_socket_tls_cipher($self); }
     int pending() { return ns_socket_pending($self); }

@@ -293,14 +293,14 @@ static void test_rotation_serves_new_handshakes_and_keeps_open_ones(void)
 typedef struct {
     ns_socket *server;
     ns_options *sets[2];
-    volatile int stop;
+    int stop; /* atomic */
     int swaps;
 } swapper_job;
 
 static void *swap_repeatedly(void *arg)
 {
     swapper_job *job = arg;
-    for (int i = 0; !job->stop && i < 100000; i++) {
+    for (int i = 0; !__atomic_load_n(&job->stop, __ATOMIC_ACQUIRE) && i < 100000; i++) {
         if (ns_socket_replace_identities(job->server, job->sets[i & 1]) == NS_OK)
             job->swaps++;
         usleep(200);
@@ -350,7 +350,7 @@ static void test_many_handshakes_during_repeated_swaps(void)
     }
     for (int i = 0; i < CLIENTS; i++)
         pthread_join(ct[i], NULL);
-    sw.stop = 1;
+    __atomic_store_n(&sw.stop, 1, __ATOMIC_RELEASE);
     pthread_join(swt, NULL);
     pthread_join(st, NULL);
     ns_socket_free(sw.server);
