@@ -313,10 +313,12 @@ NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int
 /* Receives up to len bytes into buf (the caller's) and returns their number;
  * 0 = orderly end of stream.  Waits at most the read timeout
  * (NS_ERR_READ_TIMEOUT); non-blocking with nothing to read:
- * NS_ERR_WOULD_BLOCK at once.  flags: MSG_PEEK, MSG_WAITALL, ... (TLS honours
- * MSG_PEEK only).  MSG_WAITALL on a blocking socket gathers len bytes; if
- * the stream ends, or the timeout or an error strikes, after some arrived,
- * those are returned (the error recurs on the next call).  A TLS peer that
+ * NS_ERR_WOULD_BLOCK at once, as with MSG_DONTWAIT on any socket.  flags:
+ * MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, ... (TLS honours MSG_PEEK and
+ * MSG_DONTWAIT only).  MSG_WAITALL on a blocking socket gathers len bytes
+ * (with MSG_PEEK: peeks at len bytes); if the stream ends, or the timeout
+ * or an error strikes, after some arrived, those are returned (the error
+ * recurs on the next call).  A TLS peer that
  * vanishes without close_notify:
  * NS_ERR_CLOSED.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);

@@ -22,7 +22,8 @@ static const char *const status_names[] = {
 
 const char *ns_status_name(int status)
 {
-    if (status > 0 || -status >= (int)(sizeof status_names / sizeof status_names[0]))
+    /* Compared, not negated: -INT_MIN overflows. */
+    if (status > 0 || status <= -(int)(sizeof status_names / sizeof status_names[0]))
         return "NS_ERR_UNKNOWN";
     return status_names[-status];
 }

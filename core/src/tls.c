@@ -192,7 +192,7 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     /* As for plain sockets (socket.c, recv_once): after a send, poll
      * before reading unless bytes are already buffered. */
-    if (should_wait_first(s) && !SSL_has_pending(s->ssl) &&
+    if (should_wait_first(s) && !(flags & MSG_DONTWAIT) && !SSL_has_pending(s->ssl) &&
         ns_bio_pending(SSL_get_rbio(s->ssl)) == 0) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
@@ -209,9 +209,10 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
             return rc;
-        if (s->non_blocking)
+        if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS recv from",
-                              "no data yet (non-blocking)");
+                              s->non_blocking ? "no data yet (non-blocking)"
+                                              : "no data yet (MSG_DONTWAIT)");
         rc = wait_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
