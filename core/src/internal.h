@@ -133,6 +133,7 @@ struct ns_socket {
     ns_verifier *verifier;   /* own reference; for the verify callback */
     ns_alpn_names *server_alpn; /* servers and accepted sockets: own reference */
     int verifier_rejected;   /* the verifier said no during this handshake */
+    int bad_server_name;     /* server: the client's SNI was refused */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */
     size_t peer_der_len;
@@ -186,8 +187,12 @@ void ns_verify_install(SSL_CTX *ctx, int server_side, int require_peer_cert);
 int ns_verify_set_host(SSL *ssl, const char *host);
 /* 1 if host is a name to send as SNI (not an IP literal). */
 int ns_verify_wants_sni(const char *host);
+/* 1 if name is a host name: dot-separated labels of letters, digits, '-'
+ * and '_', 1 to 63 bytes each, 253 in all, no trailing dot. */
+int ns_is_host_name(const char *name);
 /* NS_ERR_CERTIFICATE with a description in msg if verification failed
- * during the last handshake, else NS_OK. */
+ * during the last handshake (NS_ERR_TLS if the server refused the client's
+ * SNI), else NS_OK. */
 int ns_verify_failure_status(ns_socket *s, char *msg, size_t len);
 
 /* ---- selector.c ---- */
