@@ -357,8 +357,7 @@ static void test_ipv6_loopback_exchange(void)
     if (probe >= 0)
         close(probe);
     if (!have_v6) {
-        printf("  (no IPv6 loopback here: skipped)\n");
-        return;
+        SKIP("no IPv6 loopback here");
     }
     ns_options *o = blocking_options(NS_SOCKET_OPTIONS, 5000000);
     ns_options_set_ai_family(o, AF_INET6);
