@@ -48,6 +48,7 @@ static void set_defaults(ns_options *o, ns_options_kind kind)
     o->non_blocking = 1;
     o->connection_timeout = -1;
     o->read_timeout = -1;
+    o->write_timeout = -1;
     o->handshake = 1;
 }
 
@@ -97,6 +98,7 @@ ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind)
     o->non_blocking = from->non_blocking;
     o->connection_timeout = from->connection_timeout;
     o->read_timeout = from->read_timeout;
+    o->write_timeout = from->write_timeout;
     if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
         if (from->private_key) {
@@ -193,6 +195,15 @@ int ns_options_set_read_timeout(ns_options *o, int64_t us)
     return rc;
 }
 int64_t ns_options_get_read_timeout(const ns_options *o) { return o ? o->read_timeout : -1; }
+
+int ns_options_set_write_timeout(ns_options *o, int64_t us)
+{
+    int rc = settable(o, KINDS_ALL, "write-timeout");
+    if (rc == NS_OK)
+        o->write_timeout = us < 0 ? -1 : us;
+    return rc;
+}
+int64_t ns_options_get_write_timeout(const ns_options *o) { return o ? o->write_timeout : -1; }
 
 /* ---- private key and certificates ---- */
 
