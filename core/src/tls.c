@@ -53,7 +53,9 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
         ERR_clear_error();
         if (ret == 0 || saved_errno == 0)
             return ns_fail_io(s, NS_ERR_CLOSED, 0, what,
-                              "the peer closed the connection without close_notify");
+                              "the peer closed the connection without close_notify (what was "
+                              "received may be truncated; the option ignore-unexpected-eof? "
+                              "accepts this as the end of the stream)");
         return ns_fail_io(s, ns_status_from_errno(saved_errno), saved_errno, what,
                           strerror(saved_errno));
     case SSL_ERROR_SSL: {
@@ -296,8 +298,15 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         int n = (flags & MSG_PEEK) ? SSL_peek(s->ssl, buf, chunk) : SSL_read(s->ssl, buf, chunk);
         if (n > 0)
             return n;
-        if (SSL_get_error(s->ssl, n) == SSL_ERROR_ZERO_RETURN)
+        int saved_errno = errno;
+        int err = SSL_get_error(s->ssl, n);
+        if (err == SSL_ERROR_ZERO_RETURN)
             return 0; /* close_notify: orderly end of stream */
+        if (err == SSL_ERROR_SYSCALL && s->ignore_unexpected_eof && (n == 0 || saved_errno == 0)) {
+            ERR_clear_error();
+            return 0; /* no close_notify, accepted as the end (opt-in) */
+        }
+        errno = saved_errno;
         short events = 0;
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
@@ -336,14 +345,14 @@ void ns_tls_free(ns_socket *s)
     SSL_free(s->ssl);
     SSL_CTX_free(s->ctx);
     ns_verifier_unref(s->verifier);
-    ns_alpn_names_unref(s->server_alpn);
+    ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
     OPENSSL_free(s->peer_der);
     forget_unsent(s);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
-    s->server_alpn = NULL;
+    s->tls_config = NULL;
     s->key_log = NULL;
     s->peer_der = NULL;
 }
