@@ -14,7 +14,7 @@
  * an event-returning Selector) in python/netsocket_python.i,
  * ruby/lib/netsocket.rb and lua/netsocket.lua.
  */
-%module netsocket
+%module(package="netsocket") netsocket
 
 %{
 #include <errno.h>

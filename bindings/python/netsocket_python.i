@@ -43,6 +43,8 @@
 %pythoncode %{
 import io as _io
 
+__version__ = _netsocket.version()  # VERSION, through the loaded library
+
 Error = _netsocket.Error
 HostNotFoundError = _netsocket.HostNotFoundError
 SocketConnectionError = _netsocket.SocketConnectionError
