@@ -402,6 +402,39 @@ NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
 NS_API int ns_socket_pending(const ns_socket *s);
 
 /* ------------------------------------------------------------------ */
+/* Event-driven I/O                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Directions to wait for (ns_socket_wants), also a selector's interest bits. */
+enum ns_want {
+    NS_WANT_READ = 1,  /* wait until the fd is readable */
+    NS_WANT_WRITE = 2  /* wait until the fd is writable */
+};
+
+/* After a call on s returned NS_ERR_WOULD_BLOCK (recv, send, handshake,
+ * accept), the direction it must wait for before it is called again:
+ * NS_WANT_READ or NS_WANT_WRITE (like libtls' TLS_WANT_POLLIN /
+ * TLS_WANT_POLLOUT).  A TLS recv may want to write and a TLS send to read,
+ * so wait for the direction said here, not the one the call suggests.
+ * 0 after a call that did not return NS_ERR_WOULD_BLOCK, before any call,
+ * and for NULL.  Cannot fail. */
+NS_API int ns_socket_wants(const ns_socket *s);
+/* The descriptor to wait on for ns_socket_wants' direction: ns_socket_fd(s)
+ * except while an open started by ns_socket_connect_start is in progress.
+ * -1 when nothing is pending, once closed, or for NULL.  Owned by the
+ * socket: never close it.  Cannot fail. */
+NS_API int ns_socket_wants_fd(const ns_socket *s);
+/* Microseconds left until the deadline of the operation that returned
+ * NS_ERR_WOULD_BLOCK: 0 once it has passed, negative when it has none or
+ * nothing is pending (and for NULL).  Wait at most this long, then call the
+ * operation again: for an open (connection-timeout) and a handshake (its
+ * budget, see ns_socket_accept) the library then fails with the timeout
+ * status; for recv (read-timeout), send (write-timeout) and accept
+ * (read-timeout) it is the time a blocking call would have waited, and the
+ * caller decides.  Cannot fail. */
+NS_API int64_t ns_socket_wants_timeout(const ns_socket *s);
+
+/* ------------------------------------------------------------------ */
 /* Selector                                                            */
 /* ------------------------------------------------------------------ */
 

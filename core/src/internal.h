@@ -137,6 +137,14 @@ struct ns_socket {
     uint8_t *peer_der;       /* peer certificate, encoded on first request */
     size_t peer_der_len;
     char alpn[256];          /* negotiated ALPN, "" if none */
+    /* The wait a call that returned NS_ERR_WOULD_BLOCK asks for
+     * (ns_socket_wants): NS_WANT_* or 0, and its deadline (-1 none). */
+    int want;
+    int64_t want_deadline;
+    /* A handshake in progress: its deadline (-1 none), fixed when it
+     * starts so that calls resuming it cannot extend it. */
+    int handshake_started;
+    int64_t handshake_deadline, handshake_budget;
     /* selector membership (selector.c) */
     struct ns_selector *selector;
     size_t selector_slot;
@@ -151,6 +159,11 @@ int ns_check_open(const ns_socket *s, const char *what);
 void ns_socket_label_local(ns_socket *s);
 /* Fails with `status` naming s's peer: "<what> <peer>: <cause>". */
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause);
+/* Fails with NS_ERR_WOULD_BLOCK ("<what> <peer>: <cause>") and records that
+ * the caller should wait for `want` (NS_WANT_*) until `deadline`. */
+int ns_would_block(ns_socket *s, int want, int64_t deadline, const char *what, const char *cause);
+/* The start of every call that may block: forgets the last call's wait. */
+void ns_socket_begin_call(ns_socket *s);
 
 /* ---- resolve.c: getaddrinfo, connect with a deadline, bind/listen ---- */
 int ns_open_client_fd(const char *node, const char *service, const ns_options *o,

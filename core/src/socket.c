@@ -29,6 +29,7 @@ ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const ch
         s->fd = fd;
         s->role = role;
         s->read_timeout = -1;
+        s->want_deadline = -1;
         s->node = dup_or_null(node, &failed);
         s->service = dup_or_null(service, &failed);
         const char *fmt = node && strchr(node, ':') ? "[%s]:%s" : "%s:%s";
@@ -106,6 +107,37 @@ int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, c
 static int fail_errno(const ns_socket *s, const char *what, int err)
 {
     return ns_fail_io(s, ns_status_from_errno(err), err, what, strerror(err));
+}
+
+int ns_would_block(ns_socket *s, int want, int64_t deadline, const char *what, const char *cause)
+{
+    s->want = want;
+    s->want_deadline = deadline;
+    return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, what, cause);
+}
+
+void ns_socket_begin_call(ns_socket *s)
+{
+    s->want = 0;
+    s->want_deadline = -1;
+}
+
+int ns_socket_wants(const ns_socket *s)
+{
+    return s && s->fd >= 0 ? s->want : 0;
+}
+
+int ns_socket_wants_fd(const ns_socket *s)
+{
+    return s && s->fd >= 0 && s->want ? s->fd : -1;
+}
+
+int64_t ns_socket_wants_timeout(const ns_socket *s)
+{
+    if (s == NULL || s->fd < 0 || !s->want || s->want_deadline < 0)
+        return -1;
+    int64_t left = s->want_deadline - ns_now_us();
+    return left > 0 ? left : 0;
 }
 
 /* ---- constructors ---- */
@@ -231,8 +263,8 @@ static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, i
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "send to", errno);
         if (!wait)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "send to",
-                              "the socket buffer is full (non-blocking)");
+            return ns_would_block(s, NS_WANT_WRITE, -1, "send to",
+                                  "the socket buffer is full (non-blocking)");
         int rc = wait_fd(s, POLLOUT, -1, "send to");
         if (rc != NS_OK)
             return rc;
@@ -255,6 +287,7 @@ ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags)
     int rc = check_buffer(s, buf, len, "send to");
     if (rc != NS_OK)
         return rc;
+    ns_socket_begin_call(s);
     return send_once(s, buf, len, flags, !s->non_blocking);
 }
 
@@ -263,6 +296,7 @@ ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
     int rc = check_buffer(s, buf, len, "send to");
     if (rc != NS_OK)
         return rc;
+    ns_socket_begin_call(s);
     size_t done = 0;
     while (done < len) {
         ssize_t n = send_once(s, (const char *)buf + done, len - done, flags, 1);
@@ -294,8 +328,8 @@ static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "recv from", errno);
         if (s->non_blocking)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "recv from",
-                              "no data yet (non-blocking)");
+            return ns_would_block(s, NS_WANT_READ, deadline, "recv from",
+                                  "no data yet (non-blocking)");
         int rc = wait_fd(s, POLLIN, deadline, "recv from");
         if (rc != NS_OK)
             return rc;
@@ -307,6 +341,7 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
     int rc = check_buffer(s, buf, len, "recv from");
     if (rc != NS_OK)
         return rc;
+    ns_socket_begin_call(s);
     if (s->ssl)
         return ns_tls_recv(s, buf, len, flags);
     int64_t deadline = ns_deadline_after(s->read_timeout);
@@ -334,6 +369,7 @@ ns_socket *ns_socket_accept(ns_socket *server)
         ns_fail(NS_ERR_INVALID, 0, "accept on %s: not a server socket", server->peer_label);
         return NULL;
     }
+    ns_socket_begin_call(server);
     struct sockaddr_storage peer;
     int fd;
     for (;;) {
@@ -349,8 +385,8 @@ ns_socket *ns_socket_accept(ns_socket *server)
             return NULL;
         }
         if (server->non_blocking) {
-            ns_fail_io(server, NS_ERR_WOULD_BLOCK, EAGAIN, "accept on",
-                       "no pending connection (non-blocking)");
+            ns_would_block(server, NS_WANT_READ, ns_deadline_after(server->read_timeout),
+                           "accept on", "no pending connection (non-blocking)");
             return NULL;
         }
         if (wait_fd(server, POLLIN, -1, "accept on") != NS_OK)
@@ -393,6 +429,7 @@ int ns_socket_handshake(ns_socket *s)
         return rc;
     if (s->ssl == NULL)
         return ns_fail_io(s, NS_ERR_INVALID, 0, "TLS handshake with", "not a TLS socket");
+    ns_socket_begin_call(s);
     return ns_tls_resume_handshake(s);
 }
 

@@ -78,6 +78,13 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
     }
 }
 
+static int timed_out(ns_socket *s, int64_t budget, int timeout_status, const char *what)
+{
+    char msg[64];
+    snprintf(msg, sizeof msg, "timed out after %lld us", (long long)budget);
+    return ns_fail_io(s, timeout_status, ETIMEDOUT, what, msg);
+}
+
 /* Waits for the fd; a missed deadline is `timeout_status`. */
 static int wait_for(ns_socket *s, short events, int64_t deadline, int64_t budget,
                     int timeout_status, const char *what)
@@ -87,9 +94,12 @@ static int wait_for(ns_socket *s, short events, int64_t deadline, int64_t budget
         return NS_OK;
     if (r < 0)
         return ns_fail_io(s, ns_status_from_errno(-r), -r, what, strerror(-r));
-    char msg[64];
-    snprintf(msg, sizeof msg, "timed out after %lld us", (long long)budget);
-    return ns_fail_io(s, timeout_status, ETIMEDOUT, what, msg);
+    return timed_out(s, budget, timeout_status, what);
+}
+
+static int want_of(short events)
+{
+    return events == POLLOUT ? NS_WANT_WRITE : NS_WANT_READ;
 }
 
 static void after_handshake(ns_socket *s)
@@ -120,9 +130,12 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
             return rc == NS_ERR_CLOSED ? ns_fail(NS_ERR_TLS, 0, "%s (handshake truncated)",
                                                  ns_last_error())
                                        : rc;
-        if (nonblocking)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS handshake with",
-                              "waiting for the peer (non-blocking)");
+        if (nonblocking) {
+            if (deadline >= 0 && ns_now_us() >= deadline)
+                return timed_out(s, budget, timeout_status, "TLS handshake with");
+            return ns_would_block(s, want_of(events), deadline, "TLS handshake with",
+                                  "waiting for the peer (non-blocking)");
+        }
         rc = wait_for(s, events, deadline, budget, timeout_status, "TLS handshake with");
         if (rc != NS_OK)
             return rc;
@@ -133,8 +146,13 @@ int ns_tls_resume_handshake(ns_socket *s)
 {
     if (s->handshake_done)
         return NS_OK;
-    return ns_tls_handshake(s, ns_deadline_after(s->read_timeout), s->read_timeout,
-                            s->non_blocking, NS_ERR_READ_TIMEOUT);
+    if (!s->handshake_started) {
+        s->handshake_started = 1;
+        s->handshake_deadline = ns_deadline_after(s->read_timeout);
+        s->handshake_budget = s->read_timeout;
+    }
+    return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, s->non_blocking,
+                            NS_ERR_READ_TIMEOUT);
 }
 
 ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
@@ -161,8 +179,8 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
         if (rc != 1)
             return rc;
         if (!wait)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS send to",
-                              "the socket buffer is full (non-blocking)");
+            return ns_would_block(s, want_of(events), -1, "TLS send to",
+                                  "the socket buffer is full (non-blocking)");
         if ((rc = wait_for(s, events, -1, -1, NS_ERR_IO, "TLS send to")) != NS_OK)
             return rc;
     }
@@ -210,8 +228,8 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         if (rc != 1)
             return rc;
         if (s->non_blocking)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS recv from",
-                              "no data yet (non-blocking)");
+            return ns_would_block(s, want_of(events), deadline, "TLS recv from",
+                                  "no data yet (non-blocking)");
         rc = wait_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
