@@ -53,7 +53,7 @@ static __thread struct {
     int status;
     int os_error;
     char message[768];
-    char verifier_raised[256]; /* what the certificate verifier raised during this call */
+    char verifier_raised[256]; /* why the certificate verifier failed during this call */
 } nsb_err;
 
 static void nsb_fail(int status)
@@ -62,7 +62,7 @@ static void nsb_fail(int status)
     nsb_err.status = status;
     nsb_err.os_error = ns_last_os_error();
     if (nsb_err.verifier_raised[0] != '\0')
-        snprintf(nsb_err.message, sizeof nsb_err.message, "%s (the certificate verifier raised: %s)",
+        snprintf(nsb_err.message, sizeof nsb_err.message, "%s (the certificate verifier %s)",
                  message, nsb_err.verifier_raised);
     else
         snprintf(nsb_err.message, sizeof nsb_err.message, "%s", message[0] ? message : ns_status_name(status));
@@ -71,7 +71,16 @@ static void nsb_fail(int status)
 /* Called by a verifier trampoline when the language callable raised. */
 static void nsb_note_verifier_raised(const char *what)
 {
-    snprintf(nsb_err.verifier_raised, sizeof nsb_err.verifier_raised, "%s", what ? what : "an error");
+    snprintf(nsb_err.verifier_raised, sizeof nsb_err.verifier_raised, "raised: %s", what ? what : "an error");
+}
+
+/* Called by a verifier trampoline when the callable returned something
+ * other than the language's true or false: the certificate is rejected
+ * (fail closed; 0 is true in Ruby and Lua) and the error says why. */
+static void nsb_note_verifier_returned(const char *value, const char *expected)
+{
+    snprintf(nsb_err.verifier_raised, sizeof nsb_err.verifier_raised,
+             "returned %s, not %s: rejected", value ? value : "a value", expected);
 }
 
 static long nsb_check(long r)
@@ -150,6 +159,13 @@ static void nsb_release(void *userdata);
 #elif defined(SWIGLUA)
 %include "lua/netsocket_lua.i"
 #endif
+
+/* A handle freed from script code (Python's raw _netsocket.delete_*, a
+ * Lua __gc called by hand) has its pointer cleared: every later use raises
+ * instead of touching freed memory.  NSB_FREED(what) raises per language. */
+%typemap(check) nsb_options *self { if ($1 == NULL) NSB_FREED("Options"); }
+%typemap(check) nsb_socket *self { if ($1 == NULL) NSB_FREED("Socket"); }
+%typemap(check) nsb_selector *self { if ($1 == NULL) NSB_FREED("Selector"); }
 
 /* Predicates take any object (non-options become NULL, i.e. false). */
 %typemap(typecheck, precedence=SWIG_TYPECHECK_POINTER) const nsb_options *obj { $1 = 1; }

@@ -6,6 +6,11 @@
 %feature("compactdefaultargs");
 
 %{
+/* Ruby frees handles only from the GC: never reached, kept for netsocket.i. */
+#define NSB_FREED(what) rb_raise(rb_eArgError, "netsocket: this " what " was freed")
+%}
+
+%{
 #include <pthread.h>
 #include <ruby/thread.h>
 
@@ -105,7 +110,13 @@ static VALUE nsb_rb_vcall_body(VALUE p)
     nsb_rb_vcall *v = (nsb_rb_vcall *)p;
     VALUE r = rb_funcall(v->proc, rb_intern("call"), 3, INT2NUM(v->depth),
                          INT2NUM(v->preverify_error), rb_str_new((const char *)v->der, (long)v->der_len));
-    v->ok = RTEST(r);
+    if (r == Qtrue || r == Qfalse) {
+        v->ok = r == Qtrue;
+    } else { /* 0 or nil or anything else: rejected (fail closed) */
+        VALUE text = rb_sprintf("%"PRIsVALUE" (%s)", rb_inspect(r), rb_obj_classname(r));
+        nsb_note_verifier_returned(StringValueCStr(text), "true or false");
+        v->ok = 0;
+    }
     return Qnil;
 }
 

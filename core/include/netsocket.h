@@ -187,7 +187,8 @@ NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
 NS_API int ns_options_set_handshake(ns_options *o, int on);
 NS_API int ns_options_get_handshake(const ns_options *o);
 /* The private key, PEM or DER (RSA, EC or Ed25519), copied (the caller keeps
- * and may wipe its buffer).  If
+ * and may wipe its buffer).  An encrypted key needs a password: from the
+ * password callback if set (below), else NS_ERR_INVALID.  If
  * certificates are already set, the key must match the first one.  Errors:
  * NS_ERR_INVALID (plain options, empty/unparsable data, data over 16 MiB, a
  * key that does not match; for the _file form also a file that cannot be
@@ -197,6 +198,51 @@ NS_API int ns_options_set_private_key_file(ns_options *o, const char *path);
 /* 1 if a private key is set, 0 if not or for NULL.  Key material is never
  * returned. */
 NS_API int ns_options_has_private_key(const ns_options *o);
+/* Protected keys.  A password callback writes the password (bytes, not
+ * NUL-terminated) into buf, at most size bytes, and returns their number, or
+ * a negative value to give none.  Called on the thread loading the key, only
+ * while a key or bundle is being loaded. */
+typedef int (*ns_password_callback)(void *userdata, char *buf, size_t size);
+/* Sets (fn non-NULL) or removes the callback asked for the password of an
+ * encrypted key or a PKCS#12 bundle loaded by a setter given no password
+ * (ns_options_set_private_key and its _file form, and the _with_password
+ * and pkcs12 setters with password NULL).  userdata is not owned: it must
+ * stay valid while these options or their copies load keys.  Copied by
+ * ns_options_copy.  NS_ERR_INVALID on plain options or NULL. */
+NS_API int ns_options_set_password_callback(ns_options *o, ns_password_callback fn,
+                                            void *userdata);
+/* The password callback (NULL if none or o is NULL); its userdata in
+ * *userdata if userdata is not NULL. */
+NS_API ns_password_callback ns_options_get_password_callback(const ns_options *o,
+                                                             void **userdata);
+/* ns_options_set_private_key for an encrypted key: PEM, PKCS#8 ("ENCRYPTED
+ * PRIVATE KEY") or legacy ("Proc-Type: 4,ENCRYPTED"), or DER PKCS#8
+ * EncryptedPrivateKeyInfo, decrypted with password (password_len bytes, 1..1023;
+ * NULL = ask the password callback).  An unencrypted key is accepted too.
+ * The library's copies of the password and the key bytes are wiped after
+ * use.  Errors as ns_options_set_private_key, and NS_ERR_INVALID naming the
+ * cause for a wrong password ("wrong password"), a missing or empty one, or
+ * a callback that refused; nothing is changed. */
+NS_API int ns_options_set_private_key_with_password(ns_options *o, const void *data, size_t len,
+                                                    const void *password,
+                                                    size_t password_len);
+NS_API int ns_options_set_private_key_file_with_password(ns_options *o, const char *path,
+                                                         const void *password,
+                                                         size_t password_len);
+/* A PKCS#12 bundle (DER, as openssl pkcs12 -export writes it): its private
+ * key and certificates replace the options' key and certificates, the
+ * certificate matching the key first, then the others as its chain.
+ * password: password_len bytes without NUL (0 bytes = the empty password);
+ * NULL = ask the password callback, or the empty password without one.
+ * Errors: NS_ERR_INVALID (plain options, empty or corrupt data: "not a valid
+ * PKCS#12 bundle", "wrong password", a bundle without a key, without
+ * certificates, or whose certificates none match the key; for the _file form
+ * a file that cannot be read), NS_ERR_NOMEM; on error nothing is changed.
+ * Passwords and key bytes copied by the library are wiped after use. */
+NS_API int ns_options_set_pkcs12(ns_options *o, const void *data, size_t len,
+                                 const void *password, size_t password_len);
+NS_API int ns_options_set_pkcs12_file(ns_options *o, const char *path, const void *password,
+                                      size_t password_len);
 /* Appends certificates, copied: DER (one) or PEM (every certificate in the
  * blob, in order).  The first certificate is the leaf, the rest its chain.
  * If a key is set and this adds the leaf, the key must match it.  Errors as
@@ -254,6 +300,33 @@ NS_API int ns_options_clear_trusted_certificates(ns_options *o);
 NS_API size_t ns_options_trusted_certificate_count(const ns_options *o);
 NS_API const unsigned char *ns_options_get_trusted_certificate(const ns_options *o, size_t i,
                                                                size_t *der_len);
+/* Key log (debugging only: whoever reads it can decrypt the connections).
+ * Off by default; the library never reads SSLKEYLOGFILE or any other
+ * environment variable for it.  Each handshake of a socket made from these
+ * options (a server: of each accepted connection) logs its secrets as lines
+ * of the NSS key log format that Wireshark reads, without the newline for the
+ * callback.  Called on the thread doing the handshake; line is valid during
+ * the call only. */
+typedef void (*ns_key_log_callback)(void *userdata, const char *line);
+/* Logs to the file at path (opened now, appended to, created with mode 0600;
+ * each line written whole with one write).  NULL removes the key log.
+ * Replaces a key log callback.  Errors: NS_ERR_INVALID (plain options, a
+ * file that cannot be opened, with ns_last_os_error), NS_ERR_NOMEM; nothing
+ * is changed on error. */
+NS_API int ns_options_set_key_log_file(ns_options *o, const char *path);
+/* The key log file's path as given (owned by the options: valid until the
+ * key log changes or they are freed), NULL if none or for NULL. */
+NS_API const char *ns_options_get_key_log_file(const ns_options *o);
+/* Logs by calling fn (NULL removes the key log); replaces a key log file.
+ * The library owns userdata and calls release(userdata) (if not NULL) once
+ * no options object or socket uses it, also when this call fails.
+ * NS_ERR_INVALID on plain options or NULL, NS_ERR_NOMEM. */
+NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn,
+                                           void *userdata, ns_release_function release);
+/* The key log callback (NULL if none, a file, or for NULL); its userdata in
+ * *userdata if userdata is not NULL. */
+NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
+                                                           void **userdata);
 /* Server TLS kind only (NS_ERR_INVALID on other kinds): a client without a
  * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);

@@ -48,7 +48,9 @@ int ns_strlist_add(ns_strlist *l, const char *s);
 int ns_strlist_copy(ns_strlist *dst, const ns_strlist *src);
 void ns_strlist_clear(ns_strlist *l);
 
-/* ---- certs.c: certificates and keys from PEM/DER ---- */
+/* ---- certs.c: certificates from PEM/DER ---- */
+/* The largest certificate, key or bundle accepted, in memory or in a file. */
+#define NS_FILE_MAX (16 * 1024 * 1024)
 typedef struct {
     X509 *x509;
     uint8_t *der; /* its encoding, for the DER getters */
@@ -58,17 +60,38 @@ typedef struct {
     ns_cert *items;
     size_t count;
 } ns_certlist;
+/* 1 if data holds a PEM header. */
+int ns_looks_like_pem(const void *data, size_t len);
 /* Parses data (PEM with one or more certificates, or one DER certificate)
  * into *out (empty on entry); `what` names the field in messages. */
 int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *out);
-/* Parses a private key (PEM or DER: PKCS#8, RSA, EC). */
-int ns_key_parse(const void *data, size_t len, EVP_PKEY **out);
+/* Appends x (reference taken over, freed on failure) to l. */
+int ns_certlist_push(ns_certlist *l, X509 *x);
 /* Reads a whole file for the *_file setters; free *out with free(). */
 int ns_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len);
 /* Moves every item of *more to the end of *l (more is left empty). */
 int ns_certlist_append(ns_certlist *l, ns_certlist *more);
 int ns_certlist_copy(ns_certlist *dst, const ns_certlist *src);
 void ns_certlist_clear(ns_certlist *l);
+
+/* ---- keys.c: private keys, plain or protected (encrypted PEM/PKCS#8, PKCS#12) ---- */
+/* Where a key's password comes from: bytes (data may be NULL with len 0 =
+ * none given), else the callback, else nowhere. */
+typedef struct {
+    const void *data;
+    size_t len;
+    ns_password_callback fn;
+    void *userdata;
+} ns_password;
+/* Parses a private key (PEM or DER: PKCS#8, RSA, EC; encrypted PEM, legacy
+ * or PKCS#8, and encrypted DER PKCS#8 with pw's password).  `what` names
+ * the field in messages. */
+int ns_key_parse(const void *data, size_t len, const ns_password *pw, const char *what,
+                 EVP_PKEY **out);
+/* Parses a PKCS#12 bundle: its key, and its certificates with the key's
+ * certificate first (into *chain, empty on entry). */
+int ns_pkcs12_parse(const void *data, size_t len, const ns_password *pw, EVP_PKEY **key,
+                    ns_certlist *chain);
 /* 1 if key is the private half of cert's public key, 0 if not, or a
  * negative status (recorded) if the certificate's key cannot be read. */
 int ns_key_matches(EVP_PKEY *key, X509 *cert);
@@ -91,6 +114,22 @@ typedef struct ns_alpn_names {
 } ns_alpn_names;
 void ns_alpn_names_unref(ns_alpn_names *n);
 
+/* ---- keylog.c: the opt-in key log, shared by reference count ---- */
+typedef struct ns_key_log {
+    int refs; /* atomic */
+    int fd;   /* the file (-1 for a callback) */
+    char *path;
+    ns_key_log_callback fn;
+    void *userdata;
+    ns_release_function release;
+} ns_key_log;
+ns_key_log *ns_key_log_open(const char *path);
+ns_key_log *ns_key_log_with(ns_key_log_callback fn, void *userdata, ns_release_function release);
+ns_key_log *ns_key_log_ref(ns_key_log *k);
+void ns_key_log_unref(ns_key_log *k);
+/* Makes ctx's handshakes log to their socket's key log (if k is set). */
+void ns_key_log_install(SSL_CTX *ctx, const ns_key_log *k);
+
 /* ---- options.c ---- */
 struct ns_options {
     ns_options_kind kind;
@@ -105,6 +144,9 @@ struct ns_options {
     ns_certlist trusted;
     ns_verifier *verifier;
     ns_strlist sni, alpn;
+    ns_password_callback password_fn; /* not owned: see the header */
+    void *password_userdata;
+    ns_key_log *key_log;
 };
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
@@ -132,6 +174,7 @@ struct ns_socket {
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
     ns_alpn_names *server_alpn; /* servers and accepted sockets: own reference */
+    ns_key_log *key_log;     /* own reference, or NULL */
     int verifier_rejected;   /* the verifier said no during this handshake */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */

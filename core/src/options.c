@@ -77,6 +77,7 @@ void ns_options_free(ns_options *o)
     ns_verifier_unref(o->verifier);
     ns_strlist_clear(&o->sni);
     ns_strlist_clear(&o->alpn);
+    ns_key_log_unref(o->key_log);
     free(o);
 }
 
@@ -103,6 +104,9 @@ ns_options *ns_options_copy(const ns_options *from, ns_options_kind kind)
             o->private_key = from->private_key;
         }
         o->verifier = ns_verifier_ref(from->verifier);
+        o->password_fn = from->password_fn;
+        o->password_userdata = from->password_userdata;
+        o->key_log = ns_key_log_ref(from->key_log);
         if (ns_certlist_copy(&o->certificates, &from->certificates) != NS_OK ||
             ns_certlist_copy(&o->trusted, &from->trusted) != NS_OK ||
             ns_strlist_copy(&o->sni, &from->sni) != NS_OK ||
@@ -192,11 +196,12 @@ int64_t ns_options_get_read_timeout(const ns_options *o) { return o ? o->read_ti
 
 /* ---- private key and certificates ---- */
 
-int ns_options_set_private_key(ns_options *o, const void *data, size_t len)
+/* Sets the private key from data, with the password in pw. */
+static int set_key(ns_options *o, const void *data, size_t len, const ns_password *pw)
 {
     int rc = settable(o, KINDS_TLS, "private-key");
     EVP_PKEY *key = NULL;
-    if (rc != NS_OK || (rc = ns_key_parse(data, len, &key)) != NS_OK)
+    if (rc != NS_OK || (rc = ns_key_parse(data, len, pw, "private-key", &key)) != NS_OK)
         return rc;
     int match = o->certificates.count > 0 ? ns_key_matches(key, o->certificates.items[0].x509) : 1;
     if (match != 1) {
@@ -210,25 +215,111 @@ int ns_options_set_private_key(ns_options *o, const void *data, size_t len)
     return NS_OK;
 }
 
-/* The *_file setters: read the file, then call the memory setter. */
-static int with_file(ns_options *o, const char *path, const char *field, unsigned kinds,
-                     int (*set)(ns_options *, const void *, size_t))
+/* The password given, or else the options' callback. */
+static ns_password password_of(const ns_options *o, const void *password, size_t len)
+{
+    if (password != NULL)
+        return (ns_password){.data = password, .len = len};
+    return (ns_password){.fn = o ? o->password_fn : NULL,
+                         .userdata = o ? o->password_userdata : NULL};
+}
+
+int ns_options_set_private_key(ns_options *o, const void *data, size_t len)
+{
+    ns_password pw = password_of(o, NULL, 0);
+    return set_key(o, data, len, &pw);
+}
+
+int ns_options_set_private_key_with_password(ns_options *o, const void *data, size_t len,
+                                             const void *password, size_t password_len)
+{
+    ns_password pw = password_of(o, password, password_len);
+    return set_key(o, data, len, &pw);
+}
+
+/* Key and certificates from a PKCS#12 bundle, replacing both at once. */
+static int set_pkcs12(ns_options *o, const void *data, size_t len, const ns_password *pw)
+{
+    int rc = settable(o, KINDS_TLS, "pkcs12");
+    EVP_PKEY *key = NULL;
+    ns_certlist chain = {0};
+    if (rc != NS_OK || (rc = ns_pkcs12_parse(data, len, pw, &key, &chain)) != NS_OK)
+        return rc;
+    EVP_PKEY_free(o->private_key);
+    o->private_key = key;
+    ns_certlist_clear(&o->certificates);
+    o->certificates = chain;
+    return NS_OK;
+}
+
+int ns_options_set_pkcs12(ns_options *o, const void *data, size_t len, const void *password,
+                          size_t password_len)
+{
+    ns_password pw = password_of(o, password, password_len);
+    return set_pkcs12(o, data, len, &pw);
+}
+
+/* Reads path (wiped after use: it may hold a key) and hands it to set. */
+static int load_file(ns_options *o, const char *path, const char *field, unsigned kinds,
+                     const ns_password *pw,
+                     int (*set)(ns_options *, const void *, size_t, const ns_password *))
 {
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = settable(o, kinds, field);
     if (rc != NS_OK || (rc = ns_read_file(path, field, &data, &len)) != NS_OK)
         return rc;
-    rc = set(o, data, len);
-    /* The file may hold a key: wipe the copy before freeing it. */
+    rc = set(o, data, len, pw);
     OPENSSL_cleanse(data, len);
     free(data);
     return rc;
 }
 
+int ns_options_set_pkcs12_file(ns_options *o, const char *path, const void *password,
+                               size_t password_len)
+{
+    ns_password pw = password_of(o, password, password_len);
+    return load_file(o, path, "pkcs12", KINDS_TLS, &pw, set_pkcs12);
+}
+
+int ns_options_set_private_key_file_with_password(ns_options *o, const char *path,
+                                                  const void *password, size_t password_len)
+{
+    ns_password pw = password_of(o, password, password_len);
+    return load_file(o, path, "private-key", KINDS_TLS, &pw, set_key);
+}
+
+int ns_options_set_password_callback(ns_options *o, ns_password_callback fn, void *userdata)
+{
+    int rc = settable(o, KINDS_TLS, "password-callback");
+    if (rc == NS_OK) {
+        o->password_fn = fn;
+        o->password_userdata = fn ? userdata : NULL;
+    }
+    return rc;
+}
+
+ns_password_callback ns_options_get_password_callback(const ns_options *o, void **userdata)
+{
+    if (userdata)
+        *userdata = o ? o->password_userdata : NULL;
+    return o ? o->password_fn : NULL;
+}
+
+/* Certificate lists take no password: adapts their setters to load_file. */
+static int set_certs(ns_options *o, const void *data, size_t len, const ns_password *pw)
+{
+    return ns_options_add_certificate(o, data, len);
+}
+static int set_trusted(ns_options *o, const void *data, size_t len, const ns_password *pw)
+{
+    return ns_options_add_trusted_certificate(o, data, len);
+}
+
 int ns_options_set_private_key_file(ns_options *o, const char *path)
 {
-    return with_file(o, path, "private-key", KINDS_TLS, ns_options_set_private_key);
+    ns_password pw = password_of(o, NULL, 0);
+    return load_file(o, path, "private-key", KINDS_TLS, &pw, set_key);
 }
 
 int ns_options_has_private_key(const ns_options *o) { return o && o->private_key != NULL; }
@@ -255,7 +346,7 @@ int ns_options_add_certificate(ns_options *o, const void *data, size_t len)
 
 int ns_options_add_certificate_file(ns_options *o, const char *path)
 {
-    return with_file(o, path, "certificates", KINDS_TLS, ns_options_add_certificate);
+    return load_file(o, path, "certificates", KINDS_TLS, NULL, set_certs);
 }
 
 int ns_options_clear_certificates(ns_options *o)
@@ -301,8 +392,7 @@ int ns_options_add_trusted_certificate(ns_options *o, const void *data, size_t l
 
 int ns_options_add_trusted_certificate_file(ns_options *o, const char *path)
 {
-    return with_file(o, path, "trusted-certificates", KINDS_TLS,
-                     ns_options_add_trusted_certificate);
+    return load_file(o, path, "trusted-certificates", KINDS_TLS, NULL, set_trusted);
 }
 
 int ns_options_clear_trusted_certificates(ns_options *o)
@@ -427,4 +517,55 @@ size_t ns_options_alpn_count(const ns_options *o) { return o ? o->alpn.count : 0
 const char *ns_options_get_alpn(const ns_options *o, size_t i)
 {
     return o ? name_at(&o->alpn, i) : NULL;
+}
+
+/* ---- the key log ---- */
+
+int ns_options_set_key_log_file(ns_options *o, const char *path)
+{
+    int rc = settable(o, KINDS_TLS, "key-log");
+    if (rc != NS_OK)
+        return rc;
+    if (path != NULL && path[0] == '\0')
+        return ns_fail(NS_ERR_INVALID, 0, "key-log: empty file name");
+    ns_key_log *k = path ? ns_key_log_open(path) : NULL;
+    if (path && k == NULL)
+        return ns_last_status();
+    ns_key_log_unref(o->key_log);
+    o->key_log = k;
+    return NS_OK;
+}
+
+const char *ns_options_get_key_log_file(const ns_options *o)
+{
+    return o && o->key_log ? o->key_log->path : NULL;
+}
+
+int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn, void *userdata,
+                                    ns_release_function release)
+{
+    int rc = settable(o, KINDS_TLS, "key-log");
+    if (rc != NS_OK || fn == NULL) {
+        if (release)
+            release(userdata);
+        if (rc == NS_OK) {
+            ns_key_log_unref(o->key_log);
+            o->key_log = NULL;
+        }
+        return rc;
+    }
+    ns_key_log *k = ns_key_log_with(fn, userdata, release);
+    if (k == NULL)
+        return ns_last_status();
+    ns_key_log_unref(o->key_log);
+    o->key_log = k;
+    return NS_OK;
+}
+
+ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o, void **userdata)
+{
+    const ns_key_log *k = o ? o->key_log : NULL;
+    if (userdata)
+        *userdata = k && k->fn ? k->userdata : NULL;
+    return k ? k->fn : NULL;
 }

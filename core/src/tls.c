@@ -262,11 +262,13 @@ void ns_tls_free(ns_socket *s)
     SSL_CTX_free(s->ctx);
     ns_verifier_unref(s->verifier);
     ns_alpn_names_unref(s->server_alpn);
+    ns_key_log_unref(s->key_log);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
     s->server_alpn = NULL;
+    s->key_log = NULL;
     s->peer_der = NULL;
 }
 

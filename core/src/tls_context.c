@@ -120,6 +120,7 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     } else if (o->client_certificate_required || o->trusted.count > 0 || o->verifier) {
         ns_verify_install(ctx, 1, o->client_certificate_required);
     }
+    ns_key_log_install(ctx, o->key_log);
     if (o->alpn.count > 0 && !server_side) {
         uint8_t *wire = NULL;
         size_t len = 0;
@@ -171,6 +172,7 @@ int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node)
     if ((s->ctx = context_new(o, 0)) == NULL)
         return ns_last_status();
     s->verifier = ns_verifier_ref(o->verifier);
+    s->key_log = ns_key_log_ref(o->key_log);
     int rc = ssl_attach(s);
     if (rc != NS_OK)
         return rc;
@@ -190,6 +192,7 @@ int ns_tls_server_context(ns_socket *server, const ns_options *o)
     if ((server->ctx = context_new(o, 1)) == NULL)
         return ns_last_status();
     server->verifier = ns_verifier_ref(o->verifier);
+    server->key_log = ns_key_log_ref(o->key_log);
     server->handshake_on_accept = o->handshake;
     if (o->alpn.count == 0)
         return NS_OK;
@@ -209,6 +212,7 @@ int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
     SSL_CTX_up_ref(server->ctx);
     conn->ctx = server->ctx;
     conn->verifier = ns_verifier_ref(server->verifier);
+    conn->key_log = ns_key_log_ref(server->key_log);
     if (server->server_alpn) {
         __atomic_add_fetch(&server->server_alpn->refs, 1, __ATOMIC_RELAXED);
         conn->server_alpn = server->server_alpn;

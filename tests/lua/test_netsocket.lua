@@ -479,16 +479,5 @@ test("no leak over 10,000 create/close cycles", function()
 end)
 
 -- ------------------------------------------------------------ run
-for _, t in ipairs(tests) do
-  local ok, err = xpcall(t[2], debug.traceback)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    io.stderr:write(("FAIL %s: %s\n"):format(t[1], tostring(err)))
-  end
-  collectgarbage()
-end
-os.execute(("rm -rf '%s'"):format(certdir))
-print(("%d passed, %d failed"):format(passed, failed))
-os.exit(failed == 0 and 0 or 1)
+package.path = here .. "/?.lua;" .. package.path
+require("testlib").run_tests(tests, certdir)

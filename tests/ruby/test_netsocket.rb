@@ -10,9 +10,7 @@ require "timeout"
 require "minitest/autorun"
 require "netsocket"
 
-CERT_DIR = Dir.mktmpdir("netsocket-certs")
-Minitest.after_run { FileUtils.rm_rf(CERT_DIR) }
-system("sh", File.expand_path("../gen-certs.sh", __dir__), CERT_DIR, exception: true)
+require_relative "certs"
 TIMEOUT_US = 5_000_000
 
 def cert(name) = File.binread(File.join(CERT_DIR, name))
