@@ -340,6 +340,8 @@ static nsb_callable nsb_options_certificate_verifier_get(nsb_options *o)
 }
 %}
 
+%include "netsocket_describe.i" /* repr / inspect / tostring */
+
 typedef struct {} nsb_options;
 typedef struct {} nsb_socket;
 typedef struct {} nsb_selector;
