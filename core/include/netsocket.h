@@ -521,14 +521,34 @@ NS_API ns_selector *ns_selector_new(void);
  * may be added to another selector).  NULL is a no-op.  Must not run while
  * another thread waits on it. */
 NS_API void ns_selector_free(ns_selector *sel);
-/* Watches s once: it is reported when readable (a TLS socket with pending
- * decrypted bytes at once) or when timeout_us passes (negative: never), then
- * leaves the selector.  A socket is in at most one selector at a time;
+/* Watches s once: it is reported when readable (a TLS socket with bytes
+ * buffered that a recv can use at once, but not a partial record alone) or
+ * when timeout_us passes (negative: never), then leaves the selector.  A socket is in at most one selector at a time;
  * adding it again replaces its timeout and data.  Closing or freeing a
  * socket removes it.  The selector does not own s or data: data is handed
  * back as is.  Errors: NS_ERR_INVALID (NULL, s in another selector),
  * NS_ERR_CLOSED (s closed), NS_ERR_NOMEM. */
 NS_API int ns_selector_add(ns_selector *sel, ns_socket *s, int64_t timeout_us, void *data);
+/* Watches s until it is removed, closed or freed (or the selector freed):
+ * each wait reports it while it is ready for `interest` (NS_WANT_READ,
+ * NS_WANT_WRITE or both; level-triggered, like poll), and
+ * ns_selector_event_ready says for which.  Readable means a recv can make
+ * progress: for TLS, decrypted bytes or a whole record buffered count, a
+ * partial record does not (it waits for the rest on the fd).  timeout_us
+ * (negative: none) is an idle timeout: it restarts at each event of s, and
+ * when it passes s is reported once as timed out, then watched without one.
+ * The selector owns data if release is not NULL: release(data) is called
+ * exactly once, when s leaves the selector, when a later watch of s passes
+ * other data, or when this call fails (also for NULL handles).  release
+ * runs on the thread that causes it and must not free s or use sel.
+ * Watching s again (or after ns_selector_add) changes its interest,
+ * timeout and data in place.  Errors: NS_ERR_INVALID (NULL, a bad interest,
+ * s in another selector), NS_ERR_CLOSED, NS_ERR_NOMEM. */
+NS_API int ns_selector_watch(ns_selector *sel, ns_socket *s, int interest, int64_t timeout_us,
+                             void *data, ns_release_function release);
+/* The data s is watched with in sel (ns_selector_add or _watch), still
+ * owned as it was given; NULL if s is not in sel, or for NULL. */
+NS_API void *ns_selector_data(const ns_selector *sel, const ns_socket *s);
 /* Stops watching s (no event is reported for it).  NS_ERR_INVALID if either
  * is NULL or s is not in sel. */
 NS_API int ns_selector_remove(ns_selector *sel, ns_socket *s);
@@ -542,8 +562,14 @@ NS_API int ns_selector_wait(ns_selector *sel, int64_t timeout_us);
  * selector) and the data given to ns_selector_add.  NULL if out of range. */
 NS_API ns_socket *ns_selector_event_socket(const ns_selector *sel, int i);
 NS_API void *ns_selector_event_data(const ns_selector *sel, int i);
-/* 1 if event i is a timeout rather than readability; 0 if not or out of range. */
+/* 1 if event i is a timeout rather than readiness; 0 if not or out of range. */
 NS_API int ns_selector_event_timed_out(const ns_selector *sel, int i);
+/* What event i is ready for: NS_WANT_READ and/or NS_WANT_WRITE, within the
+ * socket's interest (a hang-up or error sets every bit of it, so the next
+ * call reports the cause); 0 for a timeout or out of range.  Events of
+ * ns_selector_add say NS_WANT_READ.  The event's data stays valid while its
+ * socket is in the selector. */
+NS_API int ns_selector_event_ready(const ns_selector *sel, int i);
 /* Wakes a wait in progress (or the next one) from any thread; that wait
  * returns 0.  NS_ERR_INVALID for NULL, NS_ERR_IO if the eventfd fails. */
 NS_API int ns_selector_interrupt(ns_selector *sel);

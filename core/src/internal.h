@@ -2,6 +2,7 @@
 #ifndef NS_INTERNAL_H
 #define NS_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -106,13 +107,24 @@ typedef struct ns_verifier {
 ns_verifier *ns_verifier_ref(ns_verifier *v);
 void ns_verifier_unref(ns_verifier *v);
 
-/* ---- a server's ALPN names, shared by reference count with the sockets it
- * accepts (they may outlive it) ---- */
-typedef struct ns_alpn_names {
+/* ---- tls_config.c: what an options object compiles to for one side ----
+ * Immutable once built and shared by reference count: by the options (and
+ * their unchanged copies) that cache it, and by every socket made from it,
+ * which may outlive the options. */
+typedef struct ns_tls_config {
     int refs; /* atomic */
-    ns_strlist names;
-} ns_alpn_names;
-void ns_alpn_names_unref(ns_alpn_names *n);
+    int server_side;
+    SSL_CTX *ctx;
+    ns_verifier *verifier;
+    struct ns_key_log *key_log;
+    char *sni;          /* clients: the first sni*, or NULL (the node is the name) */
+    ns_strlist alpn;    /* servers: our names, in preference order */
+} ns_tls_config;
+/* Builds the configuration of o (locked by the caller) for one side; NULL
+ * with the failure recorded. */
+ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side);
+ns_tls_config *ns_tls_config_ref(ns_tls_config *c);
+void ns_tls_config_unref(ns_tls_config *c);
 
 /* ---- keylog.c: the opt-in key log, shared by reference count ---- */
 typedef struct ns_key_log {
@@ -147,10 +159,19 @@ struct ns_options {
     ns_password_callback password_fn; /* not owned: see the header */
     void *password_userdata;
     ns_key_log *key_log;
+    /* Threads: the setters and ns_options_snapshot hold `lock`. */
+    pthread_mutex_t lock;
+    ns_tls_config *compiled[2]; /* client, server side: built on first use */
 };
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
 const ns_options *ns_options_for(const ns_options *o, ns_options_kind kind, ns_options **owned);
+/* What a constructor opens one socket from, taken atomically: o's scalar
+ * fields copied into *values (its lists left empty: never free it), and for
+ * tls the compiled configuration of that side (a new reference in
+ * *compiled, built and cached on first use). */
+int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_options *values,
+                        ns_tls_config **compiled);
 
 /* ---- socket.c ---- */
 enum ns_role { NS_ROLE_CLIENT, NS_ROLE_SERVER, NS_ROLE_ACCEPTED };
@@ -167,13 +188,13 @@ struct ns_socket {
     char *node, *service;
     char peer_label[80]; /* "node:service" or "ip:port", for messages */
     /* TLS (ssl NULL on plain sockets) */
+    ns_tls_config *tls_config; /* own reference: what the socket was made with */
     SSL_CTX *ctx;        /* own reference */
     SSL *ssl;
     int handshake_done;
     int handshake_on_accept; /* servers: accept() handshakes */
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
-    ns_alpn_names *server_alpn; /* servers and accepted sockets: own reference */
     ns_key_log *key_log;     /* own reference, or NULL */
     int verifier_rejected;   /* the verifier said no during this handshake */
     int verify_depth_failed, verify_error_failed;
@@ -219,10 +240,17 @@ int ns_open_server_fd(const char *node, const char *service, const ns_options *o
 BIO *ns_bio_new_fd(int fd);
 /* Bytes read ahead from the fd and not yet handed to BoringSSL. */
 size_t ns_bio_pending(BIO *b);
+/* 1 if the last read from the fd found nothing: the bytes buffered (here
+ * or in BoringSSL) are then short of a record, and only the fd can help. */
+int ns_bio_starved(BIO *b);
 
 /* ---- tls_context.c / tls.c ---- */
-int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node);
-int ns_tls_server_context(ns_socket *server, const ns_options *o);
+/* The context BoringSSL is given for one side of o: versions, identity,
+ * trust, verification and ALPN. */
+SSL_CTX *ns_tls_context_new(const ns_options *o, int server_side);
+/* Sockets take their own references to c. */
+int ns_tls_client_start(ns_socket *s, ns_tls_config *c, const char *node);
+void ns_tls_server_start(ns_socket *server, ns_tls_config *c);
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn);
 /* Runs the handshake until done, the deadline (budget_us names it in the
  * message; a miss is timeout_status), or, if nonblocking, a need to wait. */
@@ -232,6 +260,11 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonb
  * non-blocking); NS_OK at once when done.  I/O calls it first, so handshake
  * = 0 followed straight by send/recv works. */
 int ns_tls_resume_handshake(ns_socket *s);
+/* 1 if a recv (or the handshake) on s can make progress without the fd
+ * becoming readable: decrypted bytes are buffered, or undecrypted ones that
+ * were not already found short of a whole record.  A partial record alone
+ * is not readable (it needs the rest from the fd).  0 for plain sockets. */
+int ns_tls_readable_now(const ns_socket *s);
 ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait);
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
 int ns_tls_shutdown_write(ns_socket *s);

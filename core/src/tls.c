@@ -186,6 +186,16 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
     }
 }
 
+int ns_tls_readable_now(const ns_socket *s)
+{
+    if (s->ssl == NULL || s->fd < 0)
+        return 0;
+    if (SSL_pending(s->ssl) > 0)
+        return 1;
+    BIO *rbio = SSL_get_rbio(s->ssl);
+    return !ns_bio_starved(rbio) && (SSL_has_pending(s->ssl) || ns_bio_pending(rbio) > 0);
+}
+
 /*
  * A TLS descriptor stays O_NONBLOCK, so a blocking recv that must wait
  * costs recv (EAGAIN) + poll + recv.  Right after a send (request/response)
@@ -210,8 +220,7 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     /* As for plain sockets (socket.c, recv_once): after a send, poll
      * before reading unless bytes are already buffered. */
-    if (should_wait_first(s) && !SSL_has_pending(s->ssl) &&
-        ns_bio_pending(SSL_get_rbio(s->ssl)) == 0) {
+    if (should_wait_first(s) && !ns_tls_readable_now(s)) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -261,13 +270,13 @@ void ns_tls_free(ns_socket *s)
     SSL_free(s->ssl);
     SSL_CTX_free(s->ctx);
     ns_verifier_unref(s->verifier);
-    ns_alpn_names_unref(s->server_alpn);
+    ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
-    s->server_alpn = NULL;
+    s->tls_config = NULL;
     s->key_log = NULL;
     s->peer_der = NULL;
 }
