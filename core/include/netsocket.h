@@ -331,6 +331,15 @@ NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
  * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);
 NS_API int ns_options_get_client_certificate_required(const ns_options *o);
+/* ignore-unexpected-eof? (TLS kinds; NS_ERR_INVALID on plain options): a
+ * peer that closes the connection without close_notify normally makes
+ * ns_socket_recv fail with NS_ERR_CLOSED (what arrived may be truncated, and
+ * the message says so); 1 makes recv return 0 (end of stream) instead, as
+ * many HTTP/1.0 servers, and Python's ssl by default, close that way.
+ * Accepted sockets take it from their server.  Default 0; the getter
+ * returns 0 for NULL. */
+NS_API int ns_options_set_ignore_unexpected_eof(ns_options *o, int on);
+NS_API int ns_options_get_ignore_unexpected_eof(const ns_options *o);
 
 /* ------------------------------------------------------------------ */
 /* Sockets                                                             */
@@ -391,7 +400,7 @@ NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int
  * the stream ends, or the timeout or an error strikes, after some arrived,
  * those are returned (the error recurs on the next call).  A TLS peer that
  * vanishes without close_notify:
- * NS_ERR_CLOSED.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
+ * NS_ERR_CLOSED, or 0 with ignore-unexpected-eof? set.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
 /* Accepts one connection; the new socket inherits the server's options
  * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by

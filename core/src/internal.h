@@ -151,6 +151,7 @@ struct ns_options {
     /* TLS */
     int handshake;
     int client_certificate_required;
+    int ignore_unexpected_eof;
     EVP_PKEY *private_key;
     ns_certlist certificates;
     ns_certlist trusted;
@@ -193,6 +194,7 @@ struct ns_socket {
     SSL *ssl;
     int handshake_done;
     int handshake_on_accept; /* servers: accept() handshakes */
+    int ignore_unexpected_eof; /* recv: a close without close_notify ends the stream */
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
     ns_key_log *key_log;     /* own reference, or NULL */

@@ -135,8 +135,10 @@ static void copy_scalars(ns_options *o, const ns_options *from)
     o->non_blocking = from->non_blocking;
     o->connection_timeout = from->connection_timeout;
     o->read_timeout = from->read_timeout;
-    if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS))
+    if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
+        o->ignore_unexpected_eof = from->ignore_unexpected_eof;
+    }
     if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
         o->client_certificate_required = from->client_certificate_required;
 }
@@ -258,6 +260,7 @@ NS_INT_FIELD(ai_flags, "ai-flags", KINDS_ALL, check_flags, AI_V4MAPPED, 0)
 NS_INT_FIELD(ai_protocol, "ai-protocol", KINDS_ALL, check_protocol, 0, 0)
 NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1, 0)
 NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1, 0)
+NS_INT_FIELD(ignore_unexpected_eof, "ignore-unexpected-eof?", KINDS_TLS, check_any, 0, 0)
 NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
              check_any, 0, 1)
 

@@ -183,6 +183,8 @@ static ns_socket *make_client(const char *node, const char *service, const ns_op
     ok = ok && ns_open_client_fd(node, service, &values, deadline, &fd) == NS_OK &&
          (s = wrap_fd(fd, NS_ROLE_CLIENT, node, service)) != NULL;
     if (ok && tls)
+        s->ignore_unexpected_eof = values.ignore_unexpected_eof != 0;
+    if (ok && tls)
         ok = ns_tls_client_start(s, c, node) == NS_OK &&
              (!values.handshake || ns_tls_handshake(s, deadline, values.connection_timeout, 0,
                                                     NS_ERR_CONNECT_TIMEOUT) == NS_OK);
@@ -225,6 +227,7 @@ static ns_socket *make_server(const char *node, const char *service, const ns_op
     if (ok && tls) {
         ns_tls_server_start(s, c);
         s->handshake_on_accept = values.handshake;
+        s->ignore_unexpected_eof = values.ignore_unexpected_eof != 0;
     }
     if (ok) /* messages name the address actually bound, e.g. 127.0.0.1:41234 */
         ns_socket_label_local(s);

@@ -52,7 +52,9 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
         ERR_clear_error();
         if (ret == 0 || saved_errno == 0)
             return ns_fail_io(s, NS_ERR_CLOSED, 0, what,
-                              "the peer closed the connection without close_notify");
+                              "the peer closed the connection without close_notify (what was "
+                              "received may be truncated; the option ignore-unexpected-eof? "
+                              "accepts this as the end of the stream)");
         return ns_fail_io(s, ns_status_from_errno(saved_errno), saved_errno, what,
                           strerror(saved_errno));
     case SSL_ERROR_SSL: {
@@ -230,8 +232,15 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         int n = (flags & MSG_PEEK) ? SSL_peek(s->ssl, buf, chunk) : SSL_read(s->ssl, buf, chunk);
         if (n > 0)
             return n;
-        if (SSL_get_error(s->ssl, n) == SSL_ERROR_ZERO_RETURN)
+        int saved_errno = errno;
+        int err = SSL_get_error(s->ssl, n);
+        if (err == SSL_ERROR_ZERO_RETURN)
             return 0; /* close_notify: orderly end of stream */
+        if (err == SSL_ERROR_SYSCALL && s->ignore_unexpected_eof && (n == 0 || saved_errno == 0)) {
+            ERR_clear_error();
+            return 0; /* no close_notify, accepted as the end (opt-in) */
+        }
+        errno = saved_errno;
         short events = 0;
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)

@@ -191,6 +191,7 @@ void ns_tls_server_start(ns_socket *server, ns_tls_config *c)
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
 {
     ns_tls_server_start(conn, server->tls_config);
+    conn->ignore_unexpected_eof = server->ignore_unexpected_eof;
     int rc = ssl_attach(conn);
     if (rc == NS_OK)
         SSL_set_accept_state(conn->ssl);
