@@ -14,7 +14,7 @@
  * an event-returning Selector) in python/netsocket_python.i,
  * ruby/lib/netsocket.rb and lua/netsocket.lua.
  */
-%module netsocket
+%module(package="netsocket") netsocket
 
 %{
 #include <errno.h>
@@ -350,6 +350,8 @@ static nsb_callable nsb_options_certificate_verifier_get(nsb_options *o)
     return ns_options_get_certificate_verifier(o, &userdata) == nsb_verify ? userdata : NULL;
 }
 %}
+
+%include "netsocket_describe.i" /* repr / inspect / tostring */
 
 typedef struct {} nsb_options;
 typedef struct {} nsb_socket;
