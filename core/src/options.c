@@ -90,6 +90,7 @@ static void set_defaults(ns_options *o, ns_options_kind kind)
     o->connection_timeout = -1;
     o->read_timeout = -1;
     o->handshake = 1;
+    o->session_resumption = 1;
 }
 
 ns_options *ns_options_new(ns_options_kind kind)
@@ -135,8 +136,10 @@ static void copy_scalars(ns_options *o, const ns_options *from)
     o->non_blocking = from->non_blocking;
     o->connection_timeout = from->connection_timeout;
     o->read_timeout = from->read_timeout;
-    if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS))
+    if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
+        o->session_resumption = from->session_resumption;
+    }
     if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
         o->client_certificate_required = from->client_certificate_required;
 }
@@ -258,6 +261,7 @@ NS_INT_FIELD(ai_flags, "ai-flags", KINDS_ALL, check_flags, AI_V4MAPPED, 0)
 NS_INT_FIELD(ai_protocol, "ai-protocol", KINDS_ALL, check_protocol, 0, 0)
 NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1, 0)
 NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1, 0)
+NS_INT_FIELD(session_resumption, "session-resumption?", KINDS_TLS, check_any, 1, 1)
 NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
              check_any, 0, 1)
 
@@ -679,4 +683,19 @@ ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o, void **
     if (userdata)
         *userdata = k && k->fn ? k->userdata : NULL;
     return k ? k->fn : NULL;
+}
+
+/* ---- saved sessions ---- */
+
+int ns_options_add_session(ns_options *o, const void *data, size_t len)
+{
+    int rc = begin(o, KINDS_TLS, "session");
+    if (rc != NS_OK)
+        return rc;
+    /* The session belongs to what these options compile to (client side). */
+    if (o->compiled[0] == NULL && (o->compiled[0] = ns_tls_config_build(o, 0)) == NULL)
+        rc = ns_last_status();
+    if (rc == NS_OK)
+        rc = ns_session_load(o->compiled[0], data, len);
+    return end(o, rc, 0);
 }
