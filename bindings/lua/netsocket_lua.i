@@ -101,6 +101,12 @@ static void nsb_lua_push_error(lua_State *L)
     nsb_lua_current = L;
     $action
     nsb_lua_current = nsb_caller;
+    if (nsb_err.status == NS_ERR_WOULD_BLOCK) { /* LuaSec's convention */
+        nsb_err.status = 0;
+        lua_pushnil(L);
+        lua_pushstring(L, nsb_err.want == NS_WANT_WRITE ? "wantwrite" : "wantread");
+        return 2;
+    }
     if (nsb_err.status) { nsb_lua_push_error(L); SWIG_fail; }
 }
 

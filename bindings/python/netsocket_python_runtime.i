@@ -91,6 +91,11 @@ static void nsb_raise(void)
     PyObject *code = PyLong_FromLong(st);
     if (name) PyObject_SetAttrString(e, "status", name);
     if (code) PyObject_SetAttrString(e, "code", code);
+    if (st == NS_ERR_WOULD_BLOCK) { /* which way to wait: NS_WANT_READ or NS_WANT_WRITE */
+        PyObject *want = PyLong_FromLong(nsb_err.want);
+        if (want) PyObject_SetAttrString(e, "wants", want);
+        Py_XDECREF(want);
+    }
     if (nsb_err.os_error) {
         PyObject *os = PyLong_FromLong(nsb_err.os_error);
         if (os) PyObject_SetAttrString(e, "errno", os);

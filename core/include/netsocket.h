@@ -79,7 +79,8 @@ enum ns_status {
     NS_ERR_CLOSED = -8,          /* socket closed, or the peer reset it */
     NS_ERR_TLS = -9,             /* TLS handshake or protocol failure */
     NS_ERR_CERTIFICATE = -10,    /* the peer's certificate was rejected */
-    NS_ERR_IO = -11              /* any other OS socket error */
+    NS_ERR_IO = -11,             /* any other OS socket error */
+    NS_ERR_WRITE_TIMEOUT = -12   /* write-timeout elapsed (1.1) */
 };
 
 /* The name of a status, e.g. "NS_ERR_READ_TIMEOUT"; "NS_ERR_UNKNOWN" for a
@@ -96,6 +97,11 @@ NS_API const char *ns_last_error(void);
 /* errno of the calling thread's last failure, or 0 if the OS was not the
  * cause.  Cannot fail. */
 NS_API int ns_last_os_error(void);
+/* The retry configs of the calling thread's last ECH rejection (see
+ * ns_socket_ech_retry_configs): for constructors, which return NULL when the
+ * handshake fails.  Thread-local, valid until the thread's next ECH rejection;
+ * NULL (and *len 0) if none.  Cannot fail. */
+NS_API const unsigned char *ns_last_ech_retry_configs(size_t *len);
 /* Resets the calling thread's error state to NS_OK / "" / 0.  Cannot fail. */
 NS_API void ns_clear_error(void);
 
@@ -178,6 +184,11 @@ NS_API int64_t ns_options_get_connection_timeout(const ns_options *o);
 /* Bounds each recv, and a server's TLS handshake in accept; default -1. */
 NS_API int ns_options_set_read_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
+/* write-timeout (1.1): bounds each send that waits (a blocking send, and
+ * ns_socket_send_all on any socket, as one deadline for the whole call);
+ * a miss is NS_ERR_WRITE_TIMEOUT.  Negative = none (default -1). */
+NS_API int ns_options_set_write_timeout(ns_options *o, int64_t us);
+NS_API int64_t ns_options_get_write_timeout(const ns_options *o);
 
 /* TLS fields (TLS and server TLS kinds; NS_ERR_INVALID on plain options).
  * Every setter that fails leaves the options unchanged. */
@@ -327,10 +338,61 @@ NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn
  * *userdata if userdata is not NULL. */
 NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
                                                            void **userdata);
+/* Encrypted Client Hello (BoringSSL's ECH, draft-13 code point): a client
+ * given the server's ECHConfigList encrypts its real ClientHello, server name
+ * included, to the server's ECH key; on the wire only the config's public
+ * name shows.  Server side (server TLS kind only; NS_ERR_INVALID on other
+ * kinds): ECH keys, each an X25519 private key (32 bytes) and its ECHConfig
+ * (as `bssl generate-ech` writes them), in order of preference; retry 1
+ * marks a config that is published and sent to clients whose ECH failed.
+ * The server's certificate must also cover each public name (clients
+ * verify it there when the server rejects their ECH).  Errors: NS_ERR_INVALID
+ * (not a 32-byte X25519 key, an ECHConfig that does not parse or does not
+ * match the key, no retry config among the keys), NS_ERR_NOMEM; nothing is
+ * changed on error.  The key is copied and wiped with the options. */
+NS_API int ns_options_add_ech_key(ns_options *o, const void *key, size_t key_len,
+                                  const void *config, size_t config_len, int retry);
+/* Adds a freshly generated ECH key (a retry config) for public_name (1..255
+ * bytes) with the given config_id (0..255).  The key lives only in these
+ * options and their copies: for keys that survive a restart, generate them
+ * with `bssl generate-ech` and use ns_options_add_ech_key.  Errors as above. */
+NS_API int ns_options_generate_ech_key(ns_options *o, const char *public_name, int config_id);
+/* Removes every ECH key.  NS_ERR_INVALID on other kinds than server TLS. */
+NS_API int ns_options_clear_ech_keys(ns_options *o);
+/* The number of ECH keys (0 for NULL). */
+NS_API size_t ns_options_ech_key_count(const ns_options *o);
+/* The ECHConfigList to publish (e.g. in an HTTPS DNS record) and give to
+ * clients: the retry configs, in order.  Its length in *len (if not NULL).
+ * Owned by the options: valid until their ECH keys change or they are freed.
+ * NULL without ECH keys or for NULL. */
+NS_API const unsigned char *ns_options_get_published_ech_config_list(const ns_options *o,
+                                                                     size_t *len);
+/* Client side (TLS kinds): the ECHConfigList to offer ECH with (copied;
+ * NULL or len 0 removes it).  One without any config this library supports
+ * is accepted and ECH is then not offered.  NS_ERR_INVALID (plain options, a
+ * list that does not parse), NS_ERR_NOMEM; nothing is changed on error. */
+NS_API int ns_options_set_ech_config_list(ns_options *o, const void *data, size_t len);
+/* The list set (its length in *len if not NULL), owned by the options: valid
+ * until it changes or they are freed.  NULL if none or for NULL. */
+NS_API const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t *len);
+/* ech-grease?: a client without an ECHConfigList sends a fake ("GREASE") ECH
+ * extension so that ECH users do not stand out.  Default 0; the getter
+ * returns 0 for NULL. */
+NS_API int ns_options_set_ech_grease(ns_options *o, int on);
+NS_API int ns_options_get_ech_grease(const ns_options *o);
 /* Server TLS kind only (NS_ERR_INVALID on other kinds): a client without a
  * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);
 NS_API int ns_options_get_client_certificate_required(const ns_options *o);
+/* ignore-unexpected-eof? (TLS kinds; NS_ERR_INVALID on plain options): a
+ * peer that closes the connection without close_notify normally makes
+ * ns_socket_recv fail with NS_ERR_CLOSED (what arrived may be truncated, and
+ * the message says so); 1 makes recv return 0 (end of stream) instead, as
+ * many HTTP/1.0 servers, and Python's ssl by default, close that way.
+ * Accepted sockets take it from their server.  Default 0; the getter
+ * returns 0 for NULL. */
+NS_API int ns_options_set_ignore_unexpected_eof(ns_options *o, int on);
+NS_API int ns_options_get_ignore_unexpected_eof(const ns_options *o);
 
 /* session-resumption? (TLS kinds; default 1).  A client resumes sessions
  * from a cache that belongs to what its options compile to: keyed by the
@@ -391,15 +453,24 @@ NS_API ns_socket *ns_make_server_tls_socket(const char *node, const char *servic
 NS_API ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *service);
 
 /* Sends once from buf (read during the call only) and returns the number of
- * bytes sent, which may be short.  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
+ * bytes sent, which may be short.  A blocking send waits at most the write
+ * timeout (NS_ERR_WRITE_TIMEOUT).  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
  * no room), NS_ERR_CLOSED (closed here, or the peer is gone),
  * NS_ERR_INVALID (NULL, a listening socket), NS_ERR_TLS, NS_ERR_IO.
- * flags: MSG_* (plain sockets; TLS ignores them). */
+ * flags: MSG_* (plain sockets; TLS ignores them).
+ * TLS: a send that returned NS_ERR_WOULD_BLOCK (or NS_ERR_WRITE_TIMEOUT) has
+ * already encrypted the first bytes of buf (up to 16 KiB) into a record
+ * that is still to go out: call it again with the same bytes first (the
+ * buffer may move and may hold more after them; ns_socket_send_all with the
+ * same bytes will do).  Its result counts them.  A retry with other or fewer
+ * bytes fails with NS_ERR_INVALID and sends nothing. */
 NS_API ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags);
-/* Sends all len bytes, waiting for room even on a non-blocking socket, and
- * returns len.  Errors as ns_socket_send (never NS_ERR_WOULD_BLOCK); on an
- * error the count already sent is not reported, so treat the stream as
- * broken. */
+/* Sends all len bytes, waiting for room (and a TLS handshake still
+ * pending) even on a non-blocking socket, and returns len.  The write
+ * timeout bounds the whole call: NS_ERR_WRITE_TIMEOUT, whose message says
+ * how many bytes were sent.  Errors as ns_socket_send (never
+ * NS_ERR_WOULD_BLOCK); on an error the count already sent is not returned,
+ * so treat the stream as broken, or for TLS retry as ns_socket_send says. */
 NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags);
 /* Receives up to len bytes into buf (the caller's) and returns their number;
  * 0 = orderly end of stream.  Waits at most the read timeout
@@ -409,7 +480,7 @@ NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int
  * the stream ends, or the timeout or an error strikes, after some arrived,
  * those are returned (the error recurs on the next call).  A TLS peer that
  * vanishes without close_notify:
- * NS_ERR_CLOSED.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
+ * NS_ERR_CLOSED, or 0 with ignore-unexpected-eof? set.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
 /* Accepts one connection; the new socket inherits the server's options
  * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by
@@ -453,6 +524,10 @@ NS_API int ns_socket_set_non_blocking(ns_socket *s, int on);
 NS_API int ns_socket_is_non_blocking(const ns_socket *s);
 NS_API int ns_socket_set_read_timeout(ns_socket *s, int64_t us);
 NS_API int64_t ns_socket_get_read_timeout(const ns_socket *s);
+/* The socket's write-timeout (1.1; initially from its options).  Setter:
+ * NS_OK, or NS_ERR_INVALID for NULL.  Getter: -1 for NULL. */
+NS_API int ns_socket_set_write_timeout(ns_socket *s, int64_t us);
+NS_API int64_t ns_socket_get_write_timeout(const ns_socket *s);
 /* node/service given to a client constructor (node NULL for servers and
  * accepted sockets; service of a server is the one given).  Owned by the
  * socket: valid until it is freed.  NULL for NULL. */
@@ -488,6 +563,17 @@ NS_API const char *ns_socket_server_name(const ns_socket *s);
 NS_API const char *ns_socket_tls_version(const ns_socket *s);
 /* The cipher suite's standard name, e.g. "TLS_AES_128_GCM_SHA256"; static storage. */
 NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
+/* 1 if the handshake used ECH (client: the server accepted it; server: it
+ * decrypted the client's ECH and ns_socket_server_name is the hidden name),
+ * else 0. */
+NS_API int ns_socket_ech_accepted(const ns_socket *s);
+/* Client: when a handshake failed because the server rejected ECH (NS_ERR_TLS,
+ * "the server rejected ECH ..."), the ECHConfigList the server sent to retry
+ * with (authenticated with the server's certificate for the public name),
+ * valid until the socket is freed; NULL (and *len 0) otherwise, also if the
+ * server sent none (then it has turned ECH off: retry without).  Useful with
+ * handshake 0, where the socket outlives the failure. */
+NS_API const unsigned char *ns_socket_ech_retry_configs(const ns_socket *s, size_t *len);
 /* Decrypted bytes buffered and ready to read without touching the fd (0 for
  * plain sockets and NULL). */
 NS_API int ns_socket_pending(const ns_socket *s);

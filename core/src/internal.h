@@ -129,6 +129,9 @@ typedef struct ns_tls_config {
     ns_verifier *verifier;
     struct ns_key_log *key_log;
     char *sni;          /* clients: the first sni*, or NULL (the node is the name) */
+    uint8_t *ech_config_list; /* clients: offer ECH with it (NULL: not) */
+    size_t ech_config_list_len;
+    int ech_grease;
     ns_strlist alpn;    /* servers: our names, in preference order */
 } ns_tls_config;
 /* Builds the configuration of o (locked by the caller) for one side; NULL
@@ -153,15 +156,34 @@ void ns_key_log_unref(ns_key_log *k);
 /* Makes ctx's handshakes log to their socket's key log (if k is set). */
 void ns_key_log_install(SSL_CTX *ctx, const ns_key_log *k);
 
+/* ---- ech.c: Encrypted Client Hello ---- */
+/* A server's ECH keys: immutable once made, shared by reference count. */
+typedef struct ns_ech_keys ns_ech_keys;
+ns_ech_keys *ns_ech_keys_ref(ns_ech_keys *k);
+void ns_ech_keys_unref(ns_ech_keys *k);
+/* Replaces *keys by a new holder with one more key (nothing changed on error). */
+int ns_ech_keys_add(ns_ech_keys **keys, const void *key, size_t key_len, const void *config,
+                    size_t config_len, int retry);
+int ns_ech_keys_generate(ns_ech_keys **keys, const char *public_name, int config_id);
+size_t ns_ech_keys_count(const ns_ech_keys *k);
+const uint8_t *ns_ech_keys_published(const ns_ech_keys *k, size_t *len);
+int ns_ech_server_install(SSL_CTX *ctx, const ns_ech_keys *k);
+int ns_ech_check_config_list(const void *data, size_t len);
+/* Client: offers ECH (or GREASE) on ssl as c says; peer names it in messages. */
+int ns_ech_client_start(SSL *ssl, const ns_tls_config *c, const char *peer);
+/* After SSL_R_ECH_REJECTED: keeps the retry configs and describes it in msg. */
+int ns_ech_rejected(ns_socket *s, char *msg, size_t len);
+
 /* ---- options.c ---- */
 struct ns_options {
     ns_options_kind kind;
     int ai_family, ai_socktype, ai_flags, ai_protocol;
     int non_blocking;
-    int64_t connection_timeout, read_timeout;
+    int64_t connection_timeout, read_timeout, write_timeout;
     /* TLS */
     int handshake;
     int client_certificate_required;
+    int ignore_unexpected_eof;
     EVP_PKEY *private_key;
     ns_certlist certificates;
     ns_certlist trusted;
@@ -170,6 +192,10 @@ struct ns_options {
     ns_password_callback password_fn; /* not owned: see the header */
     void *password_userdata;
     ns_key_log *key_log;
+    ns_ech_keys *ech_keys;    /* server */
+    uint8_t *ech_config_list; /* client */
+    size_t ech_config_list_len;
+    int ech_grease;
     /* Threads: the setters and ns_options_snapshot hold `lock`. */
     pthread_mutex_t lock;
     ns_tls_config *compiled[2]; /* client, server side: built on first use */
@@ -193,7 +219,7 @@ struct ns_socket {
     enum ns_role role;
     int non_blocking;    /* the mode the user sees */
     int fd_blocking;     /* the kernel blocks on fd (see ns_socket_sync_fd) */
-    int64_t read_timeout;
+    int64_t read_timeout, write_timeout;
     /* TLS: sent since the last recv, so a blocking recv polls before
      * reading, as the answer to what was just sent is rarely there yet. */
     int sent_since_recv;
@@ -207,9 +233,12 @@ struct ns_socket {
     SSL *ssl;
     int handshake_done;
     int handshake_on_accept; /* servers: accept() handshakes */
+    int ignore_unexpected_eof; /* recv: a close without close_notify ends the stream */
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
     ns_key_log *key_log;     /* own reference, or NULL */
+    uint8_t *ech_retry;      /* client: retry configs of a rejected ECH */
+    size_t ech_retry_len;
     int verifier_rejected;   /* the verifier said no during this handshake */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */
@@ -223,6 +252,9 @@ struct ns_socket {
      * starts so that calls resuming it cannot extend it. */
     int handshake_started;
     int64_t handshake_deadline, handshake_budget;
+    /* TLS: the bytes a send that must be retried already encrypted. */
+    uint8_t *unsent;
+    size_t unsent_len;
     /* selector membership (selector.c) */
     struct ns_selector *selector;
     size_t selector_slot;
@@ -279,7 +311,10 @@ int ns_tls_resume_handshake(ns_socket *s);
  * were not already found short of a whole record.  A partial record alone
  * is not readable (it needs the rest from the fd).  0 for plain sockets. */
 int ns_tls_readable_now(const ns_socket *s);
-ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait);
+/* One SSL_write; `wait` makes it wait for the fd (and a pending handshake)
+ * even on a non-blocking socket, until `deadline` (the write timeout's,
+ * a miss is NS_ERR_WRITE_TIMEOUT). */
+ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait, int64_t deadline);
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
 int ns_tls_shutdown_write(ns_socket *s);
 void ns_tls_free(ns_socket *s);

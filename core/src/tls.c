@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -52,7 +53,9 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
         ERR_clear_error();
         if (ret == 0 || saved_errno == 0)
             return ns_fail_io(s, NS_ERR_CLOSED, 0, what,
-                              "the peer closed the connection without close_notify");
+                              "the peer closed the connection without close_notify (what was "
+                              "received may be truncated; the option ignore-unexpected-eof? "
+                              "accepts this as the end of the stream)");
         return ns_fail_io(s, ns_status_from_errno(saved_errno), saved_errno, what,
                           strerror(saved_errno));
     case SSL_ERROR_SSL: {
@@ -67,6 +70,10 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
             ERR_clear_error();
             return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, what,
                               "the client sent no certificate, but one is required");
+        }
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_ECH_REJECTED) {
+            ERR_clear_error();
+            return ns_fail_io(s, ns_ech_rejected(s, msg, sizeof msg), 0, what, msg);
         }
         int oom = describe_ssl_error(msg, sizeof msg);
         return ns_fail_io(s, oom ? NS_ERR_NOMEM : NS_ERR_TLS, oom ? ENOMEM : 0, what, msg);
@@ -147,35 +154,95 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
     }
 }
 
-int ns_tls_resume_handshake(ns_socket *s)
+/* Fixes the handshake's deadline when it starts (see ns_socket). */
+static void start_handshake_clock(ns_socket *s)
 {
-    if (s->handshake_done)
-        return NS_OK;
     if (!s->handshake_started) {
         s->handshake_started = 1;
         s->handshake_deadline = ns_deadline_after(s->read_timeout);
         s->handshake_budget = s->read_timeout;
     }
+}
+
+int ns_tls_resume_handshake(ns_socket *s)
+{
+    if (s->handshake_done)
+        return NS_OK;
+    start_handshake_clock(s);
     return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, s->non_blocking,
                             NS_ERR_READ_TIMEOUT);
 }
 
-ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
+/* The handshake before a send.  One that waits (a blocking socket, or
+ * send_all) does so even on a non-blocking socket, bounded by the earlier
+ * of the handshake's deadline and the write timeout's. */
+static int handshake_for_send(ns_socket *s, int wait, int64_t deadline)
+{
+    if (s->handshake_done || !wait)
+        return ns_tls_resume_handshake(s);
+    start_handshake_clock(s);
+    if (deadline >= 0 && (s->handshake_deadline < 0 || deadline < s->handshake_deadline))
+        return ns_tls_handshake(s, deadline, s->write_timeout, 0, NS_ERR_WRITE_TIMEOUT);
+    return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, 0,
+                            NS_ERR_READ_TIMEOUT);
+}
+
+/*
+ * After SSL_write wanted to wait, BoringSSL keeps the record it already
+ * encrypted from the first bytes of buf, and the retry sends that record
+ * whatever bytes it is given.  So remember those bytes, and refuse a retry
+ * that passes others (or fewer) instead of sending the wrong data.
+ */
+#define NS_TLS_RECORD_MAX 16384
+
+static void remember_unsent(ns_socket *s, const void *buf, size_t len)
+{
+    size_t n = len < NS_TLS_RECORD_MAX ? len : NS_TLS_RECORD_MAX;
+    if (s->unsent == NULL)
+        s->unsent = malloc(NS_TLS_RECORD_MAX); /* no memory: no check */
+    if (s->unsent)
+        memcpy(s->unsent, buf, n);
+    s->unsent_len = s->unsent ? n : 0;
+}
+
+static int check_retry(ns_socket *s, const void *buf, size_t len)
+{
+    if (s->unsent_len == 0 || (len >= s->unsent_len && memcmp(buf, s->unsent, s->unsent_len) == 0))
+        return NS_OK;
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "retried after NS_ERR_WOULD_BLOCK with other bytes; the first %zu bytes of the "
+             "earlier call are already encrypted: pass them again",
+             s->unsent_len);
+    return ns_fail_io(s, NS_ERR_INVALID, 0, "TLS send to", msg);
+}
+
+static void forget_unsent(ns_socket *s)
+{
+    free(s->unsent);
+    s->unsent = NULL;
+    s->unsent_len = 0;
+}
+
+ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait, int64_t deadline)
 {
     /* As with plain sockets after SHUT_WR (EPIPE): the write side is gone. */
     if (s->sent_close_notify)
         return ns_fail_io(s, NS_ERR_CLOSED, EPIPE, "TLS send to",
                           "the write side was shut down (close_notify sent)");
-    int rc = ns_tls_resume_handshake(s);
+    int rc = handshake_for_send(s, wait, deadline);
     if (rc != NS_OK)
         return rc;
     if (len == 0)
         return 0;
+    if ((rc = check_retry(s, buf, len)) != NS_OK)
+        return rc;
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     for (;;) {
         ERR_clear_error();
         int n = SSL_write(s->ssl, buf, chunk);
         if (n > 0) {
+            forget_unsent(s);
             s->sent_since_recv = 1;
             return n;
         }
@@ -183,11 +250,16 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
         rc = classify(s, n, "TLS send to", &events);
         if (rc != 1)
             return rc;
-        if (!wait)
-            return ns_would_block(s, want_of(events), -1, "TLS send to",
+        if (!wait) {
+            remember_unsent(s, buf, (size_t)chunk);
+            return ns_would_block(s, want_of(events), deadline, "TLS send to",
                                   "the socket buffer is full (non-blocking)");
-        if ((rc = wait_for(s, events, -1, -1, NS_ERR_IO, "TLS send to")) != NS_OK)
+        }
+        rc = wait_for(s, events, deadline, s->write_timeout, NS_ERR_WRITE_TIMEOUT, "TLS send to");
+        if (rc != NS_OK) {
+            remember_unsent(s, buf, (size_t)chunk);
             return rc;
+        }
     }
 }
 
@@ -235,8 +307,15 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         int n = (flags & MSG_PEEK) ? SSL_peek(s->ssl, buf, chunk) : SSL_read(s->ssl, buf, chunk);
         if (n > 0)
             return n;
-        if (SSL_get_error(s->ssl, n) == SSL_ERROR_ZERO_RETURN)
+        int saved_errno = errno;
+        int err = SSL_get_error(s->ssl, n);
+        if (err == SSL_ERROR_ZERO_RETURN)
             return 0; /* close_notify: orderly end of stream */
+        if (err == SSL_ERROR_SYSCALL && s->ignore_unexpected_eof && (n == 0 || saved_errno == 0)) {
+            ERR_clear_error();
+            return 0; /* no close_notify, accepted as the end (opt-in) */
+        }
+        errno = saved_errno;
         short events = 0;
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
@@ -277,16 +356,19 @@ void ns_tls_free(ns_socket *s)
     ns_verifier_unref(s->verifier);
     ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
+    free(s->ech_retry);
     OPENSSL_free(s->peer_der);
     free(s->session_key);
     SSL_SESSION_free(s->last_session);
     s->session_key = NULL;
     s->last_session = NULL;
+    forget_unsent(s);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
     s->tls_config = NULL;
     s->key_log = NULL;
+    s->ech_retry = NULL;
     s->peer_der = NULL;
 }
 

@@ -380,7 +380,7 @@ static ns_socket *tls_server_verified(const char *const *alpn, int require_cert,
         ns_options_set_client_certificate_required(o, 1);
     }
     if (v)
-        ns_options_set_certificate_verifier(o, counting_verifier, v);
+        ns_options_set_certificate_verifier(o, verdict_verifier, v);
     ns_socket *s = ns_make_server_tls_socket("127.0.0.1", "0", o);
     ns_options_free(o);
     return s;
@@ -1097,7 +1097,7 @@ PEER_TEST(test_client_resumes_tls12_with_openssl_server)
     ns_options *o = blocking_options(NS_TLS_SOCKET_OPTIONS, TIMEOUT_US);
     ns_options_add_trusted_certificate(o, certgen_cert_pem(ca), strlen(certgen_cert_pem(ca)));
     verdict v = {.accept = 1};
-    ns_options_set_certificate_verifier(o, counting_verifier, &v);
+    ns_options_set_certificate_verifier(o, verdict_verifier, &v);
     int reused[3] = {-1, -1, -1};
     int64_t deadline = now_us() + 3000000;
     for (int i = 0; i < 3; i++) {

@@ -110,7 +110,7 @@ static void test_repeat_connections_resume_and_run_the_verifier(void)
     ns_socket *server = job.server;
     ns_options *o = client_options();
     verdict v = {.accept = 1};
-    CHECK_EQ(ns_options_set_certificate_verifier(o, counting_verifier, &v), NS_OK);
+    CHECK_EQ(ns_options_set_certificate_verifier(o, verdict_verifier, &v), NS_OK);
     CHECK_EQ(ns_options_get_session_resumption(o), 1);
     CHECK_EQ(visit(o, "127.0.0.1", server), 0);
     CHECK_EQ(v.calls, 2); /* CA and leaf */
@@ -136,7 +136,7 @@ static void test_verifier_that_changes_its_mind_stops_a_resumed_connection(void)
     ns_socket *server = job.server;
     ns_options *o = client_options();
     verdict v = {.accept = 1};
-    CHECK_EQ(ns_options_set_certificate_verifier(o, counting_verifier, &v), NS_OK);
+    CHECK_EQ(ns_options_set_certificate_verifier(o, verdict_verifier, &v), NS_OK);
     CHECK_EQ(visit(o, "127.0.0.1", server), 0);
     v.accept = 0;
     CHECK_EQ(visit(o, "127.0.0.1", server), NS_ERR_CERTIFICATE);
@@ -324,7 +324,7 @@ static void test_server_verifier_runs_on_resumption(void)
     trust_ca(so);
     CHECK_EQ(ns_options_set_client_certificate_required(so, 1), NS_OK);
     verdict v = {.accept = 1};
-    CHECK_EQ(ns_options_set_certificate_verifier(so, counting_verifier, &v), NS_OK);
+    CHECK_EQ(ns_options_set_certificate_verifier(so, verdict_verifier, &v), NS_OK);
     server_job job;
     CHECK(start_server(&job, so, 3));
     ns_socket *server = job.server;

@@ -115,7 +115,7 @@ int recv_text(ns_socket *s, const char *want)
     return 0;
 }
 
-int counting_verifier(void *userdata, int depth, int preverify_error, const unsigned char *der,
+int verdict_verifier(void *userdata, int depth, int preverify_error, const unsigned char *der,
                       size_t len)
 {
     verdict *v = userdata;

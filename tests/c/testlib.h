@@ -90,7 +90,7 @@ typedef struct {
     int calls;  /* atomic */
     int accept; /* atomic */
 } verdict;
-int counting_verifier(void *userdata, int depth, int preverify_error, const unsigned char *der,
+int verdict_verifier(void *userdata, int depth, int preverify_error, const unsigned char *der,
                       size_t len);
 
 #endif

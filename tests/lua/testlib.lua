@@ -70,14 +70,13 @@ function T.tls_pair(server_fields, client_fields)
   for _ = 1, 5000 do
     for i, sock in ipairs { c, conn } do
       if not done[i] then
-        local ok, err = pcall(sock.handshake, sock)
-        if ok then
-          done[i] = true
-        elseif not (type(err) == "table" and err.status == "NS_ERR_WOULD_BLOCK") then
+        local ok, finished = pcall(sock.handshake, sock)
+        if not ok then
           c:close()
           conn:close()
-          error(err, 0)
+          error(finished, 0)
         end
+        done[i] = finished
       end
     end
     if done[1] and done[2] then
