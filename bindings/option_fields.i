@@ -43,6 +43,7 @@ X(alpn,                        alpn,                        TLS,    STRING_LIST)
 X(trusted_certificates,        trusted_certificate,         TLS,    CERTIFICATE_LIST)
 X(trusted_certificate_files,   trusted_certificate_file,    TLS,    PATH_LIST)
 X(client_certificate_required, client_certificate_required, SERVER, BOOL)
+X(ignore_unexpected_eof,       ignore_unexpected_eof,       TLS,    BOOL)
 %enddef
 
 %{

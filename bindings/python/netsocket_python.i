@@ -53,6 +53,11 @@
 
 %pythoncode %{
 import io as _io
+import os as _os
+
+# Pure-Python submodules (netsocket.aio) live in the netsocket/ directory
+# beside this generated module; a __path__ makes `import netsocket.aio` find them.
+__path__ = [_os.path.join(_os.path.dirname(__file__), "netsocket")]
 
 Error = _netsocket.Error
 # HostNotFoundError, TLSError, ...: one per status (NS_STATUS_MAP in netsocket.h).

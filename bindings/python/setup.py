@@ -39,6 +39,9 @@ class SwigBuildExt(build_ext):
         target = pathlib.Path(self.build_lib) / "netsocket.py"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((out / "netsocket.py").read_bytes())
+        for sub in (HERE / "netsocket").glob("*.py"):  # pure-Python submodules (netsocket.aio)
+            (target.parent / "netsocket").mkdir(exist_ok=True)
+            (target.parent / "netsocket" / sub.name).write_bytes(sub.read_bytes())
 
 
 class BuildPyAfterExt(build_py):

@@ -209,7 +209,8 @@ NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
 NS_API int ns_options_set_handshake(ns_options *o, int on);
 NS_API int ns_options_get_handshake(const ns_options *o);
 /* The private key, PEM or DER (RSA, EC or Ed25519), copied (the caller keeps
- * and may wipe its buffer).  If
+ * and may wipe its buffer).  An encrypted key needs a password: from the
+ * password callback if set (below), else NS_ERR_INVALID.  If
  * certificates are already set, the key must match the first one.  Errors:
  * NS_ERR_INVALID (plain options, empty/unparsable data, data over 16 MiB, a
  * key that does not match; for the _file form also a file that cannot be
@@ -219,6 +220,51 @@ NS_API int ns_options_set_private_key_file(ns_options *o, const char *path);
 /* 1 if a private key is set, 0 if not or for NULL.  Key material is never
  * returned. */
 NS_API int ns_options_has_private_key(const ns_options *o);
+/* Protected keys.  A password callback writes the password (bytes, not
+ * NUL-terminated) into buf, at most size bytes, and returns their number, or
+ * a negative value to give none.  Called on the thread loading the key, only
+ * while a key or bundle is being loaded. */
+typedef int (*ns_password_callback)(void *userdata, char *buf, size_t size);
+/* Sets (fn non-NULL) or removes the callback asked for the password of an
+ * encrypted key or a PKCS#12 bundle loaded by a setter given no password
+ * (ns_options_set_private_key and its _file form, and the _with_password
+ * and pkcs12 setters with password NULL).  userdata is not owned: it must
+ * stay valid while these options or their copies load keys.  Copied by
+ * ns_options_copy.  NS_ERR_INVALID on plain options or NULL. */
+NS_API int ns_options_set_password_callback(ns_options *o, ns_password_callback fn,
+                                            void *userdata);
+/* The password callback (NULL if none or o is NULL); its userdata in
+ * *userdata if userdata is not NULL. */
+NS_API ns_password_callback ns_options_get_password_callback(const ns_options *o,
+                                                             void **userdata);
+/* ns_options_set_private_key for an encrypted key: PEM, PKCS#8 ("ENCRYPTED
+ * PRIVATE KEY") or legacy ("Proc-Type: 4,ENCRYPTED"), or DER PKCS#8
+ * EncryptedPrivateKeyInfo, decrypted with password (password_len bytes, 1..1023;
+ * NULL = ask the password callback).  An unencrypted key is accepted too.
+ * The library's copies of the password and the key bytes are wiped after
+ * use.  Errors as ns_options_set_private_key, and NS_ERR_INVALID naming the
+ * cause for a wrong password ("wrong password"), a missing or empty one, or
+ * a callback that refused; nothing is changed. */
+NS_API int ns_options_set_private_key_with_password(ns_options *o, const void *data, size_t len,
+                                                    const void *password,
+                                                    size_t password_len);
+NS_API int ns_options_set_private_key_file_with_password(ns_options *o, const char *path,
+                                                         const void *password,
+                                                         size_t password_len);
+/* A PKCS#12 bundle (DER, as openssl pkcs12 -export writes it): its private
+ * key and certificates replace the options' key and certificates, the
+ * certificate matching the key first, then the others as its chain.
+ * password: password_len bytes without NUL (0 bytes = the empty password);
+ * NULL = ask the password callback, or the empty password without one.
+ * Errors: NS_ERR_INVALID (plain options, empty or corrupt data: "not a valid
+ * PKCS#12 bundle", "wrong password", a bundle without a key, without
+ * certificates, or whose certificates none match the key; for the _file form
+ * a file that cannot be read), NS_ERR_NOMEM; on error nothing is changed.
+ * Passwords and key bytes copied by the library are wiped after use. */
+NS_API int ns_options_set_pkcs12(ns_options *o, const void *data, size_t len,
+                                 const void *password, size_t password_len);
+NS_API int ns_options_set_pkcs12_file(ns_options *o, const char *path, const void *password,
+                                      size_t password_len);
 /* Appends certificates, copied: DER (one) or PEM (every certificate in the
  * blob, in order).  The first certificate is the leaf, the rest its chain.
  * If a key is set and this adds the leaf, the key must match it.  Errors as
@@ -276,10 +322,46 @@ NS_API int ns_options_clear_trusted_certificates(ns_options *o);
 NS_API size_t ns_options_trusted_certificate_count(const ns_options *o);
 NS_API const unsigned char *ns_options_get_trusted_certificate(const ns_options *o, size_t i,
                                                                size_t *der_len);
+/* Key log (debugging only: whoever reads it can decrypt the connections).
+ * Off by default; the library never reads SSLKEYLOGFILE or any other
+ * environment variable for it.  Each handshake of a socket made from these
+ * options (a server: of each accepted connection) logs its secrets as lines
+ * of the NSS key log format that Wireshark reads, without the newline for the
+ * callback.  Called on the thread doing the handshake; line is valid during
+ * the call only. */
+typedef void (*ns_key_log_callback)(void *userdata, const char *line);
+/* Logs to the file at path (opened now, appended to, created with mode 0600;
+ * each line written whole with one write).  NULL removes the key log.
+ * Replaces a key log callback.  Errors: NS_ERR_INVALID (plain options, a
+ * file that cannot be opened, with ns_last_os_error), NS_ERR_NOMEM; nothing
+ * is changed on error. */
+NS_API int ns_options_set_key_log_file(ns_options *o, const char *path);
+/* The key log file's path as given (owned by the options: valid until the
+ * key log changes or they are freed), NULL if none or for NULL. */
+NS_API const char *ns_options_get_key_log_file(const ns_options *o);
+/* Logs by calling fn (NULL removes the key log); replaces a key log file.
+ * The library owns userdata and calls release(userdata) (if not NULL) once
+ * no options object or socket uses it, also when this call fails.
+ * NS_ERR_INVALID on plain options or NULL, NS_ERR_NOMEM. */
+NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn,
+                                           void *userdata, ns_release_function release);
+/* The key log callback (NULL if none, a file, or for NULL); its userdata in
+ * *userdata if userdata is not NULL. */
+NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
+                                                           void **userdata);
 /* Server TLS kind only (NS_ERR_INVALID on other kinds): a client without a
  * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);
 NS_API int ns_options_get_client_certificate_required(const ns_options *o);
+/* ignore-unexpected-eof? (TLS kinds; NS_ERR_INVALID on plain options): a
+ * peer that closes the connection without close_notify normally makes
+ * ns_socket_recv fail with NS_ERR_CLOSED (what arrived may be truncated, and
+ * the message says so); 1 makes recv return 0 (end of stream) instead, as
+ * many HTTP/1.0 servers, and Python's ssl by default, close that way.
+ * Accepted sockets take it from their server.  Default 0; the getter
+ * returns 0 for NULL. */
+NS_API int ns_options_set_ignore_unexpected_eof(ns_options *o, int on);
+NS_API int ns_options_get_ignore_unexpected_eof(const ns_options *o);
 
 /* ------------------------------------------------------------------ */
 /* Sockets                                                             */
@@ -340,7 +422,7 @@ NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int
  * the stream ends, or the timeout or an error strikes, after some arrived,
  * those are returned (the error recurs on the next call).  A TLS peer that
  * vanishes without close_notify:
- * NS_ERR_CLOSED.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
+ * NS_ERR_CLOSED, or 0 with ignore-unexpected-eof? set.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
 /* Accepts one connection; the new socket inherits the server's options
  * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by
@@ -424,6 +506,39 @@ NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
 NS_API int ns_socket_pending(const ns_socket *s);
 
 /* ------------------------------------------------------------------ */
+/* Event-driven I/O                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Directions to wait for (ns_socket_wants), also a selector's interest bits. */
+enum ns_want {
+    NS_WANT_READ = 1,  /* wait until the fd is readable */
+    NS_WANT_WRITE = 2  /* wait until the fd is writable */
+};
+
+/* After a call on s returned NS_ERR_WOULD_BLOCK (recv, send, handshake,
+ * accept), the direction it must wait for before it is called again:
+ * NS_WANT_READ or NS_WANT_WRITE (like libtls' TLS_WANT_POLLIN /
+ * TLS_WANT_POLLOUT).  A TLS recv may want to write and a TLS send to read,
+ * so wait for the direction said here, not the one the call suggests.
+ * 0 after a call that did not return NS_ERR_WOULD_BLOCK, before any call,
+ * and for NULL.  Cannot fail. */
+NS_API int ns_socket_wants(const ns_socket *s);
+/* The descriptor to wait on for ns_socket_wants' direction: ns_socket_fd(s)
+ * except while an open started by ns_socket_connect_start is in progress.
+ * -1 when nothing is pending, once closed, or for NULL.  Owned by the
+ * socket: never close it.  Cannot fail. */
+NS_API int ns_socket_wants_fd(const ns_socket *s);
+/* Microseconds left until the deadline of the operation that returned
+ * NS_ERR_WOULD_BLOCK: 0 once it has passed, negative when it has none or
+ * nothing is pending (and for NULL).  Wait at most this long, then call the
+ * operation again: for an open (connection-timeout) and a handshake (its
+ * budget, see ns_socket_accept) the library then fails with the timeout
+ * status; for recv (read-timeout), send (write-timeout) and accept
+ * (read-timeout) it is the time a blocking call would have waited, and the
+ * caller decides.  Cannot fail. */
+NS_API int64_t ns_socket_wants_timeout(const ns_socket *s);
+
+/* ------------------------------------------------------------------ */
 /* Selector                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -437,14 +552,34 @@ NS_API ns_selector *ns_selector_new(void);
  * may be added to another selector).  NULL is a no-op.  Must not run while
  * another thread waits on it. */
 NS_API void ns_selector_free(ns_selector *sel);
-/* Watches s once: it is reported when readable (a TLS socket with pending
- * decrypted bytes at once) or when timeout_us passes (negative: never), then
- * leaves the selector.  A socket is in at most one selector at a time;
+/* Watches s once: it is reported when readable (a TLS socket with bytes
+ * buffered that a recv can use at once, but not a partial record alone) or
+ * when timeout_us passes (negative: never), then leaves the selector.  A socket is in at most one selector at a time;
  * adding it again replaces its timeout and data.  Closing or freeing a
  * socket removes it.  The selector does not own s or data: data is handed
  * back as is.  Errors: NS_ERR_INVALID (NULL, s in another selector),
  * NS_ERR_CLOSED (s closed), NS_ERR_NOMEM. */
 NS_API int ns_selector_add(ns_selector *sel, ns_socket *s, int64_t timeout_us, void *data);
+/* Watches s until it is removed, closed or freed (or the selector freed):
+ * each wait reports it while it is ready for `interest` (NS_WANT_READ,
+ * NS_WANT_WRITE or both; level-triggered, like poll), and
+ * ns_selector_event_ready says for which.  Readable means a recv can make
+ * progress: for TLS, decrypted bytes or a whole record buffered count, a
+ * partial record does not (it waits for the rest on the fd).  timeout_us
+ * (negative: none) is an idle timeout: it restarts at each event of s, and
+ * when it passes s is reported once as timed out, then watched without one.
+ * The selector owns data if release is not NULL: release(data) is called
+ * exactly once, when s leaves the selector, when a later watch of s passes
+ * other data, or when this call fails (also for NULL handles).  release
+ * runs on the thread that causes it and must not free s or use sel.
+ * Watching s again (or after ns_selector_add) changes its interest,
+ * timeout and data in place.  Errors: NS_ERR_INVALID (NULL, a bad interest,
+ * s in another selector), NS_ERR_CLOSED, NS_ERR_NOMEM. */
+NS_API int ns_selector_watch(ns_selector *sel, ns_socket *s, int interest, int64_t timeout_us,
+                             void *data, ns_release_function release);
+/* The data s is watched with in sel (ns_selector_add or _watch), still
+ * owned as it was given; NULL if s is not in sel, or for NULL. */
+NS_API void *ns_selector_data(const ns_selector *sel, const ns_socket *s);
 /* Stops watching s (no event is reported for it).  NS_ERR_INVALID if either
  * is NULL or s is not in sel. */
 NS_API int ns_selector_remove(ns_selector *sel, ns_socket *s);
@@ -458,8 +593,14 @@ NS_API int ns_selector_wait(ns_selector *sel, int64_t timeout_us);
  * selector) and the data given to ns_selector_add.  NULL if out of range. */
 NS_API ns_socket *ns_selector_event_socket(const ns_selector *sel, int i);
 NS_API void *ns_selector_event_data(const ns_selector *sel, int i);
-/* 1 if event i is a timeout rather than readability; 0 if not or out of range. */
+/* 1 if event i is a timeout rather than readiness; 0 if not or out of range. */
 NS_API int ns_selector_event_timed_out(const ns_selector *sel, int i);
+/* What event i is ready for: NS_WANT_READ and/or NS_WANT_WRITE, within the
+ * socket's interest (a hang-up or error sets every bit of it, so the next
+ * call reports the cause); 0 for a timeout or out of range.  Events of
+ * ns_selector_add say NS_WANT_READ.  The event's data stays valid while its
+ * socket is in the selector. */
+NS_API int ns_selector_event_ready(const ns_selector *sel, int i);
 /* Wakes a wait in progress (or the next one) from any thread; that wait
  * returns 0.  NS_ERR_INVALID for NULL, NS_ERR_IO if the eventfd fails. */
 NS_API int ns_selector_interrupt(ns_selector *sel);

@@ -29,6 +29,7 @@ ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const ch
         s->fd = fd;
         s->role = role;
         s->read_timeout = -1;
+        s->want_deadline = -1;
         s->node = dup_or_null(node, &failed);
         s->service = dup_or_null(service, &failed);
         const char *fmt = node && strchr(node, ':') ? "[%s]:%s" : "%s:%s";
@@ -108,6 +109,37 @@ static int fail_errno(const ns_socket *s, const char *what, int err)
     return ns_fail_io(s, ns_status_from_errno(err), err, what, strerror(err));
 }
 
+int ns_would_block(ns_socket *s, int want, int64_t deadline, const char *what, const char *cause)
+{
+    s->want = want;
+    s->want_deadline = deadline;
+    return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, what, cause);
+}
+
+void ns_socket_begin_call(ns_socket *s)
+{
+    s->want = 0;
+    s->want_deadline = -1;
+}
+
+int ns_socket_wants(const ns_socket *s)
+{
+    return s && s->fd >= 0 ? s->want : 0;
+}
+
+int ns_socket_wants_fd(const ns_socket *s)
+{
+    return s && s->fd >= 0 && s->want ? s->fd : -1;
+}
+
+int64_t ns_socket_wants_timeout(const ns_socket *s)
+{
+    if (s == NULL || s->fd < 0 || !s->want || s->want_deadline < 0)
+        return -1;
+    int64_t left = s->want_deadline - ns_now_us();
+    return left > 0 ? left : 0;
+}
+
 /* ---- constructors ---- */
 
 /* A handle for a new descriptor; the descriptor is closed if that fails. */
@@ -120,35 +152,43 @@ static ns_socket *wrap_fd(int fd, enum ns_role role, const char *node, const cha
 }
 
 /* The common end of every constructor: options applied on success, the
- * half-made socket freed on failure, owned options freed either way. */
-static ns_socket *finish_open(ns_socket *s, const ns_options *opts, ns_options *owned, int ok)
+ * half-made socket freed on failure, owned options and the configuration
+ * reference freed either way. */
+static ns_socket *finish_open(ns_socket *s, const ns_options *values, ns_options *owned,
+                              ns_tls_config *c, int ok)
 {
-    if (!ok || ns_socket_apply_options(s, opts) != NS_OK) {
+    if (!ok || ns_socket_apply_options(s, values) != NS_OK) {
         ns_socket_free(s);
         s = NULL;
     }
     ns_options_free(owned);
+    ns_tls_config_unref(c);
     return s;
 }
 
 static ns_socket *make_client(const char *node, const char *service, const ns_options *o,
                               int tls)
 {
-    ns_options *owned = NULL;
+    ns_options *owned = NULL, values;
+    ns_tls_config *c = NULL;
     ns_socket *s = NULL;
     int fd = -1;
     const ns_options *opts = ns_options_for(o, tls ? NS_TLS_SOCKET_OPTIONS : NS_SOCKET_OPTIONS,
                                             &owned);
     if (opts == NULL)
         return NULL;
-    int64_t deadline = ns_deadline_after(opts->connection_timeout);
-    int ok = ns_open_client_fd(node, service, opts, deadline, &fd) == NS_OK &&
-             (s = wrap_fd(fd, NS_ROLE_CLIENT, node, service)) != NULL;
+    /* From here on only the snapshot: another thread may change o. */
+    int ok = ns_options_snapshot(opts, tls, 0, &values, &c) == NS_OK;
+    int64_t deadline = ns_deadline_after(values.connection_timeout);
+    ok = ok && ns_open_client_fd(node, service, &values, deadline, &fd) == NS_OK &&
+         (s = wrap_fd(fd, NS_ROLE_CLIENT, node, service)) != NULL;
     if (ok && tls)
-        ok = ns_tls_client_start(s, opts, node) == NS_OK &&
-             (!opts->handshake || ns_tls_handshake(s, deadline, opts->connection_timeout, 0,
-                                                   NS_ERR_CONNECT_TIMEOUT) == NS_OK);
-    return finish_open(s, opts, owned, ok);
+        s->ignore_unexpected_eof = values.ignore_unexpected_eof != 0;
+    if (ok && tls)
+        ok = ns_tls_client_start(s, c, node) == NS_OK &&
+             (!values.handshake || ns_tls_handshake(s, deadline, values.connection_timeout, 0,
+                                                    NS_ERR_CONNECT_TIMEOUT) == NS_OK);
+    return finish_open(s, &values, owned, c, ok);
 }
 
 ns_socket *ns_make_client_socket(const char *node, const char *service, const ns_options *o)
@@ -173,24 +213,25 @@ ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *
 static ns_socket *make_server(const char *node, const char *service, const ns_options *o,
                               int tls)
 {
-    ns_options *owned = NULL;
+    ns_options *owned = NULL, values;
+    ns_tls_config *c = NULL;
     ns_socket *s = NULL;
     int fd = -1;
     const ns_options *opts =
         ns_options_for(o, tls ? NS_SERVER_TLS_SOCKET_OPTIONS : NS_SOCKET_OPTIONS, &owned);
     if (opts == NULL)
         return NULL;
-    int ok = 1;
-    if (tls && (opts->certificates.count == 0 || opts->private_key == NULL))
-        ok = ns_fail(NS_ERR_INVALID, 0,
-                     "TLS server on %s:%s: certificates and a private key are required",
-                     node ? node : "*", service ? service : "?") == NS_OK;
-    ok = ok && ns_open_server_fd(node, service, opts, &fd) == NS_OK &&
+    int ok = ns_options_snapshot(opts, tls, 1, &values, &c) == NS_OK;
+    ok = ok && ns_open_server_fd(node, service, &values, &fd) == NS_OK &&
          (s = wrap_fd(fd, NS_ROLE_SERVER, NULL, service)) != NULL;
-    ok = ok && (!tls || ns_tls_server_context(s, opts) == NS_OK);
+    if (ok && tls) {
+        ns_tls_server_start(s, c);
+        s->handshake_on_accept = values.handshake;
+        s->ignore_unexpected_eof = values.ignore_unexpected_eof != 0;
+    }
     if (ok) /* messages name the address actually bound, e.g. 127.0.0.1:41234 */
         ns_socket_label_local(s);
-    return finish_open(s, opts, owned, ok);
+    return finish_open(s, &values, owned, c, ok);
 }
 
 ns_socket *ns_make_server_socket(const char *node, const char *service, const ns_options *o)
@@ -231,8 +272,8 @@ static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, i
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "send to", errno);
         if (!wait)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "send to",
-                              "the socket buffer is full (non-blocking)");
+            return ns_would_block(s, NS_WANT_WRITE, -1, "send to",
+                                  "the socket buffer is full (non-blocking)");
         int rc = wait_fd(s, POLLOUT, -1, "send to");
         if (rc != NS_OK)
             return rc;
@@ -255,6 +296,7 @@ ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags)
     int rc = check_buffer(s, buf, len, "send to");
     if (rc != NS_OK)
         return rc;
+    ns_socket_begin_call(s);
     return send_once(s, buf, len, flags, !s->non_blocking);
 }
 
@@ -263,6 +305,7 @@ ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
     int rc = check_buffer(s, buf, len, "send to");
     if (rc != NS_OK)
         return rc;
+    ns_socket_begin_call(s);
     size_t done = 0;
     while (done < len) {
         ssize_t n = send_once(s, (const char *)buf + done, len - done, flags, 1);
@@ -294,8 +337,8 @@ static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "recv from", errno);
         if (s->non_blocking)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "recv from",
-                              "no data yet (non-blocking)");
+            return ns_would_block(s, NS_WANT_READ, deadline, "recv from",
+                                  "no data yet (non-blocking)");
         int rc = wait_fd(s, POLLIN, deadline, "recv from");
         if (rc != NS_OK)
             return rc;
@@ -307,6 +350,7 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
     int rc = check_buffer(s, buf, len, "recv from");
     if (rc != NS_OK)
         return rc;
+    ns_socket_begin_call(s);
     if (s->ssl)
         return ns_tls_recv(s, buf, len, flags);
     int64_t deadline = ns_deadline_after(s->read_timeout);
@@ -334,6 +378,7 @@ ns_socket *ns_socket_accept(ns_socket *server)
         ns_fail(NS_ERR_INVALID, 0, "accept on %s: not a server socket", server->peer_label);
         return NULL;
     }
+    ns_socket_begin_call(server);
     struct sockaddr_storage peer;
     int fd;
     for (;;) {
@@ -349,8 +394,8 @@ ns_socket *ns_socket_accept(ns_socket *server)
             return NULL;
         }
         if (server->non_blocking) {
-            ns_fail_io(server, NS_ERR_WOULD_BLOCK, EAGAIN, "accept on",
-                       "no pending connection (non-blocking)");
+            ns_would_block(server, NS_WANT_READ, ns_deadline_after(server->read_timeout),
+                           "accept on", "no pending connection (non-blocking)");
             return NULL;
         }
         if (wait_fd(server, POLLIN, -1, "accept on") != NS_OK)
@@ -393,6 +438,7 @@ int ns_socket_handshake(ns_socket *s)
         return rc;
     if (s->ssl == NULL)
         return ns_fail_io(s, NS_ERR_INVALID, 0, "TLS handshake with", "not a TLS socket");
+    ns_socket_begin_call(s);
     return ns_tls_resume_handshake(s);
 }
 

@@ -52,7 +52,9 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
         ERR_clear_error();
         if (ret == 0 || saved_errno == 0)
             return ns_fail_io(s, NS_ERR_CLOSED, 0, what,
-                              "the peer closed the connection without close_notify");
+                              "the peer closed the connection without close_notify (what was "
+                              "received may be truncated; the option ignore-unexpected-eof? "
+                              "accepts this as the end of the stream)");
         return ns_fail_io(s, ns_status_from_errno(saved_errno), saved_errno, what,
                           strerror(saved_errno));
     case SSL_ERROR_SSL: {
@@ -78,6 +80,13 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
     }
 }
 
+static int timed_out(ns_socket *s, int64_t budget, int timeout_status, const char *what)
+{
+    char msg[64];
+    snprintf(msg, sizeof msg, "timed out after %lld us", (long long)budget);
+    return ns_fail_io(s, timeout_status, ETIMEDOUT, what, msg);
+}
+
 /* Waits for the fd; a missed deadline is `timeout_status`. */
 static int wait_for(ns_socket *s, short events, int64_t deadline, int64_t budget,
                     int timeout_status, const char *what)
@@ -87,9 +96,12 @@ static int wait_for(ns_socket *s, short events, int64_t deadline, int64_t budget
         return NS_OK;
     if (r < 0)
         return ns_fail_io(s, ns_status_from_errno(-r), -r, what, strerror(-r));
-    char msg[64];
-    snprintf(msg, sizeof msg, "timed out after %lld us", (long long)budget);
-    return ns_fail_io(s, timeout_status, ETIMEDOUT, what, msg);
+    return timed_out(s, budget, timeout_status, what);
+}
+
+static int want_of(short events)
+{
+    return events == POLLOUT ? NS_WANT_WRITE : NS_WANT_READ;
 }
 
 static void after_handshake(ns_socket *s)
@@ -120,9 +132,12 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
             return rc == NS_ERR_CLOSED ? ns_fail(NS_ERR_TLS, 0, "%s (handshake truncated)",
                                                  ns_last_error())
                                        : rc;
-        if (nonblocking)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS handshake with",
-                              "waiting for the peer (non-blocking)");
+        if (nonblocking) {
+            if (deadline >= 0 && ns_now_us() >= deadline)
+                return timed_out(s, budget, timeout_status, "TLS handshake with");
+            return ns_would_block(s, want_of(events), deadline, "TLS handshake with",
+                                  "waiting for the peer (non-blocking)");
+        }
         rc = wait_for(s, events, deadline, budget, timeout_status, "TLS handshake with");
         if (rc != NS_OK)
             return rc;
@@ -133,8 +148,13 @@ int ns_tls_resume_handshake(ns_socket *s)
 {
     if (s->handshake_done)
         return NS_OK;
-    return ns_tls_handshake(s, ns_deadline_after(s->read_timeout), s->read_timeout,
-                            s->non_blocking, NS_ERR_READ_TIMEOUT);
+    if (!s->handshake_started) {
+        s->handshake_started = 1;
+        s->handshake_deadline = ns_deadline_after(s->read_timeout);
+        s->handshake_budget = s->read_timeout;
+    }
+    return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, s->non_blocking,
+                            NS_ERR_READ_TIMEOUT);
 }
 
 ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
@@ -161,11 +181,21 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
         if (rc != 1)
             return rc;
         if (!wait)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS send to",
-                              "the socket buffer is full (non-blocking)");
+            return ns_would_block(s, want_of(events), -1, "TLS send to",
+                                  "the socket buffer is full (non-blocking)");
         if ((rc = wait_for(s, events, -1, -1, NS_ERR_IO, "TLS send to")) != NS_OK)
             return rc;
     }
+}
+
+int ns_tls_readable_now(const ns_socket *s)
+{
+    if (s->ssl == NULL || s->fd < 0)
+        return 0;
+    if (SSL_pending(s->ssl) > 0)
+        return 1;
+    BIO *rbio = SSL_get_rbio(s->ssl);
+    return !ns_bio_starved(rbio) && (SSL_has_pending(s->ssl) || ns_bio_pending(rbio) > 0);
 }
 
 /*
@@ -192,8 +222,7 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     /* As for plain sockets (socket.c, recv_once): after a send, poll
      * before reading unless bytes are already buffered. */
-    if (should_wait_first(s) && !SSL_has_pending(s->ssl) &&
-        ns_bio_pending(SSL_get_rbio(s->ssl)) == 0) {
+    if (should_wait_first(s) && !ns_tls_readable_now(s)) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -203,15 +232,22 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         int n = (flags & MSG_PEEK) ? SSL_peek(s->ssl, buf, chunk) : SSL_read(s->ssl, buf, chunk);
         if (n > 0)
             return n;
-        if (SSL_get_error(s->ssl, n) == SSL_ERROR_ZERO_RETURN)
+        int saved_errno = errno;
+        int err = SSL_get_error(s->ssl, n);
+        if (err == SSL_ERROR_ZERO_RETURN)
             return 0; /* close_notify: orderly end of stream */
+        if (err == SSL_ERROR_SYSCALL && s->ignore_unexpected_eof && (n == 0 || saved_errno == 0)) {
+            ERR_clear_error();
+            return 0; /* no close_notify, accepted as the end (opt-in) */
+        }
+        errno = saved_errno;
         short events = 0;
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
             return rc;
         if (s->non_blocking)
-            return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, "TLS recv from",
-                              "no data yet (non-blocking)");
+            return ns_would_block(s, want_of(events), deadline, "TLS recv from",
+                                  "no data yet (non-blocking)");
         rc = wait_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -243,12 +279,14 @@ void ns_tls_free(ns_socket *s)
     SSL_free(s->ssl);
     SSL_CTX_free(s->ctx);
     ns_verifier_unref(s->verifier);
-    ns_alpn_names_unref(s->server_alpn);
+    ns_tls_config_unref(s->tls_config);
+    ns_key_log_unref(s->key_log);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
-    s->server_alpn = NULL;
+    s->tls_config = NULL;
+    s->key_log = NULL;
     s->peer_der = NULL;
 }
 

@@ -99,7 +99,7 @@ def test_option_fields_one_table():
         "ai_family", "ai_socktype", "ai_flags", "ai_protocol", "non_blocking", "connection_timeout",
         "read_timeout", "handshake", "private_key", "private_key_file", "certificates", "certificate_files",
         "certificate_verifier", "sni", "alpn", "trusted_certificates", "trusted_certificate_files",
-        "client_certificate_required"]
+        "client_certificate_required", "ignore_unexpected_eof"]
     o = netsocket.Options(netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
     for field, method, kinds, kinds_text, type_text, is_list in rows:
         assert callable(getattr(o, method)), field
@@ -208,15 +208,20 @@ def test_read_timeout_and_non_blocking_recv(plain_server):
 
     c.set_non_blocking(True)
     assert c.is_non_blocking()
-    assert c.recv(10) is None
+    with pytest.raises(netsocket.WouldBlockError) as e:
+        c.recv(10)
+    assert isinstance(e.value, BlockingIOError) and e.value.wants == netsocket.NS_WANT_READ
     buf = bytearray(4)
-    assert c.recv_into(buf) is None
+    with pytest.raises(netsocket.WouldBlockError):
+        c.recv_into(buf)
     conn.send_all(b"hi")
+    got = None
     for _ in range(200):
-        got = c.recv(10)
-        if got is not None:
+        try:
+            got = c.recv(10)
             break
-        time.sleep(0.005)
+        except netsocket.WouldBlockError:
+            time.sleep(0.005)
     assert got == b"hi"
     c.set_read_timeout(-1)
     assert c.read_timeout == -1

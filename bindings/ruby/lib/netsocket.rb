@@ -91,9 +91,25 @@ module Netsocket
   end
   BlockForm.wrap(Socket, %i[accept])
 
-  class WouldBlockError
-    include IO::WaitReadable
+  # With `exception: false`, a call that would block returns
+  # :wait_readable / :wait_writable instead of raising WaitReadableError /
+  # WaitWritableError (as IO#read_nonblock and friends do).
+  module NonBlockingForms
+    %i[recv send accept handshake].each do |name|
+      define_method(name) do |*args, exception: true, &blk|
+        super(*args, &blk)
+      rescue WaitReadableError
+        raise if exception
+
+        :wait_readable
+      rescue WaitWritableError
+        raise if exception
+
+        :wait_writable
+      end
+    end
   end
+  Socket.prepend(NonBlockingForms)
 
   # Watches sockets once each; #wait returns [socket, data, timed_out]
   # events (and yields each to a block).

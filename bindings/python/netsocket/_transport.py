@@ -1,0 +1,284 @@
+"""The asyncio transport under netsocket.aio's streams (see aio.py)."""
+import asyncio
+
+import netsocket
+
+READ, WRITE = 1, 2
+CHUNK = 256 * 1024  # bytes per recv; also the most one send hands to TLS
+READS_PER_EVENT = 16  # recvs per readiness event before yielding to other callbacks
+
+
+def wants(sock, default):
+    """Which way a socket that raised WouldBlockError must wait."""
+    query = getattr(sock, "wants", None)
+    if query is not None:
+        w = query()
+        if w & WRITE:
+            return WRITE
+        if w & READ:
+            return READ
+    return default
+
+
+def recv_or_none(sock, size):
+    """recv that returns None when it would block (both module conventions)."""
+    try:
+        return sock.recv(size)
+    except BlockingIOError:
+        return None
+
+
+class Transport(asyncio.Transport):
+    """An asyncio transport over a non-blocking netsocket socket: what
+    asyncio's selector transports do, with netsocket's recv/send (TLS
+    inside) and its answer to which way a would-block call must wait."""
+
+    def __init__(self, loop, aso, protocol):
+        super().__init__({"socket": aso.socket, "netsocket": aso.socket})
+        self._loop = loop
+        self._sock = aso.socket
+        self._fd = aso.socket.fileno()
+        self._protocol = protocol
+        self._buffer = bytearray()
+        self._waiting = {READ: set(), WRITE: set()}
+        self._registered = {READ: False, WRITE: False}
+        self._paused = False
+        self._closing = False
+        self._eof_pending = False  # write_eof once the buffer is out
+        self._lost = False
+        self._protocol_paused = False
+        self._high, self._low = 64 * 1024, 16 * 1024
+        self._conn_lost = 0
+        try:
+            self._extra["peername"] = aso.socket.peer()
+            self._extra["sockname"] = aso.socket.info()
+        except OSError:
+            pass
+        if aso.socket.is_tls():
+            self._extra["alpn_protocol"] = aso.socket.selected_alpn()
+            self._extra["tls_version"] = aso.socket.tls_version()
+            self._extra["tls_cipher"] = aso.socket.tls_cipher()
+            self._extra["peer_certificate"] = aso.socket.peer_certificate()
+        loop.call_soon(protocol.connection_made, self)
+        loop.call_soon(self._read_ready)
+
+    def __repr__(self):
+        return "<netsocket.aio transport %r%s>" % (self._sock, " closing" if self._closing else "")
+
+    # -- registration: the loop watches the fd for reading and/or writing
+    #    while some activity ("read": receiving, "write": flushing) waits
+    #    that way; a TLS read may need the fd writable and a write readable.
+    def _wait(self, activity, direction):
+        other = WRITE if direction == READ else READ
+        self._waiting[other].discard(activity)
+        self._waiting[direction].add(activity)
+        self._sync(other)
+        self._sync(direction)
+
+    def _unwait(self, activity):
+        for direction in (READ, WRITE):
+            if activity in self._waiting[direction]:
+                self._waiting[direction].discard(activity)
+                self._sync(direction)
+
+    def _sync(self, direction):
+        want = bool(self._waiting[direction]) and not self._lost
+        if want == self._registered[direction]:
+            return
+        self._registered[direction] = want
+        if direction == READ:
+            if want:
+                self._loop.add_reader(self._fd, self._ready, READ)
+            else:
+                self._loop.remove_reader(self._fd)
+        elif want:
+            self._loop.add_writer(self._fd, self._ready, WRITE)
+        else:
+            self._loop.remove_writer(self._fd)
+
+    def _ready(self, direction):
+        activities = self._waiting[direction]
+        self._waiting[direction] = set()
+        # The handlers re-add what still waits; the fd stays registered
+        # (no system call) when they do.
+        for activity in activities:
+            if activity == "read":
+                self._read_ready()
+            else:
+                self._write_ready()
+        self._sync(direction)
+
+    # -- reading
+    def _read_ready(self):
+        if self._paused or self._lost or self._closing:
+            self._unwait("read")
+            return
+        for _ in range(READS_PER_EVENT):
+            try:
+                data = recv_or_none(self._sock, CHUNK)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc)
+                return
+            if data is None:
+                self._wait("read", wants(self._sock, READ))
+                return
+            if not data:
+                self._unwait("read")
+                self._eof_received()
+                return
+            self._protocol.data_received(data)
+            if self._paused or self._lost or self._closing:
+                self._unwait("read")
+                return
+        # More may be buffered (TLS) without the fd saying so: come back soon.
+        self._unwait("read")
+        self._loop.call_soon(self._read_ready)
+
+    def _eof_received(self):
+        try:
+            keep_open = self._protocol.eof_received()
+        except BaseException as exc:
+            self._fatal_error(exc)
+            return
+        if not keep_open:
+            self.close()
+
+    def is_reading(self):
+        return not self._paused and not self._closing and not self._lost
+
+    def pause_reading(self):
+        if self._paused or self._closing:
+            return
+        self._paused = True
+        self._unwait("read")
+
+    def resume_reading(self):
+        if not self._paused or self._closing:
+            return
+        self._paused = False
+        self._loop.call_soon(self._read_ready)
+
+    # -- writing
+    def write(self, data):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data argument must be a bytes-like object, not %r" % type(data).__name__)
+        if self._eof_pending:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if not data:
+            return
+        if self._lost:
+            self._conn_lost += 1
+            return
+        waiting = "write" in self._waiting[READ] or "write" in self._waiting[WRITE]
+        self._buffer += data
+        if not waiting:
+            self._flush()
+        self._maybe_pause_protocol()
+
+    def _flush(self):
+        """Sends what the socket takes now; watches the fd for the rest."""
+        while self._buffer:
+            try:
+                # The retry after WouldBlockError starts with the same bytes.
+                n = self._sock.send(memoryview(self._buffer)[:CHUNK])
+            except BlockingIOError:
+                self._wait("write", wants(self._sock, WRITE))
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc)
+                return
+            del self._buffer[:n]
+        self._unwait("write")
+        self._maybe_resume_protocol()
+        if self._eof_pending:
+            self._shutdown_write()
+        if self._closing:
+            self._call_connection_lost(None)
+
+    def _write_ready(self):
+        if not self._lost:
+            self._flush()
+
+    def writelines(self, list_of_data):
+        self.write(b"".join(list_of_data))
+
+    def can_write_eof(self):
+        return True
+
+    def write_eof(self):
+        if self._closing or self._eof_pending:
+            return
+        self._eof_pending = True
+        if not self._buffer:
+            self._shutdown_write()
+
+    def _shutdown_write(self):
+        try:
+            self._sock.shutdown(netsocket.SHUT_WR)
+        except OSError as exc:
+            self._fatal_error(exc)
+
+    def get_write_buffer_size(self):
+        return len(self._buffer)
+
+    def get_write_buffer_limits(self):
+        return (self._low, self._high)
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError("high (%r) must be >= low (%r) must be >= 0" % (high, low))
+        self._high, self._low = high, low
+        self._maybe_pause_protocol()
+
+    def _maybe_pause_protocol(self):
+        if not self._protocol_paused and len(self._buffer) > self._high:
+            self._protocol_paused = True
+            self._protocol.pause_writing()
+
+    def _maybe_resume_protocol(self):
+        if self._protocol_paused and len(self._buffer) <= self._low:
+            self._protocol_paused = False
+            self._protocol.resume_writing()
+
+    # -- closing
+    def is_closing(self):
+        return self._closing
+
+    def close(self):
+        """Closes once the buffered bytes are sent (TLS: close_notify too)."""
+        if self._closing:
+            return
+        self._closing = True
+        self._unwait("read")
+        if not self._buffer or self._lost:
+            self._loop.call_soon(self._call_connection_lost, None)
+
+    def abort(self):
+        self._buffer.clear()
+        self._closing = True
+        self._call_connection_lost(None)
+
+    def _fatal_error(self, exc):
+        self._buffer.clear()
+        self._closing = True
+        self._call_connection_lost(exc)
+
+    def _call_connection_lost(self, exc):
+        if self._lost:
+            return
+        self._lost = True
+        self._sync(READ)
+        self._sync(WRITE)
+        try:
+            self._sock.close()  # after the loop stopped watching its fd
+        except OSError:
+            pass
+        self._loop.call_soon(self._protocol.connection_lost, exc)
