@@ -159,7 +159,6 @@ static void nsb_lua_push_error(lua_State *L)
 %typemap(in) const nsb_options *obj {
     if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL;
 }
-<<<<<<< HEAD
 /* option_fields(): a list of {field=, method=, kinds=, kinds_text=, type_text=, list=}. */
 %typemap(out) nsb_fields {
     lua_createtable(L, (int)$1.n, 0);
@@ -176,7 +175,6 @@ static void nsb_lua_push_error(lua_State *L)
     }
     SWIG_arg++;
 }
-=======
 
 %init %{
 {
@@ -197,4 +195,3 @@ static void nsb_lua_push_error(lua_State *L)
     lua_pop(L, 1);
 }
 %}
->>>>>>> main
