@@ -14,7 +14,7 @@
  * an event-returning Selector) in python/netsocket_python.i,
  * ruby/lib/netsocket.rb and lua/netsocket.lua.
  */
-%module netsocket
+%module(package="netsocket") netsocket
 
 %{
 #include <ctype.h>
@@ -298,6 +298,8 @@ static nsb_addr nsb_address(nsb_socket *s, int peer)
 %{
 static int nsb_options_kind_get(nsb_options *o) { return (int)ns_options_kind_of(o); }
 %}
+
+%include "netsocket_describe.i" /* repr / inspect / tostring */
 
 typedef struct {} nsb_options;
 typedef struct {} nsb_socket;

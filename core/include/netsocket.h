@@ -118,6 +118,11 @@ NS_API const char *ns_last_error(void);
 /* errno of the calling thread's last failure, or 0 if the OS was not the
  * cause.  Cannot fail. */
 NS_API int ns_last_os_error(void);
+/* The retry configs of the calling thread's last ECH rejection (see
+ * ns_socket_ech_retry_configs): for constructors, which return NULL when the
+ * handshake fails.  Thread-local, valid until the thread's next ECH rejection;
+ * NULL (and *len 0) if none.  Cannot fail. */
+NS_API const unsigned char *ns_last_ech_retry_configs(size_t *len);
 /* Resets the calling thread's error state to NS_OK / "" / 0.  Cannot fail. */
 NS_API void ns_clear_error(void);
 
@@ -349,6 +354,48 @@ NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn
  * *userdata if userdata is not NULL. */
 NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
                                                            void **userdata);
+/* Encrypted Client Hello (BoringSSL's ECH, draft-13 code point): a client
+ * given the server's ECHConfigList encrypts its real ClientHello, server name
+ * included, to the server's ECH key; on the wire only the config's public
+ * name shows.  Server side (server TLS kind only; NS_ERR_INVALID on other
+ * kinds): ECH keys, each an X25519 private key (32 bytes) and its ECHConfig
+ * (as `bssl generate-ech` writes them), in order of preference; retry 1
+ * marks a config that is published and sent to clients whose ECH failed.
+ * The server's certificate must also cover each public name (clients
+ * verify it there when the server rejects their ECH).  Errors: NS_ERR_INVALID
+ * (not a 32-byte X25519 key, an ECHConfig that does not parse or does not
+ * match the key, no retry config among the keys), NS_ERR_NOMEM; nothing is
+ * changed on error.  The key is copied and wiped with the options. */
+NS_API int ns_options_add_ech_key(ns_options *o, const void *key, size_t key_len,
+                                  const void *config, size_t config_len, int retry);
+/* Adds a freshly generated ECH key (a retry config) for public_name (1..255
+ * bytes) with the given config_id (0..255).  The key lives only in these
+ * options and their copies: for keys that survive a restart, generate them
+ * with `bssl generate-ech` and use ns_options_add_ech_key.  Errors as above. */
+NS_API int ns_options_generate_ech_key(ns_options *o, const char *public_name, int config_id);
+/* Removes every ECH key.  NS_ERR_INVALID on other kinds than server TLS. */
+NS_API int ns_options_clear_ech_keys(ns_options *o);
+/* The number of ECH keys (0 for NULL). */
+NS_API size_t ns_options_ech_key_count(const ns_options *o);
+/* The ECHConfigList to publish (e.g. in an HTTPS DNS record) and give to
+ * clients: the retry configs, in order.  Its length in *len (if not NULL).
+ * Owned by the options: valid until their ECH keys change or they are freed.
+ * NULL without ECH keys or for NULL. */
+NS_API const unsigned char *ns_options_get_published_ech_config_list(const ns_options *o,
+                                                                     size_t *len);
+/* Client side (TLS kinds): the ECHConfigList to offer ECH with (copied;
+ * NULL or len 0 removes it).  One without any config this library supports
+ * is accepted and ECH is then not offered.  NS_ERR_INVALID (plain options, a
+ * list that does not parse), NS_ERR_NOMEM; nothing is changed on error. */
+NS_API int ns_options_set_ech_config_list(ns_options *o, const void *data, size_t len);
+/* The list set (its length in *len if not NULL), owned by the options: valid
+ * until it changes or they are freed.  NULL if none or for NULL. */
+NS_API const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t *len);
+/* ech-grease?: a client without an ECHConfigList sends a fake ("GREASE") ECH
+ * extension so that ECH users do not stand out.  Default 0; the getter
+ * returns 0 for NULL. */
+NS_API int ns_options_set_ech_grease(ns_options *o, int on);
+NS_API int ns_options_get_ech_grease(const ns_options *o);
 /* Server TLS kind only (NS_ERR_INVALID on other kinds): a client without a
  * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);
@@ -501,6 +548,17 @@ NS_API const char *ns_socket_server_name(const ns_socket *s);
 NS_API const char *ns_socket_tls_version(const ns_socket *s);
 /* The cipher suite's standard name, e.g. "TLS_AES_128_GCM_SHA256"; static storage. */
 NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
+/* 1 if the handshake used ECH (client: the server accepted it; server: it
+ * decrypted the client's ECH and ns_socket_server_name is the hidden name),
+ * else 0. */
+NS_API int ns_socket_ech_accepted(const ns_socket *s);
+/* Client: when a handshake failed because the server rejected ECH (NS_ERR_TLS,
+ * "the server rejected ECH ..."), the ECHConfigList the server sent to retry
+ * with (authenticated with the server's certificate for the public name),
+ * valid until the socket is freed; NULL (and *len 0) otherwise, also if the
+ * server sent none (then it has turned ECH off: retry without).  Useful with
+ * handshake 0, where the socket outlives the failure. */
+NS_API const unsigned char *ns_socket_ech_retry_configs(const ns_socket *s, size_t *len);
 /* Decrypted bytes buffered and ready to read without touching the fd (0 for
  * plain sockets and NULL). */
 NS_API int ns_socket_pending(const ns_socket *s);

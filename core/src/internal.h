@@ -118,6 +118,9 @@ typedef struct ns_tls_config {
     ns_verifier *verifier;
     struct ns_key_log *key_log;
     char *sni;          /* clients: the first sni*, or NULL (the node is the name) */
+    uint8_t *ech_config_list; /* clients: offer ECH with it (NULL: not) */
+    size_t ech_config_list_len;
+    int ech_grease;
     ns_strlist alpn;    /* servers: our names, in preference order */
 } ns_tls_config;
 /* Builds the configuration of o (locked by the caller) for one side; NULL
@@ -142,6 +145,24 @@ void ns_key_log_unref(ns_key_log *k);
 /* Makes ctx's handshakes log to their socket's key log (if k is set). */
 void ns_key_log_install(SSL_CTX *ctx, const ns_key_log *k);
 
+/* ---- ech.c: Encrypted Client Hello ---- */
+/* A server's ECH keys: immutable once made, shared by reference count. */
+typedef struct ns_ech_keys ns_ech_keys;
+ns_ech_keys *ns_ech_keys_ref(ns_ech_keys *k);
+void ns_ech_keys_unref(ns_ech_keys *k);
+/* Replaces *keys by a new holder with one more key (nothing changed on error). */
+int ns_ech_keys_add(ns_ech_keys **keys, const void *key, size_t key_len, const void *config,
+                    size_t config_len, int retry);
+int ns_ech_keys_generate(ns_ech_keys **keys, const char *public_name, int config_id);
+size_t ns_ech_keys_count(const ns_ech_keys *k);
+const uint8_t *ns_ech_keys_published(const ns_ech_keys *k, size_t *len);
+int ns_ech_server_install(SSL_CTX *ctx, const ns_ech_keys *k);
+int ns_ech_check_config_list(const void *data, size_t len);
+/* Client: offers ECH (or GREASE) on ssl as c says; peer names it in messages. */
+int ns_ech_client_start(SSL *ssl, const ns_tls_config *c, const char *peer);
+/* After SSL_R_ECH_REJECTED: keeps the retry configs and describes it in msg. */
+int ns_ech_rejected(ns_socket *s, char *msg, size_t len);
+
 /* ---- options.c ---- */
 struct ns_options {
     ns_options_kind kind;
@@ -160,6 +181,10 @@ struct ns_options {
     ns_password_callback password_fn; /* not owned: see the header */
     void *password_userdata;
     ns_key_log *key_log;
+    ns_ech_keys *ech_keys;    /* server */
+    uint8_t *ech_config_list; /* client */
+    size_t ech_config_list_len;
+    int ech_grease;
     /* Threads: the setters and ns_options_snapshot hold `lock`. */
     pthread_mutex_t lock;
     ns_tls_config *compiled[2]; /* client, server side: built on first use */
@@ -198,6 +223,8 @@ struct ns_socket {
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
     ns_key_log *key_log;     /* own reference, or NULL */
+    uint8_t *ech_retry;      /* client: retry configs of a rejected ECH */
+    size_t ech_retry_len;
     int verifier_rejected;   /* the verifier said no during this handshake */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */

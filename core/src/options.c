@@ -120,6 +120,8 @@ void ns_options_free(ns_options *o)
     ns_strlist_clear(&o->sni);
     ns_strlist_clear(&o->alpn);
     ns_key_log_unref(o->key_log);
+    ns_ech_keys_unref(o->ech_keys);
+    free(o->ech_config_list);
     drop_compiled(o);
     pthread_mutex_destroy(&o->lock);
     free(o);
@@ -137,6 +139,7 @@ static void copy_scalars(ns_options *o, const ns_options *from)
     o->read_timeout = from->read_timeout;
     if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
+        o->ech_grease = from->ech_grease;
         o->ignore_unexpected_eof = from->ignore_unexpected_eof;
     }
     if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
@@ -157,6 +160,14 @@ static int copy_fields(ns_options *o, const ns_options *from)
     o->password_fn = from->password_fn;
     o->password_userdata = from->password_userdata;
     o->key_log = ns_key_log_ref(from->key_log);
+    if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
+        o->ech_keys = ns_ech_keys_ref(from->ech_keys);
+    if (from->ech_config_list_len > 0) {
+        if ((o->ech_config_list = malloc(from->ech_config_list_len)) == NULL)
+            return ns_fail(NS_ERR_NOMEM, ENOMEM, "ns_options_copy: out of memory");
+        memcpy(o->ech_config_list, from->ech_config_list, from->ech_config_list_len);
+        o->ech_config_list_len = from->ech_config_list_len;
+    }
     if (ns_certlist_copy(&o->certificates, &from->certificates) != NS_OK ||
         ns_certlist_copy(&o->trusted, &from->trusted) != NS_OK ||
         ns_strlist_copy(&o->sni, &from->sni) != NS_OK ||
@@ -260,6 +271,7 @@ NS_INT_FIELD(ai_flags, "ai-flags", KINDS_ALL, check_flags, AI_V4MAPPED, 0)
 NS_INT_FIELD(ai_protocol, "ai-protocol", KINDS_ALL, check_protocol, 0, 0)
 NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1, 0)
 NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1, 0)
+NS_INT_FIELD(ech_grease, "ech-grease?", KINDS_TLS, check_any, 0, 1)
 NS_INT_FIELD(ignore_unexpected_eof, "ignore-unexpected-eof?", KINDS_TLS, check_any, 0, 0)
 NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
              check_any, 0, 1)
@@ -682,4 +694,74 @@ ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o, void **
     if (userdata)
         *userdata = k && k->fn ? k->userdata : NULL;
     return k ? k->fn : NULL;
+}
+
+/* ---- Encrypted Client Hello ---- */
+
+int ns_options_add_ech_key(ns_options *o, const void *key, size_t key_len, const void *config,
+                           size_t config_len, int retry)
+{
+    int rc = begin(o, KINDS_SERVER, "ech-keys");
+    if (rc != NS_OK)
+        return rc;
+    return end(o, ns_ech_keys_add(&o->ech_keys, key, key_len, config, config_len, retry), 1);
+}
+
+int ns_options_generate_ech_key(ns_options *o, const char *public_name, int config_id)
+{
+    int rc = begin(o, KINDS_SERVER, "ech-keys");
+    if (rc != NS_OK)
+        return rc;
+    return end(o, ns_ech_keys_generate(&o->ech_keys, public_name, config_id), 1);
+}
+
+int ns_options_clear_ech_keys(ns_options *o)
+{
+    int rc = begin(o, KINDS_SERVER, "ech-keys");
+    if (rc != NS_OK)
+        return rc;
+    ns_ech_keys_unref(o->ech_keys);
+    o->ech_keys = NULL;
+    return end(o, NS_OK, 1);
+}
+
+size_t ns_options_ech_key_count(const ns_options *o)
+{
+    return o ? ns_ech_keys_count(o->ech_keys) : 0;
+}
+
+const unsigned char *ns_options_get_published_ech_config_list(const ns_options *o, size_t *len)
+{
+    size_t n = 0;
+    const uint8_t *list = ns_ech_keys_published(o ? o->ech_keys : NULL, &n);
+    if (len)
+        *len = n;
+    return list;
+}
+
+int ns_options_set_ech_config_list(ns_options *o, const void *data, size_t len)
+{
+    int rc = settable(o, KINDS_TLS, "ech-config-list");
+    if (rc != NS_OK)
+        return rc;
+    uint8_t *copy = NULL;
+    if (data != NULL && len > 0) {
+        if ((rc = ns_ech_check_config_list(data, len)) != NS_OK)
+            return rc;
+        if ((copy = malloc(len)) == NULL)
+            return ns_fail(NS_ERR_NOMEM, ENOMEM, "ech-config-list: out of memory");
+        memcpy(copy, data, len);
+    }
+    lock(o);
+    free(o->ech_config_list);
+    o->ech_config_list = copy;
+    o->ech_config_list_len = copy ? len : 0;
+    return end(o, NS_OK, 1);
+}
+
+const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t *len)
+{
+    if (len)
+        *len = o ? o->ech_config_list_len : 0;
+    return o ? o->ech_config_list : NULL;
 }

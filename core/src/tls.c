@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -69,6 +70,10 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
             ERR_clear_error();
             return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, what,
                               "the client sent no certificate, but one is required");
+        }
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_ECH_REJECTED) {
+            ERR_clear_error();
+            return ns_fail_io(s, ns_ech_rejected(s, msg, sizeof msg), 0, what, msg);
         }
         int oom = describe_ssl_error(msg, sizeof msg);
         return ns_fail_io(s, oom ? NS_ERR_NOMEM : NS_ERR_TLS, oom ? ENOMEM : 0, what, msg);
@@ -281,12 +286,14 @@ void ns_tls_free(ns_socket *s)
     ns_verifier_unref(s->verifier);
     ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
+    free(s->ech_retry);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
     s->tls_config = NULL;
     s->key_log = NULL;
+    s->ech_retry = NULL;
     s->peer_der = NULL;
 }
 

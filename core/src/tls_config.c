@@ -25,6 +25,13 @@ ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
         goto fail;
     if (!server_side && o->sni.count > 0 && (c->sni = strdup(o->sni.items[0])) == NULL)
         goto nomem;
+    if (!server_side && o->ech_config_list_len > 0) {
+        if ((c->ech_config_list = malloc(o->ech_config_list_len)) == NULL)
+            goto nomem;
+        memcpy(c->ech_config_list, o->ech_config_list, o->ech_config_list_len);
+        c->ech_config_list_len = o->ech_config_list_len;
+    }
+    c->ech_grease = o->ech_grease;
     if (server_side && ns_strlist_copy(&c->alpn, &o->alpn) != NS_OK)
         goto fail;
     return c;
@@ -50,6 +57,7 @@ void ns_tls_config_unref(ns_tls_config *c)
     ns_verifier_unref(c->verifier);
     ns_key_log_unref(c->key_log);
     free(c->sni);
+    free(c->ech_config_list);
     ns_strlist_clear(&c->alpn);
     free(c);
 }

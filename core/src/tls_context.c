@@ -113,6 +113,8 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     if (o->alpn.count > 0 && server_side)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     ns_key_log_install(ctx, o->key_log);
+    if (server_side && (rc = ns_ech_server_install(ctx, o->ech_keys)) != NS_OK)
+        return rc;
     if (o->alpn.count > 0 && !server_side) {
         uint8_t *wire = NULL;
         size_t len = 0;
@@ -169,6 +171,8 @@ int ns_tls_client_start(ns_socket *s, ns_tls_config *c, const char *node)
     if (rc != NS_OK)
         return rc;
     SSL_set_connect_state(s->ssl);
+    if ((rc = ns_ech_client_start(s->ssl, c, s->peer_label)) != NS_OK)
+        return rc;
     /* The name to check and to send: the first sni*, else node. */
     const char *name = c->sni ? c->sni : node;
     if ((rc = ns_verify_set_host(s->ssl, name)) != NS_OK)

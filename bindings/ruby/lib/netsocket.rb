@@ -86,7 +86,29 @@ module Netsocket
     alias to_i fileno
 
     def inspect
-      "#<Netsocket::Socket#{tls? ? " tls" : ""} #{closed? ? "closed" : "fd=#{fileno}"}>"
+      "#<Netsocket::Socket #{describe}>"
+    end
+
+    # An IO on the socket's descriptor (never closing it), so IO.select and
+    # IO#wait_readable take sockets.  A TLS socket may hold decrypted bytes
+    # already read from the descriptor: check #pending before waiting.
+    def to_io
+      raise IOError, "closed netsocket" if closed?
+
+      @io = nil if @io && @io.fileno != fileno
+      @io ||= IO.for_fd(fileno, autoclose: false)
+    end
+  end
+
+  class Options
+    def inspect
+      "#<Netsocket::Options #{describe}>"
+    end
+  end
+
+  class SelectorCore
+    def inspect
+      "#<#{self.class.name} #{describe}>"
     end
   end
   BlockForm.wrap(Socket, %i[accept])
