@@ -11,6 +11,7 @@
         { NS_ERR_NOMEM, &PyExc_MemoryError, 1 },
         { NS_ERR_CONNECT_TIMEOUT, &PyExc_TimeoutError, 0 },
         { NS_ERR_READ_TIMEOUT, &PyExc_TimeoutError, 0 },
+        { NS_ERR_WRITE_TIMEOUT, &PyExc_TimeoutError, 0 },
         { NS_ERR_WOULD_BLOCK, &PyExc_BlockingIOError, 0 },
         { NS_ERR_CLOSED, &PyExc_ConnectionError, 0 },
     };

@@ -206,7 +206,8 @@ end)
 test("status constants and names from one list", function()
   local expected = { NS_OK = 0, NS_ERR_INVALID = -1, NS_ERR_NOMEM = -2, NS_ERR_HOST_NOT_FOUND = -3,
     NS_ERR_CONNECT = -4, NS_ERR_CONNECT_TIMEOUT = -5, NS_ERR_READ_TIMEOUT = -6, NS_ERR_WOULD_BLOCK = -7,
-    NS_ERR_CLOSED = -8, NS_ERR_TLS = -9, NS_ERR_CERTIFICATE = -10, NS_ERR_IO = -11 }
+    NS_ERR_CLOSED = -8, NS_ERR_TLS = -9, NS_ERR_CERTIFICATE = -10, NS_ERR_IO = -11,
+    NS_ERR_WRITE_TIMEOUT = -12 }
   for name, value in pairs(netsocket) do
     if name == "NS_OK" or name:find("^NS_ERR_") then
       eq(value, expected[name], name)
@@ -215,7 +216,7 @@ test("status constants and names from one list", function()
     end
   end
   eq(next(expected), nil, "missing constants")
-  eq(netsocket.status_name(-12), "NS_ERR_UNKNOWN")
+  eq(netsocket.status_name(-13), "NS_ERR_UNKNOWN")
 end)
 
 -- ------------------------------------------------------------ plain

@@ -124,6 +124,7 @@ def test_status_list_makes_constants_names_and_classes():
         "NS_ERR_TLS": (-9, netsocket.TLSError, netsocket.Error),
         "NS_ERR_CERTIFICATE": (-10, netsocket.CertificateError, netsocket.TLSError),
         "NS_ERR_IO": (-11, netsocket.Error, OSError),
+        "NS_ERR_WRITE_TIMEOUT": (-12, netsocket.WriteTimeoutError, netsocket.Error),
     }
     constants = {n: getattr(netsocket, n) for n in dir(netsocket) if n == "NS_OK" or n.startswith("NS_ERR_")}
     assert constants == {n: v[0] for n, v in expected.items()}
@@ -132,9 +133,10 @@ def test_status_list_makes_constants_names_and_classes():
         if parent is not None:
             assert cls.__bases__[0] is parent, name
     assert issubclass(netsocket.SocketReadTimeoutError, TimeoutError)
+    assert issubclass(netsocket.WriteTimeoutError, TimeoutError)
     assert issubclass(netsocket.WouldBlockError, BlockingIOError)
     assert issubclass(netsocket.SocketClosedError, ConnectionError)
-    assert netsocket.status_name(-12) == "NS_ERR_UNKNOWN"
+    assert netsocket.status_name(-13) == "NS_ERR_UNKNOWN"
 
 
 def test_version_and_constants():
@@ -574,6 +576,7 @@ def test_error_classes(certs, plain_server):
     assert issubclass(netsocket.CertificateError, netsocket.TLSError)
     assert issubclass(netsocket.ConnectTimeoutError, TimeoutError)
     assert issubclass(netsocket.SocketReadTimeoutError, TimeoutError)
+    assert issubclass(netsocket.WriteTimeoutError, TimeoutError)
 
     with pytest.raises(netsocket.HostNotFoundError) as e:
         netsocket.make_client_socket("no-such-host.invalid", "80", netsocket.socket_options(**blocking()))

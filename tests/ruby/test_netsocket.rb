@@ -165,7 +165,8 @@ class NetsocketTest < Minitest::Test
       "NS_ERR_CLOSED" => [-8, Netsocket::SocketClosedError, Netsocket::Error],
       "NS_ERR_TLS" => [-9, Netsocket::TLSError, Netsocket::Error],
       "NS_ERR_CERTIFICATE" => [-10, Netsocket::CertificateError, Netsocket::TLSError],
-      "NS_ERR_IO" => [-11, Netsocket::Error, StandardError]
+      "NS_ERR_IO" => [-11, Netsocket::Error, StandardError],
+      "NS_ERR_WRITE_TIMEOUT" => [-12, Netsocket::WriteTimeoutError, Netsocket::Error]
     }
     constants = Netsocket.constants.map(&:to_s).grep(/\ANS_(OK|ERR_)/)
     assert_equal expected.keys.sort, constants.sort
@@ -174,7 +175,7 @@ class NetsocketTest < Minitest::Test
       assert_equal name, Netsocket.status_name(value)
       assert_equal parent, cls.superclass, name if cls
     end
-    assert_equal "NS_ERR_UNKNOWN", Netsocket.status_name(-12)
+    assert_equal "NS_ERR_UNKNOWN", Netsocket.status_name(-13)
   end
 
   # ---------------------------------------------------------- plain
