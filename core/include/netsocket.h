@@ -416,6 +416,24 @@ NS_API int ns_options_get_client_certificate_required(const ns_options *o);
 NS_API int ns_options_set_ignore_unexpected_eof(ns_options *o, int on);
 NS_API int ns_options_get_ignore_unexpected_eof(const ns_options *o);
 
+/* session-resumption? (TLS kinds; default 1).  A client resumes sessions
+ * from a cache that belongs to what its options compile to: keyed by the
+ * peer's name (SNI or node) and service; a change to the options starts an
+ * empty cache, so changed trust, verifier, identity or ALPN never resume an
+ * old session.  TLS 1.3 tickets are used once.  A server with 0 issues no
+ * tickets.  A resumed connection still runs the certificate verifier over
+ * the session's stored peer chain.  NS_ERR_INVALID for plain options. */
+NS_API int ns_options_set_session_resumption(ns_options *o, int on);
+NS_API int ns_options_get_session_resumption(const ns_options *o);
+/* Loads a session saved by ns_socket_save_session (the bytes are copied)
+ * into the client cache of o, for a process that restarts.  The options
+ * must have the ALPN list and client identity the session was made with;
+ * load after configuring them (a later change empties the cache).
+ * NS_ERR_INVALID, nothing changed, for a blob that is not a saved session,
+ * is corrupt (length or checksum), was made with other ALPN names or
+ * identity, or when session-resumption? is 0. */
+NS_API int ns_options_add_session(ns_options *o, const void *data, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Sockets                                                             */
 /* ------------------------------------------------------------------ */
@@ -581,6 +599,16 @@ NS_API const unsigned char *ns_socket_ech_retry_configs(const ns_socket *s, size
 /* Decrypted bytes buffered and ready to read without touching the fd (0 for
  * plain sockets and NULL). */
 NS_API int ns_socket_pending(const ns_socket *s);
+/* 1 if the handshake resumed a session, else 0 (also for NULL, plain
+ * sockets and before the handshake). */
+NS_API int ns_socket_session_reused(const ns_socket *s);
+/* Saves the client socket's newest resumable session (TLS 1.3: the last
+ * ticket received, which arrives with the first data read) as bytes for
+ * ns_options_add_session.  Returns the size it needs; copies it into buf
+ * only if len is at least that (buf NULL asks for the size).  The bytes
+ * hold the session's secret: store them as a private key.  NS_ERR_INVALID
+ * for a server or plain socket, or with no resumable session yet. */
+NS_API ssize_t ns_socket_save_session(ns_socket *s, void *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Event-driven I/O                                                    */
