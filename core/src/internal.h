@@ -307,6 +307,12 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonb
  * non-blocking); NS_OK at once when done.  I/O calls it first, so handshake
  * = 0 followed straight by send/recv works. */
 int ns_tls_resume_handshake(ns_socket *s);
+/* A server's handshake budget when its read timeout is none: nginx's
+ * ssl_handshake_timeout default (60 s). */
+#define NS_ACCEPT_HANDSHAKE_TIMEOUT 60000000
+/* Fixes the handshake's deadline when it starts: the read timeout, or for
+ * an accepted socket without one NS_ACCEPT_HANDSHAKE_TIMEOUT. */
+void ns_tls_start_handshake_clock(ns_socket *s);
 /* 1 if a recv (or the handshake) on s can make progress without the fd
  * becoming readable: decrypted bytes are buffered, or undecrypted ones that
  * were not already found short of a whole record.  A partial record alone

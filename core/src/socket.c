@@ -398,6 +398,28 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
     return (ssize_t)got;
 }
 
+/*
+ * A TLS server's handshake on accept, bounded (see
+ * ns_tls_start_handshake_clock) so that a silent or slow client cannot hold
+ * the server.  A non-blocking server never waits for it: the socket comes
+ * back at once with the handshake pending, and its first calls (or the
+ * caller's loop, told by ns_socket_wants to wait to read) drive it.
+ */
+static int accept_handshake(ns_socket *server, ns_socket *conn)
+{
+    int rc = ns_tls_accept_start(server, conn);
+    if (rc != NS_OK || !server->handshake_on_accept)
+        return rc;
+    ns_tls_start_handshake_clock(conn);
+    if (conn->non_blocking) {
+        conn->want = NS_WANT_READ; /* the client speaks first */
+        conn->want_deadline = conn->handshake_deadline;
+        return NS_OK;
+    }
+    return ns_tls_handshake(conn, conn->handshake_deadline, conn->handshake_budget, 0,
+                            NS_ERR_READ_TIMEOUT);
+}
+
 ns_socket *ns_socket_accept(ns_socket *server)
 {
     if (ns_check_open(server, "accept on") != NS_OK)
@@ -409,6 +431,7 @@ ns_socket *ns_socket_accept(ns_socket *server)
     ns_socket_begin_call(server);
     struct sockaddr_storage peer;
     int fd;
+    int64_t deadline = -2; /* the read timeout's, set when a wait starts */
     for (;;) {
         socklen_t plen = sizeof peer;
         fd = accept4(server->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -426,7 +449,9 @@ ns_socket *ns_socket_accept(ns_socket *server)
                            "accept on", "no pending connection (non-blocking)");
             return NULL;
         }
-        if (wait_fd(server, POLLIN, -1, "accept on") != NS_OK)
+        if (deadline == -2)
+            deadline = ns_deadline_after(server->read_timeout);
+        if (wait_fd(server, POLLIN, deadline, "accept on") != NS_OK)
             return NULL;
     }
     char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
@@ -442,16 +467,9 @@ ns_socket *ns_socket_accept(ns_socket *server)
     conn->non_blocking = server->non_blocking;
     conn->read_timeout = server->read_timeout;
     conn->write_timeout = server->write_timeout;
-    if (server->ctx != NULL) {
-        /* The handshake is bounded by the read timeout, so a silent or slow
-         * client cannot hold the server. */
-        if (ns_tls_accept_start(server, conn) != NS_OK ||
-            (server->handshake_on_accept &&
-             ns_tls_handshake(conn, ns_deadline_after(conn->read_timeout), conn->read_timeout,
-                              0, NS_ERR_READ_TIMEOUT) != NS_OK)) {
-            ns_socket_free(conn);
-            return NULL;
-        }
+    if (server->ctx != NULL && accept_handshake(server, conn) != NS_OK) {
+        ns_socket_free(conn);
+        return NULL;
     }
     if (ns_socket_sync_fd(conn) != NS_OK) {
         ns_socket_free(conn);
