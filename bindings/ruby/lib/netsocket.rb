@@ -128,3 +128,5 @@ module Netsocket
     alias size count
   end
 end
+
+require "netsocket/fiber_scheduler"
