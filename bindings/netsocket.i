@@ -14,7 +14,7 @@
  * an event-returning Selector) in python/netsocket_python.i,
  * ruby/lib/netsocket.rb and lua/netsocket.lua.
  */
-%module netsocket
+%module(package="netsocket") netsocket
 
 %{
 #include <errno.h>
@@ -53,7 +53,8 @@ static __thread struct {
     int status;
     int os_error;
     char message[768];
-    char verifier_raised[256]; /* what the certificate verifier raised during this call */
+    char verifier_raised[256]; /* why the certificate verifier failed during this call */
+    int want; /* NS_ERR_WOULD_BLOCK: the direction to wait for (NS_WANT_READ/WRITE) */
 } nsb_err;
 
 static void nsb_fail(int status)
@@ -62,7 +63,7 @@ static void nsb_fail(int status)
     nsb_err.status = status;
     nsb_err.os_error = ns_last_os_error();
     if (nsb_err.verifier_raised[0] != '\0')
-        snprintf(nsb_err.message, sizeof nsb_err.message, "%s (the certificate verifier raised: %s)",
+        snprintf(nsb_err.message, sizeof nsb_err.message, "%s (the certificate verifier %s)",
                  message, nsb_err.verifier_raised);
     else
         snprintf(nsb_err.message, sizeof nsb_err.message, "%s", message[0] ? message : ns_status_name(status));
@@ -71,7 +72,16 @@ static void nsb_fail(int status)
 /* Called by a verifier trampoline when the language callable raised. */
 static void nsb_note_verifier_raised(const char *what)
 {
-    snprintf(nsb_err.verifier_raised, sizeof nsb_err.verifier_raised, "%s", what ? what : "an error");
+    snprintf(nsb_err.verifier_raised, sizeof nsb_err.verifier_raised, "raised: %s", what ? what : "an error");
+}
+
+/* Called by a verifier trampoline when the callable returned something
+ * other than the language's true or false: the certificate is rejected
+ * (fail closed; 0 is true in Ruby and Lua) and the error says why. */
+static void nsb_note_verifier_returned(const char *value, const char *expected)
+{
+    snprintf(nsb_err.verifier_raised, sizeof nsb_err.verifier_raised,
+             "returned %s, not %s: rejected", value ? value : "a value", expected);
 }
 
 static long nsb_check(long r)
@@ -125,6 +135,13 @@ static void nsb_run(nsb_call *c)
     case NSB_CLOSE:      c->r = ns_socket_close(c->s); break;
     case NSB_WAIT:       c->r = ns_selector_wait(c->sel, c->timeout); break;
     }
+    /* Would block: which way to wait, for the languages' conventions
+     * (BlockingIOError, IO::WaitReadable/WaitWritable, nil + "wantread"). */
+    if (c->s && (c->r == NS_ERR_WOULD_BLOCK ||
+                 (c->op == NSB_ACCEPT && c->made == NULL && ns_last_status() == NS_ERR_WOULD_BLOCK))) {
+        int want = ns_socket_wants(c->s);
+        nsb_err.want = want ? want : c->op == NSB_SEND ? NS_WANT_WRITE : NS_WANT_READ;
+    }
 }
 
 static void nsb_unlocked(nsb_call *c);
@@ -151,6 +168,13 @@ static void nsb_release(void *userdata);
 %include "lua/netsocket_lua.i"
 #endif
 
+/* A handle freed from script code (Python's raw _netsocket.delete_*, a
+ * Lua __gc called by hand) has its pointer cleared: every later use raises
+ * instead of touching freed memory.  NSB_FREED(what) raises per language. */
+%typemap(check) nsb_options *self { if ($1 == NULL) NSB_FREED("Options"); }
+%typemap(check) nsb_socket *self { if ($1 == NULL) NSB_FREED("Socket"); }
+%typemap(check) nsb_selector *self { if ($1 == NULL) NSB_FREED("Selector"); }
+
 /* Predicates take any object (non-options become NULL, i.e. false). */
 %typemap(typecheck, precedence=SWIG_TYPECHECK_POINTER) const nsb_options *obj { $1 = 1; }
 
@@ -170,6 +194,8 @@ static void nsb_release(void *userdata);
 %constant int NS_ERR_TLS = NS_ERR_TLS;
 %constant int NS_ERR_CERTIFICATE = NS_ERR_CERTIFICATE;
 %constant int NS_ERR_IO = NS_ERR_IO;
+%constant int NS_WANT_READ = NS_WANT_READ;
+%constant int NS_WANT_WRITE = NS_WANT_WRITE;
 %constant int NS_SOCKET_OPTIONS = NS_SOCKET_OPTIONS;
 %constant int NS_TLS_SOCKET_OPTIONS = NS_TLS_SOCKET_OPTIONS;
 %constant int NS_SERVER_TLS_SOCKET_OPTIONS = NS_SERVER_TLS_SOCKET_OPTIONS;
@@ -265,6 +291,7 @@ NSB_GET(connection_timeout, int64_t)
 NSB_GET(read_timeout, int64_t)
 NSB_GET(handshake, bool)
 NSB_GET(client_certificate_required, bool)
+NSB_GET(ignore_unexpected_eof, bool)
 static int nsb_options_kind_get(nsb_options *o) { return (int)ns_options_kind_of(o); }
 static bool nsb_options_has_private_key_get(nsb_options *o) { return ns_options_has_private_key(o) != 0; }
 
@@ -323,6 +350,8 @@ static nsb_callable nsb_options_certificate_verifier_get(nsb_options *o)
     return ns_options_get_certificate_verifier(o, &userdata) == nsb_verify ? userdata : NULL;
 }
 %}
+
+%include "netsocket_describe.i" /* repr / inspect / tostring */
 
 typedef struct {} nsb_options;
 typedef struct {} nsb_socket;
@@ -402,6 +431,7 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     nsb_list alpn;
     nsb_list trusted_certificates;
     bool client_certificate_required;
+    bool ignore_unexpected_eof;
 }
 %mutable;
 
@@ -447,6 +477,7 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     void add_trusted_certificate_file(const char *path) { nsb_check(ns_options_add_trusted_certificate_file($self, path)); }
     void clear_trusted_certificates() { nsb_check(ns_options_clear_trusted_certificates($self)); }
     void set_client_certificate_required(int on) { nsb_check(ns_options_set_client_certificate_required($self, on)); }
+    void set_ignore_unexpected_eof(int on) { nsb_check(ns_options_set_ignore_unexpected_eof($self, on)); }
 }
 
 /* ------------------------------------------------------------------ */
@@ -471,8 +502,9 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     long send_all(const void *data, size_t LEN, int flags = 0) {
         return nsb_check(nsb_io(NSB_SEND_ALL, $self, data, NULL, LEN, flags));
     }
-    /* Up to size bytes; empty at end of stream; None/nil when a
-     * non-blocking socket has nothing to read yet. */
+    /* Up to size bytes; empty at end of stream.  A non-blocking socket
+     * with nothing to read yet: WouldBlockError (Python, a BlockingIOError),
+     * WaitReadableError/WaitWritableError (Ruby), nil, "wantread" (Lua). */
     nsb_bytes recv(size_t size, int flags = 0) {
         nsb_bytes b = { NULL, 0, 0 };
         long r;
@@ -483,9 +515,7 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
             return b;
         }
         r = nsb_io(NSB_RECV, $self, NULL, b.data, size, flags);
-        if (r == NS_ERR_WOULD_BLOCK) {
-            b.none = 1;
-        } else if (nsb_check(r) >= 0) {
+        if (nsb_check(r) >= 0) {
             b.len = (size_t)r;
         } else { /* the error is raised before the out typemap frees */
             free(b.data);
@@ -494,11 +524,9 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
         return b;
     }
 #if defined(SWIGPYTHON)
-    /* Python: fills a writable buffer; the count, or None (would block). */
+    /* Python: fills a writable buffer and returns the count. */
     PyObject *recv_into(void *buffer, size_t LEN, size_t nbytes = 0, int flags = 0) {
         long r = nsb_io(NSB_RECV, $self, NULL, buffer, nbytes && nbytes < LEN ? nbytes : LEN, flags);
-        if (r == NS_ERR_WOULD_BLOCK)
-            Py_RETURN_NONE;
         if (nsb_check(r) < 0)
             return NULL;
         return PyLong_FromLong(r);
@@ -509,7 +537,8 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
         nsb_unlocked(&c);
         return (nsb_socket *)nsb_check_ptr(c.made);
     }
-    void handshake() { nsb_check(nsb_io(NSB_HANDSHAKE, $self, NULL, NULL, 0, 0)); }
+    /* true once done (Lua: nil, "wantread"/"wantwrite" while it must wait). */
+    bool handshake() { return nsb_check(nsb_io(NSB_HANDSHAKE, $self, NULL, NULL, 0, 0)) == 0; }
     void shutdown(int how) { nsb_check(ns_socket_shutdown($self, how)); }
     void close() { nsb_check(nsb_io(NSB_CLOSE, $self, NULL, NULL, 0, 0)); }
     bool is_closed() { return ns_socket_is_closed($self) != 0; }

@@ -21,9 +21,15 @@ function(ns_make_library target map soversion)
     C_STANDARD 11 C_VISIBILITY_PRESET hidden
     LINKER_LANGUAGE CXX
     LINK_DEPENDS "${map}")
+  # -z nodelete: dlclose never unmaps the library.  BoringSSL inside it
+  # registers thread-local destructors (pthread keys) that run at each
+  # thread's exit; a thread that outlives an unload (a runtime closing an
+  # extension, lua_close on a worker thread's state) would otherwise run
+  # unmapped code then (tests/c/dlclose_thread.c).  The cost: one mapping
+  # that stays until the process ends, as for a library linked directly.
   target_link_options(${target} PRIVATE
     "-Wl,--version-script=${map}"
-    "-Wl,--exclude-libs,ALL" "-Wl,--no-undefined" "-Wl,-z,relro,-z,now")
+    "-Wl,--exclude-libs,ALL" "-Wl,--no-undefined" "-Wl,-z,relro,-z,now" "-Wl,-z,nodelete")
 endfunction()
 
 add_library(netsocket SHARED)

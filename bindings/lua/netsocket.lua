@@ -37,6 +37,10 @@ function M.server_tls_socket_options(fields) return build(core.NS_SERVER_TLS_SOC
 -- SWIG's __gc frees the handle (closing first if still open).
 local classes = debug.getregistry().SWIG
 rawset(classes.Socket, "__close", function(sock) sock:close() end)
+-- tostring() describes the object, never a SWIG type and pointer.
+for name, class in pairs { Options = classes.Options, Socket = classes.Socket, SelectorCore = classes.SelectorCore } do
+  rawset(class, "__tostring", function(self) return ("netsocket.%s<%s>"):format(name, self:describe()) end)
+end
 
 -- Watches sockets once each; wait() returns a list of events
 -- {socket=, data=, timed_out=}.
@@ -85,5 +89,7 @@ end
 function Selector:interrupt() self.core:interrupt() end
 function Selector:count() return self.core:count() end
 Selector.__len = Selector.count
+function Selector:describe() return self.core:describe() end
+function Selector:__tostring() return ("netsocket.Selector<%s>"):format(self:describe()) end
 
 return M

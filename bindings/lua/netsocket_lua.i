@@ -3,6 +3,31 @@
  * the glue types.  Builders, <close> and the selector are in netsocket.lua. */
 
 %{
+#define NSB_FREED(what) do { lua_pushstring(L, "netsocket: this " what " was freed"); SWIG_fail; } while (0)
+
+/* __gc of the three classes, replacing SWIG's: frees the handle once and
+ * clears the userdata, so a hand-made call (getmetatable(o).__gc(o)) and
+ * the collector's later one do not free twice, and any later use raises
+ * (NSB_FREED).  SWIG's own __gc would call the destructor every time. */
+#define NSB_LUA_GC(name, type, free_fn)                                            \
+    static int name(lua_State *L)                                                 \
+    {                                                                             \
+        void *p = NULL;                                                           \
+        swig_lua_userdata *usr;                                                   \
+        if (!lua_isuserdata(L, 1) || !SWIG_IsOK(SWIG_ConvertPtr(L, 1, &p, type, 0))) \
+            return luaL_argerror(L, 1, "a netsocket handle expected");          \
+        usr = (swig_lua_userdata *)lua_touserdata(L, 1);                          \
+        if (usr->own && usr->ptr) {                                               \
+            usr->own = 0;                                                         \
+            usr->ptr = NULL;                                                      \
+            free_fn(p);                                                           \
+        }                                                                         \
+        return 0;                                                                 \
+    }
+NSB_LUA_GC(nsb_lua_gc_options, SWIGTYPE_p_nsb_options, ns_options_free)
+NSB_LUA_GC(nsb_lua_gc_socket, SWIGTYPE_p_nsb_socket, ns_socket_free)
+NSB_LUA_GC(nsb_lua_gc_selector, SWIGTYPE_p_nsb_selector, ns_selector_free)
+
 /* The Lua thread making the current call (the verifier runs on it). */
 static __thread lua_State *nsb_lua_current;
 
@@ -25,10 +50,15 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     lua_pushinteger(L, depth);
     lua_pushinteger(L, preverify_error);
     lua_pushlstring(L, (const char *)der, der_len);
-    if (lua_pcall(L, 3, 1, 0) == LUA_OK) /* an error in the verifier rejects */
-        ok = lua_toboolean(L, -1);
-    else
+    if (lua_pcall(L, 3, 1, 0) != LUA_OK) { /* an error in the verifier rejects */
         nsb_note_verifier_raised(lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "a non-string error");
+    } else if (lua_isboolean(L, -1)) {
+        ok = lua_toboolean(L, -1);
+    } else { /* only a boolean decides (0 is true in Lua): anything else rejects */
+        luaL_tolstring(L, -1, NULL);
+        nsb_note_verifier_returned(lua_pushfstring(L, "%s (a %s)", lua_tostring(L, -1), luaL_typename(L, -2)),
+                                   "a boolean");
+    }
     lua_settop(L, top);
     return ok;
 }
@@ -71,6 +101,12 @@ static void nsb_lua_push_error(lua_State *L)
     nsb_lua_current = L;
     $action
     nsb_lua_current = nsb_caller;
+    if (nsb_err.status == NS_ERR_WOULD_BLOCK) { /* LuaSec's convention */
+        nsb_err.status = 0;
+        lua_pushnil(L);
+        lua_pushstring(L, nsb_err.want == NS_WANT_WRITE ? "wantwrite" : "wantread");
+        return 2;
+    }
     if (nsb_err.status) { nsb_lua_push_error(L); SWIG_fail; }
 }
 
@@ -123,3 +159,23 @@ static void nsb_lua_push_error(lua_State *L)
 %typemap(in) const nsb_options *obj {
     if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL;
 }
+
+%init %{
+{
+    static const struct { const char *cls; lua_CFunction gc; } gcs[] = {
+        { "Options", nsb_lua_gc_options },
+        { "Socket", nsb_lua_gc_socket },
+        { "SelectorCore", nsb_lua_gc_selector },
+    };
+    SWIG_Lua_get_class_registry(L);
+    for (size_t i = 0; i < sizeof gcs / sizeof gcs[0]; i++) {
+        lua_getfield(L, -1, gcs[i].cls);
+        if (lua_istable(L, -1)) {
+            lua_pushcfunction(L, gcs[i].gc);
+            lua_setfield(L, -2, "__gc");
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+%}

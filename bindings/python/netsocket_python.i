@@ -42,11 +42,8 @@
 
 %pythoncode %{
 import io as _io
-import os as _os
 
-# Pure-Python submodules (netsocket.aio) live in the netsocket/ directory
-# beside this generated module; a __path__ makes `import netsocket.aio` find them.
-__path__ = [_os.path.join(_os.path.dirname(__file__), "netsocket")]
+__version__ = _netsocket.version()  # VERSION, through the loaded library
 
 Error = _netsocket.Error
 HostNotFoundError = _netsocket.HostNotFoundError
@@ -144,15 +141,12 @@ def _makefile(self, mode="r", buffering=None, *, encoding=None, errors=None, new
     return text
 
 
-def _socket_repr(self):
-    state = "closed" if self.is_closed() else "fd=%d" % self.fileno()
-    return "<netsocket.Socket %s%s>" % ("tls " if self.is_tls() else "", state)
-
-
+Options.__repr__ = lambda self: "<netsocket.Options %s>" % self.describe()
+Socket.__repr__ = lambda self: "<netsocket.Socket %s>" % self.describe()
+SelectorCore.__repr__ = lambda self: "<netsocket.%s %s>" % (type(self).__name__, self.describe())
 Socket.__enter__ = lambda self: self
 Socket.__exit__ = lambda self, *exc: self.close()
 Socket.makefile = _makefile
-Socket.__repr__ = _socket_repr
 Socket.closed = property(lambda self: self.is_closed())
 
 

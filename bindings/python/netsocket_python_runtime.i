@@ -6,6 +6,21 @@
 %feature("compactdefaultargs");
 
 %{
+#define NSB_FREED(what) do { PyErr_SetString(PyExc_ValueError, "netsocket: this " what " was freed"); SWIG_fail; } while (0)
+%}
+/* The destructor (also reachable as the raw _netsocket.delete_*) releases
+ * the handle: it disowns and clears the proxy's pointer, so a second call
+ * or any later use raises (NSB_FREED) instead of freeing twice. */
+%typemap(in, noblock=1) nsb_options *self (void *argp = 0, int res = 0),
+                        nsb_socket *self (void *argp = 0, int res = 0),
+                        nsb_selector *self (void *argp = 0, int res = 0) {
+  res = SWIG_ConvertPtr($input, &argp, $descriptor, ($disown) ? SWIG_POINTER_RELEASE : 0);
+  if (res == SWIG_ERROR_RELEASE_NOT_OWNED) NSB_FREED("handle");
+  if (!SWIG_IsOK(res)) { %argument_fail(res, "$type", $symname, $argnum); }
+  $1 = ($ltype)argp;
+}
+
+%{
 static void nsb_unlocked(nsb_call *c)
 {
     Py_BEGIN_ALLOW_THREADS
@@ -21,10 +36,15 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     int ok = 0;
     PyObject *r = PyObject_CallFunction((PyObject *)userdata, "iiy#", depth, preverify_error,
                                         (const char *)der, (Py_ssize_t)der_len);
-    if (r != NULL) {
-        ok = PyObject_IsTrue(r) == 1;
-        Py_DECREF(r);
+    if (r == Py_True || r == Py_False) {
+        ok = r == Py_True;
+    } else if (r != NULL) { /* only a bool decides: anything else rejects */
+        PyObject *text = PyUnicode_FromFormat("%R (%s)", r, Py_TYPE(r)->tp_name);
+        nsb_note_verifier_returned(text ? PyUnicode_AsUTF8(text) : NULL, "True or False");
+        Py_XDECREF(text);
+        PyErr_Clear();
     }
+    Py_XDECREF(r);
     if (PyErr_Occurred()) { /* an exception in the verifier rejects */
         PyObject *type, *value, *tb, *text;
         PyErr_Fetch(&type, &value, &tb);
@@ -71,6 +91,11 @@ static void nsb_raise(void)
     PyObject *code = PyLong_FromLong(st);
     if (name) PyObject_SetAttrString(e, "status", name);
     if (code) PyObject_SetAttrString(e, "code", code);
+    if (st == NS_ERR_WOULD_BLOCK) { /* which way to wait: NS_WANT_READ or NS_WANT_WRITE */
+        PyObject *want = PyLong_FromLong(nsb_err.want);
+        if (want) PyObject_SetAttrString(e, "wants", want);
+        Py_XDECREF(want);
+    }
     if (nsb_err.os_error) {
         PyObject *os = PyLong_FromLong(nsb_err.os_error);
         if (os) PyObject_SetAttrString(e, "errno", os);

@@ -6,6 +6,11 @@
 %feature("compactdefaultargs");
 
 %{
+/* Ruby frees handles only from the GC: never reached, kept for netsocket.i. */
+#define NSB_FREED(what) rb_raise(rb_eArgError, "netsocket: this " what " was freed")
+%}
+
+%{
 #include <pthread.h>
 #include <ruby/thread.h>
 
@@ -105,7 +110,13 @@ static VALUE nsb_rb_vcall_body(VALUE p)
     nsb_rb_vcall *v = (nsb_rb_vcall *)p;
     VALUE r = rb_funcall(v->proc, rb_intern("call"), 3, INT2NUM(v->depth),
                          INT2NUM(v->preverify_error), rb_str_new((const char *)v->der, (long)v->der_len));
-    v->ok = RTEST(r);
+    if (r == Qtrue || r == Qfalse) {
+        v->ok = r == Qtrue;
+    } else { /* 0 or nil or anything else: rejected (fail closed) */
+        VALUE text = rb_sprintf("%"PRIsVALUE" (%s)", rb_inspect(r), rb_obj_classname(r));
+        nsb_note_verifier_returned(StringValueCStr(text), "true or false");
+        v->ok = 0;
+    }
     return Qnil;
 }
 
@@ -142,11 +153,16 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
 }
 
 static VALUE nsb_rb_errors[12]; /* by -status; [0] = Error */
+/* WouldBlockError's two subclasses, by direction (Ruby's IO::WaitReadable
+ * and IO::WaitWritable, as read_nonblock/write_nonblock raise). */
+static VALUE nsb_rb_wait_readable, nsb_rb_wait_writable;
 
 static void nsb_raise(void)
 {
     int st = nsb_err.status;
     VALUE cls = (st < 0 && st > -12 && nsb_rb_errors[-st]) ? nsb_rb_errors[-st] : nsb_rb_errors[0];
+    if (st == NS_ERR_WOULD_BLOCK)
+        cls = nsb_err.want == NS_WANT_WRITE ? nsb_rb_wait_writable : nsb_rb_wait_readable;
     VALUE e = rb_exc_new_cstr(cls, nsb_err.message);
     nsb_err.status = 0;
     rb_iv_set(e, "@status", rb_str_new_cstr(ns_status_name(st)));
@@ -234,6 +250,10 @@ NSB_RUBY_BYTES(pem)
         VALUE parent = errs[i].status == NS_ERR_CERTIFICATE ? nsb_rb_errors[-NS_ERR_TLS] : base;
         nsb_rb_errors[-errs[i].status] = rb_define_class_under(mNetsocket, errs[i].name, parent);
     }
+    nsb_rb_wait_readable = rb_define_class_under(mNetsocket, "WaitReadableError", nsb_rb_errors[-NS_ERR_WOULD_BLOCK]);
+    rb_include_module(nsb_rb_wait_readable, rb_mWaitReadable);
+    nsb_rb_wait_writable = rb_define_class_under(mNetsocket, "WaitWritableError", nsb_rb_errors[-NS_ERR_WOULD_BLOCK]);
+    rb_include_module(nsb_rb_wait_writable, rb_mWaitWritable);
     rb_gc_register_mark_object(TypedData_Wrap_Struct(rb_cObject, &nsb_rb_keeper_type, &nsb_rb_boxes));
 }
 %}

@@ -96,6 +96,11 @@ NS_API const char *ns_last_error(void);
 /* errno of the calling thread's last failure, or 0 if the OS was not the
  * cause.  Cannot fail. */
 NS_API int ns_last_os_error(void);
+/* The retry configs of the calling thread's last ECH rejection (see
+ * ns_socket_ech_retry_configs): for constructors, which return NULL when the
+ * handshake fails.  Thread-local, valid until the thread's next ECH rejection;
+ * NULL (and *len 0) if none.  Cannot fail. */
+NS_API const unsigned char *ns_last_ech_retry_configs(size_t *len);
 /* Resets the calling thread's error state to NS_OK / "" / 0.  Cannot fail. */
 NS_API void ns_clear_error(void);
 
@@ -187,7 +192,8 @@ NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
 NS_API int ns_options_set_handshake(ns_options *o, int on);
 NS_API int ns_options_get_handshake(const ns_options *o);
 /* The private key, PEM or DER (RSA, EC or Ed25519), copied (the caller keeps
- * and may wipe its buffer).  If
+ * and may wipe its buffer).  An encrypted key needs a password: from the
+ * password callback if set (below), else NS_ERR_INVALID.  If
  * certificates are already set, the key must match the first one.  Errors:
  * NS_ERR_INVALID (plain options, empty/unparsable data, data over 16 MiB, a
  * key that does not match; for the _file form also a file that cannot be
@@ -197,6 +203,51 @@ NS_API int ns_options_set_private_key_file(ns_options *o, const char *path);
 /* 1 if a private key is set, 0 if not or for NULL.  Key material is never
  * returned. */
 NS_API int ns_options_has_private_key(const ns_options *o);
+/* Protected keys.  A password callback writes the password (bytes, not
+ * NUL-terminated) into buf, at most size bytes, and returns their number, or
+ * a negative value to give none.  Called on the thread loading the key, only
+ * while a key or bundle is being loaded. */
+typedef int (*ns_password_callback)(void *userdata, char *buf, size_t size);
+/* Sets (fn non-NULL) or removes the callback asked for the password of an
+ * encrypted key or a PKCS#12 bundle loaded by a setter given no password
+ * (ns_options_set_private_key and its _file form, and the _with_password
+ * and pkcs12 setters with password NULL).  userdata is not owned: it must
+ * stay valid while these options or their copies load keys.  Copied by
+ * ns_options_copy.  NS_ERR_INVALID on plain options or NULL. */
+NS_API int ns_options_set_password_callback(ns_options *o, ns_password_callback fn,
+                                            void *userdata);
+/* The password callback (NULL if none or o is NULL); its userdata in
+ * *userdata if userdata is not NULL. */
+NS_API ns_password_callback ns_options_get_password_callback(const ns_options *o,
+                                                             void **userdata);
+/* ns_options_set_private_key for an encrypted key: PEM, PKCS#8 ("ENCRYPTED
+ * PRIVATE KEY") or legacy ("Proc-Type: 4,ENCRYPTED"), or DER PKCS#8
+ * EncryptedPrivateKeyInfo, decrypted with password (password_len bytes, 1..1023;
+ * NULL = ask the password callback).  An unencrypted key is accepted too.
+ * The library's copies of the password and the key bytes are wiped after
+ * use.  Errors as ns_options_set_private_key, and NS_ERR_INVALID naming the
+ * cause for a wrong password ("wrong password"), a missing or empty one, or
+ * a callback that refused; nothing is changed. */
+NS_API int ns_options_set_private_key_with_password(ns_options *o, const void *data, size_t len,
+                                                    const void *password,
+                                                    size_t password_len);
+NS_API int ns_options_set_private_key_file_with_password(ns_options *o, const char *path,
+                                                         const void *password,
+                                                         size_t password_len);
+/* A PKCS#12 bundle (DER, as openssl pkcs12 -export writes it): its private
+ * key and certificates replace the options' key and certificates, the
+ * certificate matching the key first, then the others as its chain.
+ * password: password_len bytes without NUL (0 bytes = the empty password);
+ * NULL = ask the password callback, or the empty password without one.
+ * Errors: NS_ERR_INVALID (plain options, empty or corrupt data: "not a valid
+ * PKCS#12 bundle", "wrong password", a bundle without a key, without
+ * certificates, or whose certificates none match the key; for the _file form
+ * a file that cannot be read), NS_ERR_NOMEM; on error nothing is changed.
+ * Passwords and key bytes copied by the library are wiped after use. */
+NS_API int ns_options_set_pkcs12(ns_options *o, const void *data, size_t len,
+                                 const void *password, size_t password_len);
+NS_API int ns_options_set_pkcs12_file(ns_options *o, const char *path, const void *password,
+                                      size_t password_len);
 /* Appends certificates, copied: DER (one) or PEM (every certificate in the
  * blob, in order).  The first certificate is the leaf, the rest its chain.
  * If a key is set and this adds the leaf, the key must match it.  Errors as
@@ -254,10 +305,88 @@ NS_API int ns_options_clear_trusted_certificates(ns_options *o);
 NS_API size_t ns_options_trusted_certificate_count(const ns_options *o);
 NS_API const unsigned char *ns_options_get_trusted_certificate(const ns_options *o, size_t i,
                                                                size_t *der_len);
+/* Key log (debugging only: whoever reads it can decrypt the connections).
+ * Off by default; the library never reads SSLKEYLOGFILE or any other
+ * environment variable for it.  Each handshake of a socket made from these
+ * options (a server: of each accepted connection) logs its secrets as lines
+ * of the NSS key log format that Wireshark reads, without the newline for the
+ * callback.  Called on the thread doing the handshake; line is valid during
+ * the call only. */
+typedef void (*ns_key_log_callback)(void *userdata, const char *line);
+/* Logs to the file at path (opened now, appended to, created with mode 0600;
+ * each line written whole with one write).  NULL removes the key log.
+ * Replaces a key log callback.  Errors: NS_ERR_INVALID (plain options, a
+ * file that cannot be opened, with ns_last_os_error), NS_ERR_NOMEM; nothing
+ * is changed on error. */
+NS_API int ns_options_set_key_log_file(ns_options *o, const char *path);
+/* The key log file's path as given (owned by the options: valid until the
+ * key log changes or they are freed), NULL if none or for NULL. */
+NS_API const char *ns_options_get_key_log_file(const ns_options *o);
+/* Logs by calling fn (NULL removes the key log); replaces a key log file.
+ * The library owns userdata and calls release(userdata) (if not NULL) once
+ * no options object or socket uses it, also when this call fails.
+ * NS_ERR_INVALID on plain options or NULL, NS_ERR_NOMEM. */
+NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn,
+                                           void *userdata, ns_release_function release);
+/* The key log callback (NULL if none, a file, or for NULL); its userdata in
+ * *userdata if userdata is not NULL. */
+NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
+                                                           void **userdata);
+/* Encrypted Client Hello (BoringSSL's ECH, draft-13 code point): a client
+ * given the server's ECHConfigList encrypts its real ClientHello, server name
+ * included, to the server's ECH key; on the wire only the config's public
+ * name shows.  Server side (server TLS kind only; NS_ERR_INVALID on other
+ * kinds): ECH keys, each an X25519 private key (32 bytes) and its ECHConfig
+ * (as `bssl generate-ech` writes them), in order of preference; retry 1
+ * marks a config that is published and sent to clients whose ECH failed.
+ * The server's certificate must also cover each public name (clients
+ * verify it there when the server rejects their ECH).  Errors: NS_ERR_INVALID
+ * (not a 32-byte X25519 key, an ECHConfig that does not parse or does not
+ * match the key, no retry config among the keys), NS_ERR_NOMEM; nothing is
+ * changed on error.  The key is copied and wiped with the options. */
+NS_API int ns_options_add_ech_key(ns_options *o, const void *key, size_t key_len,
+                                  const void *config, size_t config_len, int retry);
+/* Adds a freshly generated ECH key (a retry config) for public_name (1..255
+ * bytes) with the given config_id (0..255).  The key lives only in these
+ * options and their copies: for keys that survive a restart, generate them
+ * with `bssl generate-ech` and use ns_options_add_ech_key.  Errors as above. */
+NS_API int ns_options_generate_ech_key(ns_options *o, const char *public_name, int config_id);
+/* Removes every ECH key.  NS_ERR_INVALID on other kinds than server TLS. */
+NS_API int ns_options_clear_ech_keys(ns_options *o);
+/* The number of ECH keys (0 for NULL). */
+NS_API size_t ns_options_ech_key_count(const ns_options *o);
+/* The ECHConfigList to publish (e.g. in an HTTPS DNS record) and give to
+ * clients: the retry configs, in order.  Its length in *len (if not NULL).
+ * Owned by the options: valid until their ECH keys change or they are freed.
+ * NULL without ECH keys or for NULL. */
+NS_API const unsigned char *ns_options_get_published_ech_config_list(const ns_options *o,
+                                                                     size_t *len);
+/* Client side (TLS kinds): the ECHConfigList to offer ECH with (copied;
+ * NULL or len 0 removes it).  One without any config this library supports
+ * is accepted and ECH is then not offered.  NS_ERR_INVALID (plain options, a
+ * list that does not parse), NS_ERR_NOMEM; nothing is changed on error. */
+NS_API int ns_options_set_ech_config_list(ns_options *o, const void *data, size_t len);
+/* The list set (its length in *len if not NULL), owned by the options: valid
+ * until it changes or they are freed.  NULL if none or for NULL. */
+NS_API const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t *len);
+/* ech-grease?: a client without an ECHConfigList sends a fake ("GREASE") ECH
+ * extension so that ECH users do not stand out.  Default 0; the getter
+ * returns 0 for NULL. */
+NS_API int ns_options_set_ech_grease(ns_options *o, int on);
+NS_API int ns_options_get_ech_grease(const ns_options *o);
 /* Server TLS kind only (NS_ERR_INVALID on other kinds): a client without a
  * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);
 NS_API int ns_options_get_client_certificate_required(const ns_options *o);
+/* ignore-unexpected-eof? (TLS kinds; NS_ERR_INVALID on plain options): a
+ * peer that closes the connection without close_notify normally makes
+ * ns_socket_recv fail with NS_ERR_CLOSED (what arrived may be truncated, and
+ * the message says so); 1 makes recv return 0 (end of stream) instead, as
+ * many HTTP/1.0 servers, and Python's ssl by default, close that way.
+ * Accepted sockets take it from their server.  Default 0; the getter
+ * returns 0 for NULL. */
+NS_API int ns_options_set_ignore_unexpected_eof(ns_options *o, int on);
+NS_API int ns_options_get_ignore_unexpected_eof(const ns_options *o);
 
 /* ------------------------------------------------------------------ */
 /* Sockets                                                             */
@@ -318,7 +447,7 @@ NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int
  * the stream ends, or the timeout or an error strikes, after some arrived,
  * those are returned (the error recurs on the next call).  A TLS peer that
  * vanishes without close_notify:
- * NS_ERR_CLOSED.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
+ * NS_ERR_CLOSED, or 0 with ignore-unexpected-eof? set.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
 /* Accepts one connection; the new socket inherits the server's options
  * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by
@@ -397,6 +526,17 @@ NS_API const char *ns_socket_server_name(const ns_socket *s);
 NS_API const char *ns_socket_tls_version(const ns_socket *s);
 /* The cipher suite's standard name, e.g. "TLS_AES_128_GCM_SHA256"; static storage. */
 NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
+/* 1 if the handshake used ECH (client: the server accepted it; server: it
+ * decrypted the client's ECH and ns_socket_server_name is the hidden name),
+ * else 0. */
+NS_API int ns_socket_ech_accepted(const ns_socket *s);
+/* Client: when a handshake failed because the server rejected ECH (NS_ERR_TLS,
+ * "the server rejected ECH ..."), the ECHConfigList the server sent to retry
+ * with (authenticated with the server's certificate for the public name),
+ * valid until the socket is freed; NULL (and *len 0) otherwise, also if the
+ * server sent none (then it has turned ECH off: retry without).  Useful with
+ * handshake 0, where the socket outlives the failure. */
+NS_API const unsigned char *ns_socket_ech_retry_configs(const ns_socket *s, size_t *len);
 /* Decrypted bytes buffered and ready to read without touching the fd (0 for
  * plain sockets and NULL). */
 NS_API int ns_socket_pending(const ns_socket *s);
@@ -448,14 +588,34 @@ NS_API ns_selector *ns_selector_new(void);
  * may be added to another selector).  NULL is a no-op.  Must not run while
  * another thread waits on it. */
 NS_API void ns_selector_free(ns_selector *sel);
-/* Watches s once: it is reported when readable (a TLS socket with pending
- * decrypted bytes at once) or when timeout_us passes (negative: never), then
- * leaves the selector.  A socket is in at most one selector at a time;
+/* Watches s once: it is reported when readable (a TLS socket with bytes
+ * buffered that a recv can use at once, but not a partial record alone) or
+ * when timeout_us passes (negative: never), then leaves the selector.  A socket is in at most one selector at a time;
  * adding it again replaces its timeout and data.  Closing or freeing a
  * socket removes it.  The selector does not own s or data: data is handed
  * back as is.  Errors: NS_ERR_INVALID (NULL, s in another selector),
  * NS_ERR_CLOSED (s closed), NS_ERR_NOMEM. */
 NS_API int ns_selector_add(ns_selector *sel, ns_socket *s, int64_t timeout_us, void *data);
+/* Watches s until it is removed, closed or freed (or the selector freed):
+ * each wait reports it while it is ready for `interest` (NS_WANT_READ,
+ * NS_WANT_WRITE or both; level-triggered, like poll), and
+ * ns_selector_event_ready says for which.  Readable means a recv can make
+ * progress: for TLS, decrypted bytes or a whole record buffered count, a
+ * partial record does not (it waits for the rest on the fd).  timeout_us
+ * (negative: none) is an idle timeout: it restarts at each event of s, and
+ * when it passes s is reported once as timed out, then watched without one.
+ * The selector owns data if release is not NULL: release(data) is called
+ * exactly once, when s leaves the selector, when a later watch of s passes
+ * other data, or when this call fails (also for NULL handles).  release
+ * runs on the thread that causes it and must not free s or use sel.
+ * Watching s again (or after ns_selector_add) changes its interest,
+ * timeout and data in place.  Errors: NS_ERR_INVALID (NULL, a bad interest,
+ * s in another selector), NS_ERR_CLOSED, NS_ERR_NOMEM. */
+NS_API int ns_selector_watch(ns_selector *sel, ns_socket *s, int interest, int64_t timeout_us,
+                             void *data, ns_release_function release);
+/* The data s is watched with in sel (ns_selector_add or _watch), still
+ * owned as it was given; NULL if s is not in sel, or for NULL. */
+NS_API void *ns_selector_data(const ns_selector *sel, const ns_socket *s);
 /* Stops watching s (no event is reported for it).  NS_ERR_INVALID if either
  * is NULL or s is not in sel. */
 NS_API int ns_selector_remove(ns_selector *sel, ns_socket *s);
@@ -469,8 +629,14 @@ NS_API int ns_selector_wait(ns_selector *sel, int64_t timeout_us);
  * selector) and the data given to ns_selector_add.  NULL if out of range. */
 NS_API ns_socket *ns_selector_event_socket(const ns_selector *sel, int i);
 NS_API void *ns_selector_event_data(const ns_selector *sel, int i);
-/* 1 if event i is a timeout rather than readability; 0 if not or out of range. */
+/* 1 if event i is a timeout rather than readiness; 0 if not or out of range. */
 NS_API int ns_selector_event_timed_out(const ns_selector *sel, int i);
+/* What event i is ready for: NS_WANT_READ and/or NS_WANT_WRITE, within the
+ * socket's interest (a hang-up or error sets every bit of it, so the next
+ * call reports the cause); 0 for a timeout or out of range.  Events of
+ * ns_selector_add say NS_WANT_READ.  The event's data stays valid while its
+ * socket is in the selector. */
+NS_API int ns_selector_event_ready(const ns_selector *sel, int i);
 /* Wakes a wait in progress (or the next one) from any thread; that wait
  * returns 0.  NS_ERR_INVALID for NULL, NS_ERR_IO if the eventfd fails. */
 NS_API int ns_selector_interrupt(ns_selector *sel);

@@ -30,6 +30,8 @@ typedef struct {
     uint8_t *ahead; /* NULL unless it holds unread bytes */
     size_t pos, len;
     int large;      /* the last record body read was large: no read-ahead */
+    int starved;    /* the last recv found nothing (EAGAIN): what is buffered
+                     * is short of what BoringSSL needs */
 } fd_bio;
 
 static BIO_METHOD *method;
@@ -57,14 +59,18 @@ static int bio_write(BIO *b, const char *buf, int len)
 /* recv() with EINTR retried; sets the retry flag on EAGAIN. */
 static ssize_t recv_fd(BIO *b, void *buf, size_t len)
 {
+    fd_bio *st = state_of(b);
     for (;;) {
-        ssize_t n = recv(state_of(b)->fd, buf, len, 0);
+        ssize_t n = recv(st->fd, buf, len, 0);
+        st->starved = 0;
         if (n >= 0)
             return n;
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
             BIO_set_retry_read(b);
+            st->starved = 1;
+        }
         return -1;
     }
 }
@@ -172,4 +178,10 @@ BIO *ns_bio_new_fd(int fd)
 size_t ns_bio_pending(BIO *b)
 {
     return b ? (size_t)BIO_pending(b) : 0;
+}
+
+int ns_bio_starved(BIO *b)
+{
+    fd_bio *st = b ? state_of(b) : NULL;
+    return st ? st->starved : 0;
 }

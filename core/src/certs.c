@@ -1,4 +1,4 @@
-/* Certificates and private keys from PEM or DER, in memory or in files. */
+/* Certificates from PEM or DER, in memory or in files (keys: keys.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,19 +6,17 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "internal.h"
 
-#define NS_FILE_MAX (16 * 1024 * 1024)
 
-static int looks_like_pem(const void *data, size_t len)
+int ns_looks_like_pem(const void *data, size_t len)
 {
     return memmem(data, len, "-----BEGIN", 10) != NULL;
 }
 
-/* Never prompt for a pass phrase on a terminal: encrypted keys are refused. */
+/* Certificates carry no pass phrase: never prompt on a terminal. */
 static int no_password(char *buf, int size, int rwflag, void *userdata)
 {
     return 0;
@@ -36,7 +34,7 @@ static int cert_init(ns_cert *c, X509 *x)
     return NS_OK;
 }
 
-static int certlist_push(ns_certlist *l, X509 *x)
+int ns_certlist_push(ns_certlist *l, X509 *x)
 {
     ns_cert *items = realloc(l->items, (l->count + 1) * sizeof *items);
     if (items == NULL) {
@@ -72,7 +70,7 @@ static int parse_pem_certs(const void *data, size_t len, const char *what, ns_ce
             rc = ns_fail_ssl(NS_ERR_INVALID, "%s: not a valid PEM certificate", what);
             break;
         }
-        if ((rc = certlist_push(out, x)) != NS_OK)
+        if ((rc = ns_certlist_push(out, x)) != NS_OK)
             break;
     }
     BIO_free(bio);
@@ -87,7 +85,7 @@ int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *
         return ns_fail(NS_ERR_INVALID, 0, "%s: empty certificate data", what);
     if (len > NS_FILE_MAX)
         return ns_fail(NS_ERR_INVALID, 0, "%s: data larger than 16 MiB", what);
-    if (looks_like_pem(data, len))
+    if (ns_looks_like_pem(data, len))
         return parse_pem_certs(data, len, what, out);
     const uint8_t *p = data;
     X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -95,50 +93,10 @@ int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *
         X509_free(x);
         return ns_fail_ssl(NS_ERR_INVALID, "%s: neither PEM nor a DER certificate", what);
     }
-    int rc = certlist_push(out, x);
+    int rc = ns_certlist_push(out, x);
     if (rc != NS_OK)
         ns_certlist_clear(out); /* the grown array, empty or not */
     return rc;
-}
-
-int ns_key_parse(const void *data, size_t len, EVP_PKEY **out)
-{
-    if (data == NULL || len == 0)
-        return ns_fail(NS_ERR_INVALID, 0, "private-key: empty key data");
-    if (len > NS_FILE_MAX)
-        return ns_fail(NS_ERR_INVALID, 0, "private-key: data larger than 16 MiB");
-    EVP_PKEY *key = NULL;
-    if (looks_like_pem(data, len)) {
-        BIO *bio = BIO_new_mem_buf(data, (int)len);
-        if (bio == NULL)
-            return ns_fail(NS_ERR_NOMEM, ENOMEM, "private-key: out of memory");
-        key = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
-        BIO_free(bio);
-        if (key == NULL)
-            return ns_fail_ssl(NS_ERR_INVALID,
-                               "private-key: not a valid (unencrypted) PEM private key");
-    } else {
-        const uint8_t *p = data;
-        key = d2i_AutoPrivateKey(NULL, &p, (long)len);
-        if (key == NULL || p != (const uint8_t *)data + len) {
-            EVP_PKEY_free(key);
-            return ns_fail_ssl(NS_ERR_INVALID, "private-key: neither PEM nor a DER private key");
-        }
-    }
-    ERR_clear_error();
-    *out = key;
-    return NS_OK;
-}
-
-int ns_key_matches(EVP_PKEY *key, X509 *cert)
-{
-    EVP_PKEY *pub = X509_get_pubkey(cert);
-    if (pub == NULL) /* out of memory, or a key type BoringSSL cannot read */
-        return ns_fail_ssl(NS_ERR_INVALID, "cannot read the certificate's public key");
-    int same = EVP_PKEY_cmp(pub, key) == 1;
-    EVP_PKEY_free(pub);
-    ERR_clear_error();
-    return same;
 }
 
 int ns_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len)
@@ -205,7 +163,7 @@ int ns_certlist_copy(ns_certlist *dst, const ns_certlist *src)
     ns_certlist tmp = {0};
     for (size_t i = 0; i < src->count; i++) {
         X509_up_ref(src->items[i].x509);
-        if (certlist_push(&tmp, src->items[i].x509) != NS_OK) {
+        if (ns_certlist_push(&tmp, src->items[i].x509) != NS_OK) {
             ns_certlist_clear(&tmp);
             return NS_ERR_NOMEM;
         }

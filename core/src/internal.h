@@ -2,6 +2,7 @@
 #ifndef NS_INTERNAL_H
 #define NS_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -48,7 +49,9 @@ int ns_strlist_add(ns_strlist *l, const char *s);
 int ns_strlist_copy(ns_strlist *dst, const ns_strlist *src);
 void ns_strlist_clear(ns_strlist *l);
 
-/* ---- certs.c: certificates and keys from PEM/DER ---- */
+/* ---- certs.c: certificates from PEM/DER ---- */
+/* The largest certificate, key or bundle accepted, in memory or in a file. */
+#define NS_FILE_MAX (16 * 1024 * 1024)
 typedef struct {
     X509 *x509;
     uint8_t *der; /* its encoding, for the DER getters */
@@ -58,17 +61,38 @@ typedef struct {
     ns_cert *items;
     size_t count;
 } ns_certlist;
+/* 1 if data holds a PEM header. */
+int ns_looks_like_pem(const void *data, size_t len);
 /* Parses data (PEM with one or more certificates, or one DER certificate)
  * into *out (empty on entry); `what` names the field in messages. */
 int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *out);
-/* Parses a private key (PEM or DER: PKCS#8, RSA, EC). */
-int ns_key_parse(const void *data, size_t len, EVP_PKEY **out);
+/* Appends x (reference taken over, freed on failure) to l. */
+int ns_certlist_push(ns_certlist *l, X509 *x);
 /* Reads a whole file for the *_file setters; free *out with free(). */
 int ns_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len);
 /* Moves every item of *more to the end of *l (more is left empty). */
 int ns_certlist_append(ns_certlist *l, ns_certlist *more);
 int ns_certlist_copy(ns_certlist *dst, const ns_certlist *src);
 void ns_certlist_clear(ns_certlist *l);
+
+/* ---- keys.c: private keys, plain or protected (encrypted PEM/PKCS#8, PKCS#12) ---- */
+/* Where a key's password comes from: bytes (data may be NULL with len 0 =
+ * none given), else the callback, else nowhere. */
+typedef struct {
+    const void *data;
+    size_t len;
+    ns_password_callback fn;
+    void *userdata;
+} ns_password;
+/* Parses a private key (PEM or DER: PKCS#8, RSA, EC; encrypted PEM, legacy
+ * or PKCS#8, and encrypted DER PKCS#8 with pw's password).  `what` names
+ * the field in messages. */
+int ns_key_parse(const void *data, size_t len, const ns_password *pw, const char *what,
+                 EVP_PKEY **out);
+/* Parses a PKCS#12 bundle: its key, and its certificates with the key's
+ * certificate first (into *chain, empty on entry). */
+int ns_pkcs12_parse(const void *data, size_t len, const ns_password *pw, EVP_PKEY **key,
+                    ns_certlist *chain);
 /* 1 if key is the private half of cert's public key, 0 if not, or a
  * negative status (recorded) if the certificate's key cannot be read. */
 int ns_key_matches(EVP_PKEY *key, X509 *cert);
@@ -83,13 +107,61 @@ typedef struct ns_verifier {
 ns_verifier *ns_verifier_ref(ns_verifier *v);
 void ns_verifier_unref(ns_verifier *v);
 
-/* ---- a server's ALPN names, shared by reference count with the sockets it
- * accepts (they may outlive it) ---- */
-typedef struct ns_alpn_names {
+/* ---- tls_config.c: what an options object compiles to for one side ----
+ * Immutable once built and shared by reference count: by the options (and
+ * their unchanged copies) that cache it, and by every socket made from it,
+ * which may outlive the options. */
+typedef struct ns_tls_config {
     int refs; /* atomic */
-    ns_strlist names;
-} ns_alpn_names;
-void ns_alpn_names_unref(ns_alpn_names *n);
+    int server_side;
+    SSL_CTX *ctx;
+    ns_verifier *verifier;
+    struct ns_key_log *key_log;
+    char *sni;          /* clients: the first sni*, or NULL (the node is the name) */
+    uint8_t *ech_config_list; /* clients: offer ECH with it (NULL: not) */
+    size_t ech_config_list_len;
+    int ech_grease;
+    ns_strlist alpn;    /* servers: our names, in preference order */
+} ns_tls_config;
+/* Builds the configuration of o (locked by the caller) for one side; NULL
+ * with the failure recorded. */
+ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side);
+ns_tls_config *ns_tls_config_ref(ns_tls_config *c);
+void ns_tls_config_unref(ns_tls_config *c);
+
+/* ---- keylog.c: the opt-in key log, shared by reference count ---- */
+typedef struct ns_key_log {
+    int refs; /* atomic */
+    int fd;   /* the file (-1 for a callback) */
+    char *path;
+    ns_key_log_callback fn;
+    void *userdata;
+    ns_release_function release;
+} ns_key_log;
+ns_key_log *ns_key_log_open(const char *path);
+ns_key_log *ns_key_log_with(ns_key_log_callback fn, void *userdata, ns_release_function release);
+ns_key_log *ns_key_log_ref(ns_key_log *k);
+void ns_key_log_unref(ns_key_log *k);
+/* Makes ctx's handshakes log to their socket's key log (if k is set). */
+void ns_key_log_install(SSL_CTX *ctx, const ns_key_log *k);
+
+/* ---- ech.c: Encrypted Client Hello ---- */
+/* A server's ECH keys: immutable once made, shared by reference count. */
+typedef struct ns_ech_keys ns_ech_keys;
+ns_ech_keys *ns_ech_keys_ref(ns_ech_keys *k);
+void ns_ech_keys_unref(ns_ech_keys *k);
+/* Replaces *keys by a new holder with one more key (nothing changed on error). */
+int ns_ech_keys_add(ns_ech_keys **keys, const void *key, size_t key_len, const void *config,
+                    size_t config_len, int retry);
+int ns_ech_keys_generate(ns_ech_keys **keys, const char *public_name, int config_id);
+size_t ns_ech_keys_count(const ns_ech_keys *k);
+const uint8_t *ns_ech_keys_published(const ns_ech_keys *k, size_t *len);
+int ns_ech_server_install(SSL_CTX *ctx, const ns_ech_keys *k);
+int ns_ech_check_config_list(const void *data, size_t len);
+/* Client: offers ECH (or GREASE) on ssl as c says; peer names it in messages. */
+int ns_ech_client_start(SSL *ssl, const ns_tls_config *c, const char *peer);
+/* After SSL_R_ECH_REJECTED: keeps the retry configs and describes it in msg. */
+int ns_ech_rejected(ns_socket *s, char *msg, size_t len);
 
 /* ---- options.c ---- */
 struct ns_options {
@@ -100,15 +172,32 @@ struct ns_options {
     /* TLS */
     int handshake;
     int client_certificate_required;
+    int ignore_unexpected_eof;
     EVP_PKEY *private_key;
     ns_certlist certificates;
     ns_certlist trusted;
     ns_verifier *verifier;
     ns_strlist sni, alpn;
+    ns_password_callback password_fn; /* not owned: see the header */
+    void *password_userdata;
+    ns_key_log *key_log;
+    ns_ech_keys *ech_keys;    /* server */
+    uint8_t *ech_config_list; /* client */
+    size_t ech_config_list_len;
+    int ech_grease;
+    /* Threads: the setters and ns_options_snapshot hold `lock`. */
+    pthread_mutex_t lock;
+    ns_tls_config *compiled[2]; /* client, server side: built on first use */
 };
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
 const ns_options *ns_options_for(const ns_options *o, ns_options_kind kind, ns_options **owned);
+/* What a constructor opens one socket from, taken atomically: o's scalar
+ * fields copied into *values (its lists left empty: never free it), and for
+ * tls the compiled configuration of that side (a new reference in
+ * *compiled, built and cached on first use). */
+int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_options *values,
+                        ns_tls_config **compiled);
 
 /* ---- socket.c ---- */
 enum ns_role { NS_ROLE_CLIENT, NS_ROLE_SERVER, NS_ROLE_ACCEPTED };
@@ -125,13 +214,17 @@ struct ns_socket {
     char *node, *service;
     char peer_label[80]; /* "node:service" or "ip:port", for messages */
     /* TLS (ssl NULL on plain sockets) */
+    ns_tls_config *tls_config; /* own reference: what the socket was made with */
     SSL_CTX *ctx;        /* own reference */
     SSL *ssl;
     int handshake_done;
     int handshake_on_accept; /* servers: accept() handshakes */
+    int ignore_unexpected_eof; /* recv: a close without close_notify ends the stream */
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
-    ns_alpn_names *server_alpn; /* servers and accepted sockets: own reference */
+    ns_key_log *key_log;     /* own reference, or NULL */
+    uint8_t *ech_retry;      /* client: retry configs of a rejected ECH */
+    size_t ech_retry_len;
     int verifier_rejected;   /* the verifier said no during this handshake */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */
@@ -176,10 +269,17 @@ int ns_open_server_fd(const char *node, const char *service, const ns_options *o
 BIO *ns_bio_new_fd(int fd);
 /* Bytes read ahead from the fd and not yet handed to BoringSSL. */
 size_t ns_bio_pending(BIO *b);
+/* 1 if the last read from the fd found nothing: the bytes buffered (here
+ * or in BoringSSL) are then short of a record, and only the fd can help. */
+int ns_bio_starved(BIO *b);
 
 /* ---- tls_context.c / tls.c ---- */
-int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node);
-int ns_tls_server_context(ns_socket *server, const ns_options *o);
+/* The context BoringSSL is given for one side of o: versions, identity,
+ * trust, verification and ALPN. */
+SSL_CTX *ns_tls_context_new(const ns_options *o, int server_side);
+/* Sockets take their own references to c. */
+int ns_tls_client_start(ns_socket *s, ns_tls_config *c, const char *node);
+void ns_tls_server_start(ns_socket *server, ns_tls_config *c);
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn);
 /* Runs the handshake until done, the deadline (budget_us names it in the
  * message; a miss is timeout_status), or, if nonblocking, a need to wait. */
@@ -189,6 +289,11 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonb
  * non-blocking); NS_OK at once when done.  I/O calls it first, so handshake
  * = 0 followed straight by send/recv works. */
 int ns_tls_resume_handshake(ns_socket *s);
+/* 1 if a recv (or the handshake) on s can make progress without the fd
+ * becoming readable: decrypted bytes are buffered, or undecrypted ones that
+ * were not already found short of a whole record.  A partial record alone
+ * is not readable (it needs the rest from the fd).  0 for plain sockets. */
+int ns_tls_readable_now(const ns_socket *s);
 ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait);
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
 int ns_tls_shutdown_write(ns_socket *s);

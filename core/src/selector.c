@@ -1,6 +1,9 @@
-/* The selector: one-shot readability watches with per-socket timeouts, on
- * epoll, with timeouts in a binary min-heap so a wait costs O(ready + log n),
- * not O(registered). */
+/* The selector: one-shot readability watches (ns_selector_add) and
+ * persistent read/write watches with selector-owned data
+ * (ns_selector_watch), with per-socket timeouts, on epoll, with timeouts in
+ * a binary min-heap so a wait costs O(ready + log n), not O(registered).
+ * TLS sockets that can be read without the fd (bytes already buffered,
+ * tls.c decides) sit on a short ready list, rechecked at each wait. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +20,23 @@
 typedef struct {
     ns_socket *socket; /* NULL = free slot */
     void *data;
+    ns_release_function release; /* owned data (watch), else NULL */
+    int interest;      /* NS_WANT_* bits */
+    int persistent;    /* watch: stays after its events */
+    int on_ready;      /* in the ready list */
+    int64_t timeout;   /* watch: the idle timeout each event restarts */
     int64_t deadline;  /* -1 = none */
     size_t heap_pos;   /* NO_HEAP when not in the heap */
     size_t next_free;
+    uint64_t event_gen; /* the wait that last reported it, at event_pos */
+    size_t event_pos;
 } slot;
 
 typedef struct {
     ns_socket *socket;
     void *data;
     int timed_out;
+    int ready;         /* NS_WANT_* bits */
 } event;
 
 struct ns_selector {
@@ -34,10 +45,11 @@ struct ns_selector {
     size_t nslots, count, free_head;
     size_t *heap; /* slot indices ordered by deadline */
     size_t heap_len;
-    size_t *ready; /* slots readable at once (TLS bytes already buffered) */
+    size_t *ready; /* slots that may be readable without the fd (TLS) */
     size_t ready_len;
     event *events;
     size_t nevents, events_cap;
+    uint64_t gen;  /* counts waits */
 };
 
 /* ---- the deadline heap ---- */
@@ -88,6 +100,19 @@ static void heap_remove(ns_selector *sel, size_t idx)
     heap_fix(sel, pos);
 }
 
+/* Puts slot idx in the heap at `deadline`, or takes it out (-1). */
+static void heap_set(ns_selector *sel, size_t idx, int64_t deadline)
+{
+    slot *sl = &sel->slots[idx];
+    heap_remove(sel, idx);
+    sl->deadline = deadline;
+    if (deadline < 0)
+        return;
+    sl->heap_pos = sel->heap_len;
+    sel->heap[sel->heap_len++] = idx;
+    heap_fix(sel, sl->heap_pos);
+}
+
 /* ---- slots ---- */
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -130,25 +155,46 @@ static int reserve_slot(ns_selector *sel, size_t *idx)
     return reserve_slot(sel, idx);
 }
 
+static void ready_push(ns_selector *sel, size_t idx)
+{
+    if (!sel->slots[idx].on_ready) {
+        sel->slots[idx].on_ready = 1;
+        sel->ready[sel->ready_len++] = idx;
+    }
+}
+
+/* Takes ready[i] off the list (the last entry moves into its place). */
+static void ready_cut(ns_selector *sel, size_t i)
+{
+    sel->slots[sel->ready[i]].on_ready = 0;
+    sel->ready[i] = sel->ready[--sel->ready_len];
+}
+
+static void ready_remove(ns_selector *sel, size_t idx)
+{
+    for (size_t i = 0; sel->slots[idx].on_ready && i < sel->ready_len; i++)
+        if (sel->ready[i] == idx)
+            ready_cut(sel, i);
+}
+
+/* Takes slot idx's socket out of the selector, then releases owned data
+ * (last, as a release function may do anything but free that socket). */
 static void release_slot(ns_selector *sel, size_t idx)
 {
     slot *sl = &sel->slots[idx];
     ns_socket *s = sl->socket;
+    ns_release_function release = sl->release;
+    void *data = sl->data;
     heap_remove(sel, idx);
-    for (size_t i = 0; i < sel->ready_len; i++) {
-        if (sel->ready[i] == idx) {
-            sel->ready[i] = sel->ready[--sel->ready_len];
-            break;
-        }
-    }
+    ready_remove(sel, idx);
     if (s->fd >= 0)
         epoll_ctl(sel->epfd, EPOLL_CTL_DEL, s->fd, NULL);
     s->selector = NULL;
-    sl->socket = NULL;
-    sl->data = NULL;
-    sl->next_free = sel->free_head;
+    *sl = (slot){.heap_pos = NO_HEAP, .next_free = sel->free_head};
     sel->free_head = idx;
     sel->count--;
+    if (release)
+        release(data);
 }
 
 /* ---- public ---- */
@@ -183,7 +229,7 @@ void ns_selector_free(ns_selector *sel)
         return;
     for (size_t i = 0; i < sel->nslots; i++)
         if (sel->slots[i].socket)
-            sel->slots[i].socket->selector = NULL;
+            release_slot(sel, i);
     close(sel->epfd);
     close(sel->wakefd);
     free(sel->slots);
@@ -193,49 +239,78 @@ void ns_selector_free(ns_selector *sel)
     free(sel);
 }
 
-static int has_buffered_tls(const ns_socket *s)
+static uint32_t epoll_events_of(int interest)
 {
-    return s->ssl != NULL && (SSL_pending(s->ssl) > 0 || SSL_has_pending(s->ssl) ||
-                              ns_bio_pending(SSL_get_rbio(s->ssl)) > 0);
+    return (interest & NS_WANT_READ ? EPOLLIN | EPOLLRDHUP : 0) |
+           (interest & NS_WANT_WRITE ? EPOLLOUT : 0);
+}
+
+/* Watches s in sel (a new slot, or its slot updated in place); on failure
+ * owned data is released, as ns_selector_watch promises. */
+static int place(ns_selector *sel, ns_socket *s, int interest, int64_t timeout_us, void *data,
+                 ns_release_function release, int persistent, const char *what)
+{
+    int rc = sel == NULL ? ns_fail(NS_ERR_INVALID, 0, "%s: NULL selector", what)
+                         : ns_check_open(s, what);
+    if (rc == NS_OK && s->selector != NULL && s->selector != sel)
+        rc = ns_fail_io(s, NS_ERR_INVALID, 0, what, "already in another selector");
+    if (rc == NS_OK && (interest == 0 || (interest & ~(NS_WANT_READ | NS_WANT_WRITE))))
+        rc = ns_fail_io(s, NS_ERR_INVALID, 0, what,
+                        "interest must be NS_WANT_READ, NS_WANT_WRITE or both");
+    size_t idx = s && s->selector == sel ? s->selector_slot : NO_HEAP;
+    if (rc == NS_OK && idx == NO_HEAP)
+        rc = reserve_slot(sel, &idx);
+    if (rc == NS_OK) {
+        int op = s->selector == sel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        struct epoll_event ev = {.events = epoll_events_of(interest), .data.u64 = idx};
+        if (epoll_ctl(sel->epfd, op, s->fd, &ev) != 0) {
+            int err = errno;
+            if (op == EPOLL_CTL_ADD) {
+                sel->slots[idx].next_free = sel->free_head;
+                sel->free_head = idx;
+            }
+            rc = ns_fail(err == ENOMEM || err == ENOSPC ? NS_ERR_NOMEM : NS_ERR_INVALID, err,
+                         "%s %s: %s", what, s->peer_label, strerror(err));
+        }
+    }
+    if (rc != NS_OK) {
+        if (release)
+            release(data);
+        return rc;
+    }
+    slot *sl = &sel->slots[idx];
+    ns_release_function old_release = sl->socket && sl->data != data ? sl->release : NULL;
+    void *old_data = sl->data;
+    if (sl->socket == NULL) {
+        sl->socket = s;
+        s->selector = sel;
+        s->selector_slot = idx;
+        sel->count++;
+    }
+    sl->data = data;
+    sl->release = release;
+    sl->interest = interest;
+    sl->persistent = persistent;
+    sl->timeout = timeout_us;
+    heap_set(sel, idx, ns_deadline_after(timeout_us));
+    if ((interest & NS_WANT_READ) && ns_tls_readable_now(s))
+        ready_push(sel, idx);
+    else
+        ready_remove(sel, idx);
+    if (old_release)
+        old_release(old_data);
+    return NS_OK;
 }
 
 int ns_selector_add(ns_selector *sel, ns_socket *s, int64_t timeout_us, void *data)
 {
-    NS_CHECK_HANDLE(sel, "selector add");
-    int rc = ns_check_open(s, "selector add of");
-    if (rc != NS_OK)
-        return rc;
-    if (s->selector == sel) /* re-adding replaces timeout and data */
-        release_slot(sel, s->selector_slot);
-    else if (s->selector != NULL)
-        return ns_fail_io(s, NS_ERR_INVALID, 0, "selector add of", "already in another selector");
-    size_t idx;
-    if ((rc = reserve_slot(sel, &idx)) != NS_OK)
-        return rc;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = idx};
-    if (epoll_ctl(sel->epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
-        int err = errno;
-        sel->slots[idx].next_free = sel->free_head;
-        sel->free_head = idx;
-        return ns_fail(err == ENOMEM || err == ENOSPC ? NS_ERR_NOMEM : NS_ERR_INVALID, err,
-                       "selector add of %s: %s", s->peer_label, strerror(err));
-    }
-    slot *sl = &sel->slots[idx];
-    sl->socket = s;
-    sl->data = data;
-    sl->deadline = ns_deadline_after(timeout_us);
-    sl->heap_pos = NO_HEAP;
-    s->selector = sel;
-    s->selector_slot = idx;
-    sel->count++;
-    if (sl->deadline >= 0) {
-        sl->heap_pos = sel->heap_len;
-        sel->heap[sel->heap_len++] = idx;
-        heap_fix(sel, sl->heap_pos);
-    }
-    if (has_buffered_tls(s))
-        sel->ready[sel->ready_len++] = idx;
-    return NS_OK;
+    return place(sel, s, NS_WANT_READ, timeout_us, data, NULL, 0, "selector add of");
+}
+
+int ns_selector_watch(ns_selector *sel, ns_socket *s, int interest, int64_t timeout_us,
+                      void *data, ns_release_function release)
+{
+    return place(sel, s, interest, timeout_us, data, release, 1, "selector watch of");
 }
 
 int ns_selector_remove(ns_selector *sel, ns_socket *s)
@@ -248,22 +323,56 @@ int ns_selector_remove(ns_selector *sel, ns_socket *s)
     return NS_OK;
 }
 
+void *ns_selector_data(const ns_selector *sel, const ns_socket *s)
+{
+    return sel && s && s->selector == sel ? sel->slots[s->selector_slot].data : NULL;
+}
+
 void ns_selector_forget(ns_socket *s)
 {
     if (s->selector)
         release_slot(s->selector, s->selector_slot);
 }
 
-/* Records an event for slot idx and takes the socket out of the selector. */
-static int report(ns_selector *sel, size_t idx, int timed_out)
+/* Records that slot idx is ready for `ready` (or timed out): one event per
+ * socket and wait.  A one-shot watch leaves the selector; a persistent one
+ * restarts its idle timeout (none after a timeout) and, if TLS may have
+ * more buffered, is rechecked at the next wait. */
+static int report(ns_selector *sel, size_t idx, int ready, int timed_out)
 {
+    slot *sl = &sel->slots[idx];
+    if (sl->event_gen == sel->gen) { /* already reported in this wait */
+        sel->events[sl->event_pos].ready |= ready;
+        if (timed_out)
+            heap_set(sel, idx, -1);
+        return NS_OK;
+    }
     if (grow((void **)&sel->events, &sel->events_cap, sel->nevents + 1, sizeof *sel->events) !=
         NS_OK)
         return NS_ERR_NOMEM;
-    slot *sl = &sel->slots[idx];
-    sel->events[sel->nevents++] = (event){sl->socket, sl->data, timed_out};
-    release_slot(sel, idx);
+    sel->events[sel->nevents] = (event){sl->socket, sl->data, timed_out, ready};
+    if (!sl->persistent) {
+        sel->nevents++;
+        release_slot(sel, idx);
+        return NS_OK;
+    }
+    sl->event_gen = sel->gen;
+    sl->event_pos = sel->nevents++;
+    heap_set(sel, idx, timed_out ? -1 : ns_deadline_after(sl->timeout));
+    if ((ready & NS_WANT_READ) && sl->socket->ssl)
+        ready_push(sel, idx);
     return NS_OK;
+}
+
+/* The NS_WANT_* bits an epoll event means for a slot's interest. */
+static int ready_of(uint32_t events, int interest)
+{
+    int ready = 0;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        ready |= NS_WANT_READ;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        ready |= NS_WANT_WRITE;
+    return ready & interest;
 }
 
 static int64_t wait_budget(const ns_selector *sel, int64_t deadline)
@@ -277,14 +386,29 @@ static int64_t wait_budget(const ns_selector *sel, int64_t deadline)
     return until;
 }
 
+/* Reports the ready list's sockets that can still be read without the fd
+ * and drops the others (a partial TLS record waits for the fd).  Walks
+ * backwards: a cut moves an entry already seen into place. */
+static int report_buffered(ns_selector *sel)
+{
+    int rc = NS_OK;
+    for (size_t i = sel->ready_len; i-- > 0 && rc == NS_OK;) {
+        size_t idx = sel->ready[i];
+        if (ns_tls_readable_now(sel->slots[idx].socket))
+            rc = report(sel, idx, NS_WANT_READ, 0);
+        else
+            ready_cut(sel, i);
+    }
+    return rc;
+}
+
 int ns_selector_wait(ns_selector *sel, int64_t timeout_us)
 {
     NS_CHECK_HANDLE(sel, "selector wait");
     sel->nevents = 0;
+    sel->gen++;
     int64_t deadline = ns_deadline_after(timeout_us);
-    int rc = NS_OK;
-    while (sel->ready_len > 0 && rc == NS_OK)
-        rc = report(sel, sel->ready[0], 0);
+    int rc = report_buffered(sel);
     for (;;) {
         struct epoll_event evs[EPOLL_BATCH];
         int ms = sel->nevents > 0 ? 0 : ns_poll_ms_left(wait_budget(sel, deadline));
@@ -300,12 +424,14 @@ int ns_selector_wait(ns_selector *sel, int64_t timeout_us)
                 }
                 woken = 1;
             } else if (token < sel->nslots && sel->slots[token].socket) {
-                rc = report(sel, (size_t)token, 0);
+                int ready = ready_of(evs[i].events, sel->slots[token].interest);
+                if (ready)
+                    rc = report(sel, (size_t)token, ready, 0);
             }
         }
         int64_t now = ns_now_us();
         while (rc == NS_OK && sel->heap_len > 0 && sel->slots[sel->heap[0]].deadline <= now)
-            rc = report(sel, sel->heap[0], 1);
+            rc = report(sel, sel->heap[0], 0, 1);
         if (rc != NS_OK)
             return rc;
         if (sel->nevents > 0 || woken || (deadline >= 0 && now >= deadline))
@@ -334,6 +460,12 @@ int ns_selector_event_timed_out(const ns_selector *sel, int i)
 {
     const event *e = event_at(sel, i);
     return e ? e->timed_out : 0;
+}
+
+int ns_selector_event_ready(const ns_selector *sel, int i)
+{
+    const event *e = event_at(sel, i);
+    return e ? e->ready : 0;
 }
 
 int ns_selector_interrupt(ns_selector *sel)

@@ -152,35 +152,43 @@ static ns_socket *wrap_fd(int fd, enum ns_role role, const char *node, const cha
 }
 
 /* The common end of every constructor: options applied on success, the
- * half-made socket freed on failure, owned options freed either way. */
-static ns_socket *finish_open(ns_socket *s, const ns_options *opts, ns_options *owned, int ok)
+ * half-made socket freed on failure, owned options and the configuration
+ * reference freed either way. */
+static ns_socket *finish_open(ns_socket *s, const ns_options *values, ns_options *owned,
+                              ns_tls_config *c, int ok)
 {
-    if (!ok || ns_socket_apply_options(s, opts) != NS_OK) {
+    if (!ok || ns_socket_apply_options(s, values) != NS_OK) {
         ns_socket_free(s);
         s = NULL;
     }
     ns_options_free(owned);
+    ns_tls_config_unref(c);
     return s;
 }
 
 static ns_socket *make_client(const char *node, const char *service, const ns_options *o,
                               int tls)
 {
-    ns_options *owned = NULL;
+    ns_options *owned = NULL, values;
+    ns_tls_config *c = NULL;
     ns_socket *s = NULL;
     int fd = -1;
     const ns_options *opts = ns_options_for(o, tls ? NS_TLS_SOCKET_OPTIONS : NS_SOCKET_OPTIONS,
                                             &owned);
     if (opts == NULL)
         return NULL;
-    int64_t deadline = ns_deadline_after(opts->connection_timeout);
-    int ok = ns_open_client_fd(node, service, opts, deadline, &fd) == NS_OK &&
-             (s = wrap_fd(fd, NS_ROLE_CLIENT, node, service)) != NULL;
+    /* From here on only the snapshot: another thread may change o. */
+    int ok = ns_options_snapshot(opts, tls, 0, &values, &c) == NS_OK;
+    int64_t deadline = ns_deadline_after(values.connection_timeout);
+    ok = ok && ns_open_client_fd(node, service, &values, deadline, &fd) == NS_OK &&
+         (s = wrap_fd(fd, NS_ROLE_CLIENT, node, service)) != NULL;
     if (ok && tls)
-        ok = ns_tls_client_start(s, opts, node) == NS_OK &&
-             (!opts->handshake || ns_tls_handshake(s, deadline, opts->connection_timeout, 0,
-                                                   NS_ERR_CONNECT_TIMEOUT) == NS_OK);
-    return finish_open(s, opts, owned, ok);
+        s->ignore_unexpected_eof = values.ignore_unexpected_eof != 0;
+    if (ok && tls)
+        ok = ns_tls_client_start(s, c, node) == NS_OK &&
+             (!values.handshake || ns_tls_handshake(s, deadline, values.connection_timeout, 0,
+                                                    NS_ERR_CONNECT_TIMEOUT) == NS_OK);
+    return finish_open(s, &values, owned, c, ok);
 }
 
 ns_socket *ns_make_client_socket(const char *node, const char *service, const ns_options *o)
@@ -205,24 +213,25 @@ ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *
 static ns_socket *make_server(const char *node, const char *service, const ns_options *o,
                               int tls)
 {
-    ns_options *owned = NULL;
+    ns_options *owned = NULL, values;
+    ns_tls_config *c = NULL;
     ns_socket *s = NULL;
     int fd = -1;
     const ns_options *opts =
         ns_options_for(o, tls ? NS_SERVER_TLS_SOCKET_OPTIONS : NS_SOCKET_OPTIONS, &owned);
     if (opts == NULL)
         return NULL;
-    int ok = 1;
-    if (tls && (opts->certificates.count == 0 || opts->private_key == NULL))
-        ok = ns_fail(NS_ERR_INVALID, 0,
-                     "TLS server on %s:%s: certificates and a private key are required",
-                     node ? node : "*", service ? service : "?") == NS_OK;
-    ok = ok && ns_open_server_fd(node, service, opts, &fd) == NS_OK &&
+    int ok = ns_options_snapshot(opts, tls, 1, &values, &c) == NS_OK;
+    ok = ok && ns_open_server_fd(node, service, &values, &fd) == NS_OK &&
          (s = wrap_fd(fd, NS_ROLE_SERVER, NULL, service)) != NULL;
-    ok = ok && (!tls || ns_tls_server_context(s, opts) == NS_OK);
+    if (ok && tls) {
+        ns_tls_server_start(s, c);
+        s->handshake_on_accept = values.handshake;
+        s->ignore_unexpected_eof = values.ignore_unexpected_eof != 0;
+    }
     if (ok) /* messages name the address actually bound, e.g. 127.0.0.1:41234 */
         ns_socket_label_local(s);
-    return finish_open(s, opts, owned, ok);
+    return finish_open(s, &values, owned, c, ok);
 }
 
 ns_socket *ns_make_server_socket(const char *node, const char *service, const ns_options *o)

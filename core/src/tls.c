@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -52,7 +53,9 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
         ERR_clear_error();
         if (ret == 0 || saved_errno == 0)
             return ns_fail_io(s, NS_ERR_CLOSED, 0, what,
-                              "the peer closed the connection without close_notify");
+                              "the peer closed the connection without close_notify (what was "
+                              "received may be truncated; the option ignore-unexpected-eof? "
+                              "accepts this as the end of the stream)");
         return ns_fail_io(s, ns_status_from_errno(saved_errno), saved_errno, what,
                           strerror(saved_errno));
     case SSL_ERROR_SSL: {
@@ -67,6 +70,10 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
             ERR_clear_error();
             return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, what,
                               "the client sent no certificate, but one is required");
+        }
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_ECH_REJECTED) {
+            ERR_clear_error();
+            return ns_fail_io(s, ns_ech_rejected(s, msg, sizeof msg), 0, what, msg);
         }
         int oom = describe_ssl_error(msg, sizeof msg);
         return ns_fail_io(s, oom ? NS_ERR_NOMEM : NS_ERR_TLS, oom ? ENOMEM : 0, what, msg);
@@ -186,6 +193,16 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
     }
 }
 
+int ns_tls_readable_now(const ns_socket *s)
+{
+    if (s->ssl == NULL || s->fd < 0)
+        return 0;
+    if (SSL_pending(s->ssl) > 0)
+        return 1;
+    BIO *rbio = SSL_get_rbio(s->ssl);
+    return !ns_bio_starved(rbio) && (SSL_has_pending(s->ssl) || ns_bio_pending(rbio) > 0);
+}
+
 /*
  * A TLS descriptor stays O_NONBLOCK, so a blocking recv that must wait
  * costs recv (EAGAIN) + poll + recv.  Right after a send (request/response)
@@ -210,8 +227,7 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     /* As for plain sockets (socket.c, recv_once): after a send, poll
      * before reading unless bytes are already buffered. */
-    if (should_wait_first(s) && !SSL_has_pending(s->ssl) &&
-        ns_bio_pending(SSL_get_rbio(s->ssl)) == 0) {
+    if (should_wait_first(s) && !ns_tls_readable_now(s)) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -221,8 +237,15 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         int n = (flags & MSG_PEEK) ? SSL_peek(s->ssl, buf, chunk) : SSL_read(s->ssl, buf, chunk);
         if (n > 0)
             return n;
-        if (SSL_get_error(s->ssl, n) == SSL_ERROR_ZERO_RETURN)
+        int saved_errno = errno;
+        int err = SSL_get_error(s->ssl, n);
+        if (err == SSL_ERROR_ZERO_RETURN)
             return 0; /* close_notify: orderly end of stream */
+        if (err == SSL_ERROR_SYSCALL && s->ignore_unexpected_eof && (n == 0 || saved_errno == 0)) {
+            ERR_clear_error();
+            return 0; /* no close_notify, accepted as the end (opt-in) */
+        }
+        errno = saved_errno;
         short events = 0;
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
@@ -261,12 +284,16 @@ void ns_tls_free(ns_socket *s)
     SSL_free(s->ssl);
     SSL_CTX_free(s->ctx);
     ns_verifier_unref(s->verifier);
-    ns_alpn_names_unref(s->server_alpn);
+    ns_tls_config_unref(s->tls_config);
+    ns_key_log_unref(s->key_log);
+    free(s->ech_retry);
     OPENSSL_free(s->peer_der);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
-    s->server_alpn = NULL;
+    s->tls_config = NULL;
+    s->key_log = NULL;
+    s->ech_retry = NULL;
     s->peer_der = NULL;
 }
 

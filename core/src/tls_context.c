@@ -31,23 +31,13 @@ static int alpn_wire(const ns_strlist *names, uint8_t **out, size_t *out_len)
     return NS_OK;
 }
 
-/* The server's ALPN names live beside the context, not in its ex_data:
- * BoringSSL leaks ex_data when an allocation fails inside SSL_CTX_free. */
-void ns_alpn_names_unref(ns_alpn_names *n)
-{
-    if (n == NULL || __atomic_sub_fetch(&n->refs, 1, __ATOMIC_ACQ_REL) != 0)
-        return;
-    ns_strlist_clear(&n->names);
-    free(n);
-}
-
 /* Server: the first of our names (our preference) that the client offers. */
 static int select_alpn(SSL *ssl, const uint8_t **out, uint8_t *out_len, const uint8_t *in,
                        unsigned in_len, void *arg)
 {
     const ns_socket *s = SSL_get_app_data(ssl);
-    const ns_strlist *ours = s && s->server_alpn ? &s->server_alpn->names : NULL;
-    if (ours == NULL)
+    const ns_strlist *ours = s && s->tls_config ? &s->tls_config->alpn : NULL;
+    if (ours == NULL || ours->count == 0)
         return SSL_TLSEXT_ERR_NOACK;
     for (size_t i = 0; i < ours->count; i++) {
         size_t n = strlen(ours->items[i]);
@@ -120,6 +110,11 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     } else if (o->client_certificate_required || o->trusted.count > 0 || o->verifier) {
         ns_verify_install(ctx, 1, o->client_certificate_required);
     }
+    if (o->alpn.count > 0 && server_side)
+        SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    ns_key_log_install(ctx, o->key_log);
+    if (server_side && (rc = ns_ech_server_install(ctx, o->ech_keys)) != NS_OK)
+        return rc;
     if (o->alpn.count > 0 && !server_side) {
         uint8_t *wire = NULL;
         size_t len = 0;
@@ -134,8 +129,7 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     return NS_OK;
 }
 
-/* A new context configured from o. */
-static SSL_CTX *context_new(const ns_options *o, int server_side)
+SSL_CTX *ns_tls_context_new(const ns_options *o, int server_side)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_method());
     if (ctx == NULL) {
@@ -166,17 +160,21 @@ static int ssl_attach(ns_socket *s)
     return NS_OK;
 }
 
-int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node)
+int ns_tls_client_start(ns_socket *s, ns_tls_config *c, const char *node)
 {
-    if ((s->ctx = context_new(o, 0)) == NULL)
-        return ns_last_status();
-    s->verifier = ns_verifier_ref(o->verifier);
+    s->tls_config = ns_tls_config_ref(c);
+    SSL_CTX_up_ref(c->ctx);
+    s->ctx = c->ctx;
+    s->verifier = ns_verifier_ref(c->verifier);
+    s->key_log = ns_key_log_ref(c->key_log);
     int rc = ssl_attach(s);
     if (rc != NS_OK)
         return rc;
     SSL_set_connect_state(s->ssl);
+    if ((rc = ns_ech_client_start(s->ssl, c, s->peer_label)) != NS_OK)
+        return rc;
     /* The name to check and to send: the first sni*, else node. */
-    const char *name = o->sni.count > 0 ? o->sni.items[0] : node;
+    const char *name = c->sni ? c->sni : node;
     if ((rc = ns_verify_set_host(s->ssl, name)) != NS_OK)
         return rc;
     if (ns_verify_wants_sni(name) && !SSL_set_tlsext_host_name(s->ssl, name))
@@ -185,34 +183,19 @@ int ns_tls_client_start(ns_socket *s, const ns_options *o, const char *node)
     return NS_OK;
 }
 
-int ns_tls_server_context(ns_socket *server, const ns_options *o)
+void ns_tls_server_start(ns_socket *server, ns_tls_config *c)
 {
-    if ((server->ctx = context_new(o, 1)) == NULL)
-        return ns_last_status();
-    server->verifier = ns_verifier_ref(o->verifier);
-    server->handshake_on_accept = o->handshake;
-    if (o->alpn.count == 0)
-        return NS_OK;
-    ns_alpn_names *names = calloc(1, sizeof *names);
-    if (names == NULL || ns_strlist_copy(&names->names, &o->alpn) != NS_OK) {
-        free(names);
-        return ns_fail(NS_ERR_NOMEM, ENOMEM, "TLS server: out of memory for ALPN");
-    }
-    names->refs = 1;
-    server->server_alpn = names;
-    SSL_CTX_set_alpn_select_cb(server->ctx, select_alpn, NULL);
-    return NS_OK;
+    server->tls_config = ns_tls_config_ref(c);
+    SSL_CTX_up_ref(c->ctx);
+    server->ctx = c->ctx;
+    server->verifier = ns_verifier_ref(c->verifier);
+    server->key_log = ns_key_log_ref(c->key_log);
 }
 
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
 {
-    SSL_CTX_up_ref(server->ctx);
-    conn->ctx = server->ctx;
-    conn->verifier = ns_verifier_ref(server->verifier);
-    if (server->server_alpn) {
-        __atomic_add_fetch(&server->server_alpn->refs, 1, __ATOMIC_RELAXED);
-        conn->server_alpn = server->server_alpn;
-    }
+    ns_tls_server_start(conn, server->tls_config);
+    conn->ignore_unexpected_eof = server->ignore_unexpected_eof;
     int rc = ssl_attach(conn);
     if (rc == NS_OK)
         SSL_set_accept_state(conn->ssl);

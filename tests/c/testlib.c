@@ -77,6 +77,16 @@ void echo_line(ns_socket *conn)
         ns_socket_send_all(conn, buf, (size_t)n, 0);
 }
 
+void *accept_and_echo(void *server)
+{
+    ns_socket *conn = ns_socket_accept(server);
+    if (conn) {
+        echo_line(conn);
+        ns_socket_free(conn);
+    }
+    return NULL;
+}
+
 void wait_for_close(ns_socket *conn)
 {
     char buf[256];

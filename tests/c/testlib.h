@@ -72,6 +72,8 @@ int64_t now_us(void);
 /* Server behaviours: echo one read back; read until the peer is done. */
 void echo_line(ns_socket *conn);
 void wait_for_close(ns_socket *conn);
+/* A thread body: accepts one connection on server and echoes one read. */
+void *accept_and_echo(void *server);
 /* An upper time bound, stretched by NS_TEST_TIME_SCALE (e.g. 20 under
  * valgrind) so that slow instrumented runs test behaviour, not speed. */
 int64_t ns_test_slack(int64_t us);

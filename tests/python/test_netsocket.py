@@ -144,15 +144,20 @@ def test_read_timeout_and_non_blocking_recv(plain_server):
 
     c.set_non_blocking(True)
     assert c.is_non_blocking()
-    assert c.recv(10) is None
+    with pytest.raises(netsocket.WouldBlockError) as e:
+        c.recv(10)
+    assert isinstance(e.value, BlockingIOError) and e.value.wants == netsocket.NS_WANT_READ
     buf = bytearray(4)
-    assert c.recv_into(buf) is None
+    with pytest.raises(netsocket.WouldBlockError):
+        c.recv_into(buf)
     conn.send_all(b"hi")
+    got = None
     for _ in range(200):
-        got = c.recv(10)
-        if got is not None:
+        try:
+            got = c.recv(10)
             break
-        time.sleep(0.005)
+        except netsocket.WouldBlockError:
+            time.sleep(0.005)
     assert got == b"hi"
     c.set_read_timeout(-1)
     assert c.read_timeout == -1

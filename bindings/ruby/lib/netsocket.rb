@@ -81,14 +81,52 @@ module Netsocket
     alias to_i fileno
 
     def inspect
-      "#<Netsocket::Socket#{tls? ? " tls" : ""} #{closed? ? "closed" : "fd=#{fileno}"}>"
+      "#<Netsocket::Socket #{describe}>"
+    end
+
+    # An IO on the socket's descriptor (never closing it), so IO.select and
+    # IO#wait_readable take sockets.  A TLS socket may hold decrypted bytes
+    # already read from the descriptor: check #pending before waiting.
+    def to_io
+      raise IOError, "closed netsocket" if closed?
+
+      @io = nil if @io && @io.fileno != fileno
+      @io ||= IO.for_fd(fileno, autoclose: false)
+    end
+  end
+
+  class Options
+    def inspect
+      "#<Netsocket::Options #{describe}>"
+    end
+  end
+
+  class SelectorCore
+    def inspect
+      "#<#{self.class.name} #{describe}>"
     end
   end
   BlockForm.wrap(Socket, %i[accept])
 
-  class WouldBlockError
-    include IO::WaitReadable
+  # With `exception: false`, a call that would block returns
+  # :wait_readable / :wait_writable instead of raising WaitReadableError /
+  # WaitWritableError (as IO#read_nonblock and friends do).
+  module NonBlockingForms
+    %i[recv send accept handshake].each do |name|
+      define_method(name) do |*args, exception: true, &blk|
+        super(*args, &blk)
+      rescue WaitReadableError
+        raise if exception
+
+        :wait_readable
+      rescue WaitWritableError
+        raise if exception
+
+        :wait_writable
+      end
+    end
   end
+  Socket.prepend(NonBlockingForms)
 
   # Watches sockets once each; #wait returns [socket, data, timed_out]
   # events (and yields each to a block).

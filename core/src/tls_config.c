@@ -1,0 +1,63 @@
+/* What an options object compiles to: the BoringSSL context and what the
+ * sockets made from it need besides, built once and shared. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
+{
+    if (server_side && (o->certificates.count == 0 || o->private_key == NULL)) {
+        ns_fail(NS_ERR_INVALID, 0, "TLS server: certificates and a private key are required");
+        return NULL;
+    }
+    ns_tls_config *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        ns_fail(NS_ERR_NOMEM, ENOMEM, "TLS: out of memory for the configuration");
+        return NULL;
+    }
+    c->refs = 1;
+    c->server_side = server_side;
+    c->verifier = ns_verifier_ref(o->verifier);
+    c->key_log = ns_key_log_ref(o->key_log);
+    if ((c->ctx = ns_tls_context_new(o, server_side)) == NULL)
+        goto fail;
+    if (!server_side && o->sni.count > 0 && (c->sni = strdup(o->sni.items[0])) == NULL)
+        goto nomem;
+    if (!server_side && o->ech_config_list_len > 0) {
+        if ((c->ech_config_list = malloc(o->ech_config_list_len)) == NULL)
+            goto nomem;
+        memcpy(c->ech_config_list, o->ech_config_list, o->ech_config_list_len);
+        c->ech_config_list_len = o->ech_config_list_len;
+    }
+    c->ech_grease = o->ech_grease;
+    if (server_side && ns_strlist_copy(&c->alpn, &o->alpn) != NS_OK)
+        goto fail;
+    return c;
+nomem:
+    ns_fail(NS_ERR_NOMEM, ENOMEM, "TLS: out of memory for the configuration");
+fail:
+    ns_tls_config_unref(c);
+    return NULL;
+}
+
+ns_tls_config *ns_tls_config_ref(ns_tls_config *c)
+{
+    if (c)
+        __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+void ns_tls_config_unref(ns_tls_config *c)
+{
+    if (c == NULL || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    SSL_CTX_free(c->ctx);
+    ns_verifier_unref(c->verifier);
+    ns_key_log_unref(c->key_log);
+    free(c->sni);
+    free(c->ech_config_list);
+    ns_strlist_clear(&c->alpn);
+    free(c);
+}
