@@ -9,50 +9,30 @@ module Netsocket
   # timeout.  Sockets the program made non-blocking keep their
   # would-block convention; without a scheduler nothing changes.
   module FiberScheduling
-    READ = 1
-    WRITE = 2
-
     # Runs the block (a socket call) under +scheduler+: non-blocking, with
-    # io_wait between attempts; +what+ names the call in a timeout error.
-    def self.drive(sock, scheduler, what, timeout_us, default = READ)
+    # io_wait between attempts, in the direction the would-block error
+    # names; +what+ names the call in a timeout error.
+    def self.drive(sock, scheduler, what, timeout_us)
       deadline = timeout_us.negative? ? nil : now + timeout_us / 1e6
       sock.set_non_blocking(true)
       begin
         loop do
-          result = attempt { yield }
-          return result unless result.equal?(WOULD_BLOCK)
-
-          wait(sock, scheduler, direction(sock, default), deadline, what, timeout_us)
+          return yield
+        rescue WaitReadableError
+          wait(sock, scheduler, IO::READABLE, deadline, what, timeout_us)
+        rescue WaitWritableError
+          wait(sock, scheduler, IO::WRITABLE, deadline, what, timeout_us)
         end
       ensure
         sock.set_non_blocking(false) unless sock.closed?
       end
     end
 
-    WOULD_BLOCK = Object.new.freeze
-
-    # The call's result, or WOULD_BLOCK (raised, or recv's nil).
-    def self.attempt
-      result = yield
-      result.nil? ? WOULD_BLOCK : result
-    rescue WouldBlockError
-      WOULD_BLOCK
-    end
-
-    def self.direction(sock, default)
-      wanted = sock.respond_to?(:wants) ? sock.wants : 0
-      return WRITE if wanted & WRITE != 0
-      return READ if wanted & READ != 0
-
-      default
-    end
-
-    def self.wait(sock, scheduler, dir, deadline, what, timeout_us)
+    def self.wait(sock, scheduler, events, deadline, what, timeout_us)
       left = deadline && deadline - now
       raise timeout_error(what, timeout_us) if left && left <= 0
 
-      events = dir == WRITE ? IO::WRITABLE : IO::READABLE
-      ready = scheduler.io_wait(sock.__fiber_io, events, left)
+      ready = scheduler.io_wait(sock.to_io, events, left)
       raise timeout_error(what, timeout_us) if !ready && deadline && deadline <= now
     end
 
@@ -74,18 +54,19 @@ module Netsocket
     # Prepended to Socket: each blocking call goes through drive under a
     # scheduler, and is the plain call otherwise.
     module SocketMethods
-      def recv(size, flags = 0)
+      # Keyword forms (exception: false) keep their meaning: no scheduling.
+      def recv(*args, **kw)
         scheduler = FiberScheduling.scheduler_for(self)
-        return super unless scheduler
+        return super unless scheduler && kw.empty?
 
-        FiberScheduling.drive(self, scheduler, "recv", read_timeout) { super(size, flags) }
+        FiberScheduling.drive(self, scheduler, "recv", read_timeout) { super(*args) }
       end
 
-      def send(data, flags = 0)
+      def send(*args, **kw)
         scheduler = FiberScheduling.scheduler_for(self)
-        return super unless scheduler
+        return super unless scheduler && kw.empty?
 
-        FiberScheduling.drive(self, scheduler, "send", -1, WRITE) { super(data, flags) }
+        FiberScheduling.drive(self, scheduler, "send", -1) { super(*args) }
       end
 
       # send_all waits for room inside C: under a scheduler it is a loop of sends.
@@ -98,17 +79,16 @@ module Netsocket
         sent
       end
 
-      def handshake
+      def handshake(**kw)
         scheduler = FiberScheduling.scheduler_for(self)
-        return super unless scheduler
+        return super unless scheduler && kw.empty?
 
-        FiberScheduling.drive(self, scheduler, "TLS handshake", read_timeout) { super() || true }
-        nil
+        FiberScheduling.drive(self, scheduler, "TLS handshake", read_timeout) { super() }
       end
 
-      def accept(&blk)
+      def accept(**kw, &blk)
         scheduler = FiberScheduling.scheduler_for(self)
-        return super unless scheduler
+        return super unless scheduler && kw.empty?
 
         conn = FiberScheduling.drive(self, scheduler, "accept", read_timeout) { __accept_now }
         begin
@@ -118,21 +98,7 @@ module Netsocket
           conn.close
           raise
         end
-        return conn unless blk
-
-        begin
-          blk.call(conn)
-        ensure
-          conn.close
-        end
-      end
-
-      # One IO for the scheduler to watch the fd with (never closes it).
-      def __fiber_io
-        fd = fileno
-        @__fiber_io = nil unless @__fiber_io && @__fiber_io_fd == fd
-        @__fiber_io_fd = fd
-        @__fiber_io ||= IO.for_fd(fd, autoclose: false)
+        BlockForm.yield_and_close(conn, blk)
       end
     end
 
@@ -164,7 +130,7 @@ module Netsocket
       scheduler = Fiber.current_scheduler
       was_non_blocking = sock.non_blocking?
       sock.set_non_blocking(false)
-      drive(sock, scheduler, "TLS handshake", options.connection_timeout) { sock.__handshake_now || true }
+      drive(sock, scheduler, "TLS handshake", options.connection_timeout) { sock.__handshake_now }
       sock.set_non_blocking(was_non_blocking)
       sock
     rescue StandardError
@@ -180,14 +146,7 @@ module Netsocket
   end
 
   def self.__finish_open(sock, options, &blk)
-    FiberScheduling.finish_open(sock, options)
-    return sock unless blk
-
-    begin
-      blk.call(sock)
-    ensure
-      sock.close
-    end
+    BlockForm.yield_and_close(FiberScheduling.finish_open(sock, options), blk)
   end
 
   singleton_class.prepend(FiberScheduling::OpenMethods)
