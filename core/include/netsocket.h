@@ -79,7 +79,8 @@ enum ns_status {
     NS_ERR_CLOSED = -8,          /* socket closed, or the peer reset it */
     NS_ERR_TLS = -9,             /* TLS handshake or protocol failure */
     NS_ERR_CERTIFICATE = -10,    /* the peer's certificate was rejected */
-    NS_ERR_IO = -11              /* any other OS socket error */
+    NS_ERR_IO = -11,             /* any other OS socket error */
+    NS_ERR_WRITE_TIMEOUT = -12   /* write-timeout elapsed (1.1) */
 };
 
 /* The name of a status, e.g. "NS_ERR_READ_TIMEOUT"; "NS_ERR_UNKNOWN" for a
@@ -183,6 +184,11 @@ NS_API int64_t ns_options_get_connection_timeout(const ns_options *o);
 /* Bounds each recv, and a server's TLS handshake in accept; default -1. */
 NS_API int ns_options_set_read_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
+/* write-timeout (1.1): bounds each send that waits (a blocking send, and
+ * ns_socket_send_all on any socket, as one deadline for the whole call);
+ * a miss is NS_ERR_WRITE_TIMEOUT.  Negative = none (default -1). */
+NS_API int ns_options_set_write_timeout(ns_options *o, int64_t us);
+NS_API int64_t ns_options_get_write_timeout(const ns_options *o);
 
 /* TLS fields (TLS and server TLS kinds; NS_ERR_INVALID on plain options).
  * Every setter that fails leaves the options unchanged. */
@@ -429,15 +435,24 @@ NS_API ns_socket *ns_make_server_tls_socket(const char *node, const char *servic
 NS_API ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *service);
 
 /* Sends once from buf (read during the call only) and returns the number of
- * bytes sent, which may be short.  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
+ * bytes sent, which may be short.  A blocking send waits at most the write
+ * timeout (NS_ERR_WRITE_TIMEOUT).  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
  * no room), NS_ERR_CLOSED (closed here, or the peer is gone),
  * NS_ERR_INVALID (NULL, a listening socket), NS_ERR_TLS, NS_ERR_IO.
- * flags: MSG_* (plain sockets; TLS ignores them). */
+ * flags: MSG_* (plain sockets; TLS ignores them).
+ * TLS: a send that returned NS_ERR_WOULD_BLOCK (or NS_ERR_WRITE_TIMEOUT) has
+ * already encrypted the first bytes of buf (up to 16 KiB) into a record
+ * that is still to go out: call it again with the same bytes first (the
+ * buffer may move and may hold more after them; ns_socket_send_all with the
+ * same bytes will do).  Its result counts them.  A retry with other or fewer
+ * bytes fails with NS_ERR_INVALID and sends nothing. */
 NS_API ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags);
-/* Sends all len bytes, waiting for room even on a non-blocking socket, and
- * returns len.  Errors as ns_socket_send (never NS_ERR_WOULD_BLOCK); on an
- * error the count already sent is not reported, so treat the stream as
- * broken. */
+/* Sends all len bytes, waiting for room (and a TLS handshake still
+ * pending) even on a non-blocking socket, and returns len.  The write
+ * timeout bounds the whole call: NS_ERR_WRITE_TIMEOUT, whose message says
+ * how many bytes were sent.  Errors as ns_socket_send (never
+ * NS_ERR_WOULD_BLOCK); on an error the count already sent is not returned,
+ * so treat the stream as broken, or for TLS retry as ns_socket_send says. */
 NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags);
 /* Receives up to len bytes into buf (the caller's) and returns their number;
  * 0 = orderly end of stream.  Waits at most the read timeout
@@ -491,6 +506,10 @@ NS_API int ns_socket_set_non_blocking(ns_socket *s, int on);
 NS_API int ns_socket_is_non_blocking(const ns_socket *s);
 NS_API int ns_socket_set_read_timeout(ns_socket *s, int64_t us);
 NS_API int64_t ns_socket_get_read_timeout(const ns_socket *s);
+/* The socket's write-timeout (1.1; initially from its options).  Setter:
+ * NS_OK, or NS_ERR_INVALID for NULL.  Getter: -1 for NULL. */
+NS_API int ns_socket_set_write_timeout(ns_socket *s, int64_t us);
+NS_API int64_t ns_socket_get_write_timeout(const ns_socket *s);
 /* node/service given to a client constructor (node NULL for servers and
  * accepted sockets; service of a server is the one given).  Owned by the
  * socket: valid until it is freed.  NULL for NULL. */

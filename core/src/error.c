@@ -18,6 +18,7 @@ static const char *const status_names[] = {
     "NS_OK",           "NS_ERR_INVALID",      "NS_ERR_NOMEM",  "NS_ERR_HOST_NOT_FOUND",
     "NS_ERR_CONNECT",  "NS_ERR_CONNECT_TIMEOUT", "NS_ERR_READ_TIMEOUT", "NS_ERR_WOULD_BLOCK",
     "NS_ERR_CLOSED",   "NS_ERR_TLS",          "NS_ERR_CERTIFICATE", "NS_ERR_IO",
+    "NS_ERR_WRITE_TIMEOUT",
 };
 
 const char *ns_status_name(int status)

@@ -168,7 +168,7 @@ struct ns_options {
     ns_options_kind kind;
     int ai_family, ai_socktype, ai_flags, ai_protocol;
     int non_blocking;
-    int64_t connection_timeout, read_timeout;
+    int64_t connection_timeout, read_timeout, write_timeout;
     /* TLS */
     int handshake;
     int client_certificate_required;
@@ -207,7 +207,7 @@ struct ns_socket {
     enum ns_role role;
     int non_blocking;    /* the mode the user sees */
     int fd_blocking;     /* the kernel blocks on fd (see ns_socket_sync_fd) */
-    int64_t read_timeout;
+    int64_t read_timeout, write_timeout;
     /* TLS: sent since the last recv, so a blocking recv polls before
      * reading, as the answer to what was just sent is rarely there yet. */
     int sent_since_recv;
@@ -238,6 +238,9 @@ struct ns_socket {
      * starts so that calls resuming it cannot extend it. */
     int handshake_started;
     int64_t handshake_deadline, handshake_budget;
+    /* TLS: the bytes a send that must be retried already encrypted. */
+    uint8_t *unsent;
+    size_t unsent_len;
     /* selector membership (selector.c) */
     struct ns_selector *selector;
     size_t selector_slot;
@@ -294,7 +297,10 @@ int ns_tls_resume_handshake(ns_socket *s);
  * were not already found short of a whole record.  A partial record alone
  * is not readable (it needs the rest from the fd).  0 for plain sockets. */
 int ns_tls_readable_now(const ns_socket *s);
-ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait);
+/* One SSL_write; `wait` makes it wait for the fd (and a pending handshake)
+ * even on a non-blocking socket, until `deadline` (the write timeout's,
+ * a miss is NS_ERR_WRITE_TIMEOUT). */
+ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait, int64_t deadline);
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
 int ns_tls_shutdown_write(ns_socket *s);
 void ns_tls_free(ns_socket *s);

@@ -89,6 +89,7 @@ static void set_defaults(ns_options *o, ns_options_kind kind)
     o->non_blocking = 1;
     o->connection_timeout = -1;
     o->read_timeout = -1;
+    o->write_timeout = -1;
     o->handshake = 1;
 }
 
@@ -137,6 +138,7 @@ static void copy_scalars(ns_options *o, const ns_options *from)
     o->non_blocking = from->non_blocking;
     o->connection_timeout = from->connection_timeout;
     o->read_timeout = from->read_timeout;
+    o->write_timeout = from->write_timeout;
     if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
         o->ech_grease = from->ech_grease;
@@ -298,6 +300,16 @@ int ns_options_set_read_timeout(ns_options *o, int64_t us)
     return end(o, NS_OK, 0);
 }
 int64_t ns_options_get_read_timeout(const ns_options *o) { return o ? o->read_timeout : -1; }
+
+int ns_options_set_write_timeout(ns_options *o, int64_t us)
+{
+    int rc = begin(o, KINDS_ALL, "write-timeout");
+    if (rc != NS_OK)
+        return rc;
+    o->write_timeout = us < 0 ? -1 : us;
+    return end(o, NS_OK, 0);
+}
+int64_t ns_options_get_write_timeout(const ns_options *o) { return o ? o->write_timeout : -1; }
 
 /* ---- private key and certificates ---- */
 

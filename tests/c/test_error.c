@@ -8,7 +8,8 @@ static void test_status_names(void)
     CHECK(strcmp(ns_status_name(NS_ERR_READ_TIMEOUT), "NS_ERR_READ_TIMEOUT") == 0);
     CHECK(strcmp(ns_status_name(NS_ERR_CERTIFICATE), "NS_ERR_CERTIFICATE") == 0);
     CHECK(strcmp(ns_status_name(NS_ERR_IO), "NS_ERR_IO") == 0);
-    CHECK(strcmp(ns_status_name(-12), "NS_ERR_UNKNOWN") == 0);
+    CHECK(strcmp(ns_status_name(NS_ERR_WRITE_TIMEOUT), "NS_ERR_WRITE_TIMEOUT") == 0);
+    CHECK(strcmp(ns_status_name(-13), "NS_ERR_UNKNOWN") == 0);
     CHECK(strcmp(ns_status_name(5), "NS_ERR_UNKNOWN") == 0);
     CHECK_EQ(NS_ERR_CONNECT_TIMEOUT, -5);
     CHECK_EQ(NS_ERR_CLOSED, -8);
