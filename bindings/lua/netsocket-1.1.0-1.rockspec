@@ -1,5 +1,5 @@
 -- Lua packaging for netsocket (no network needed), from bindings/lua:
---   luarocks make netsocket-1.1.0-1.rockspec NETSOCKET_DIR=/usr/local
+--   luarocks make netsocket-*.rockspec NETSOCKET_DIR=/usr/local
 -- (NETSOCKET_INCDIR / NETSOCKET_LIBDIR point at a source tree's
 -- core/include and build/ instead).  SWIG generates the module from
 -- ../netsocket.i; it is installed as netsocket-core.so next to netsocket.lua.

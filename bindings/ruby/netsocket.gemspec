@@ -2,7 +2,7 @@
 
 # Ruby packaging for netsocket (no network needed):
 #   cd bindings/ruby && gem build netsocket.gemspec
-#   NETSOCKET_LIB_DIR=/path/to/build gem install --local netsocket-1.1.0.gem
+#   NETSOCKET_LIB_DIR=/path/to/build gem install --local netsocket-*.gem
 # Building the gem runs SWIG on ../netsocket.i and ships the generated
 # wrapper and netsocket.h; installing compiles it against libnetsocket
 # (NETSOCKET_LIB_DIR, or --with-netsocket-dir, or the system paths).
@@ -19,7 +19,7 @@ version_file = File.join(root, "VERSION")
 
 Gem::Specification.new do |s|
   s.name = "netsocket"
-  s.version = File.exist?(version_file) ? File.read(version_file).split.first : "1.1.0"
+  s.version = File.read(version_file).split.first # the one source: VERSION
   s.summary = "Plain TCP and TLS sockets (BoringSSL inside libnetsocket) for Ruby"
   s.authors = ["netsocket developers"]
   s.license = "Nonstandard"

@@ -111,9 +111,20 @@ void ns_verifier_unref(ns_verifier *v);
  * Immutable once built and shared by reference count: by the options (and
  * their unchanged copies) that cache it, and by every socket made from it,
  * which may outlive the options. */
+#define NS_SESSIONS_MAX 32          /* client sessions cached per configuration */
+#define NS_SESSION_LIFETIME 7200    /* seconds; see SECURITY.md */
+typedef struct {
+    char *key; /* "name\nservice" */
+    SSL_SESSION *session;
+} ns_session_entry;
 typedef struct ns_tls_config {
     int refs; /* atomic */
     int server_side;
+    int resumption;
+    uint8_t digest[32]; /* clients: SHA-256 of ALPN list and identity, for saved sessions */
+    pthread_mutex_t session_lock;
+    ns_session_entry sessions[NS_SESSIONS_MAX]; /* clients: oldest first */
+    size_t session_count;
     SSL_CTX *ctx;
     ns_verifier *verifier;
     struct ns_key_log *key_log;
@@ -188,6 +199,7 @@ struct ns_options {
     /* Threads: the setters and ns_options_snapshot hold `lock`. */
     pthread_mutex_t lock;
     ns_tls_config *compiled[2]; /* client, server side: built on first use */
+    int session_resumption;
 };
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
@@ -215,6 +227,8 @@ struct ns_socket {
     char peer_label[80]; /* "node:service" or "ip:port", for messages */
     /* TLS (ssl NULL on plain sockets) */
     ns_tls_config *tls_config; /* own reference: what the socket was made with */
+    char *session_key;         /* clients resuming: "name\nservice" */
+    SSL_SESSION *last_session; /* clients: the newest ticket received (own reference) */
     SSL_CTX *ctx;        /* own reference */
     SSL *ssl;
     int handshake_done;
@@ -313,6 +327,19 @@ int ns_verify_wants_sni(const char *host);
 /* NS_ERR_CERTIFICATE with a description in msg if verification failed
  * during the last handshake, else NS_OK. */
 int ns_verify_failure_status(ns_socket *s, char *msg, size_t len);
+
+/* Resumed handshakes skip verification: runs the library's checks and the
+ * user's verifier over the session's stored peer chain (and, on a server
+ * requiring one, refuses a session without a client certificate). */
+int ns_verify_resumed(ns_socket *s);
+
+/* ---- session.c: client session cache, saved sessions, server policy ---- */
+void ns_session_install(SSL_CTX *ctx, int server_side, int resumption);
+/* Offers the cached session for (name, service), if any, on s. */
+int ns_session_offer(ns_socket *s, const char *name, const char *service);
+void ns_session_cache_clear(ns_tls_config *c);
+/* Loads a saved session into c's cache. */
+int ns_session_load(ns_tls_config *c, const void *data, size_t len);
 
 /* ---- selector.c ---- */
 void ns_selector_forget(ns_socket *s);

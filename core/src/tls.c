@@ -128,6 +128,11 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
         ERR_clear_error();
         int ret = SSL_do_handshake(s->ssl);
         if (ret == 1) {
+            int rc = SSL_session_reused(s->ssl) ? ns_verify_resumed(s) : NS_OK;
+            if (rc != NS_OK) {
+                SSL_send_fatal_alert(s->ssl, SSL_AD_BAD_CERTIFICATE);
+                return rc;
+            }
             after_handshake(s);
             return NS_OK;
         }
@@ -353,6 +358,10 @@ void ns_tls_free(ns_socket *s)
     ns_key_log_unref(s->key_log);
     free(s->ech_retry);
     OPENSSL_free(s->peer_der);
+    free(s->session_key);
+    SSL_SESSION_free(s->last_session);
+    s->session_key = NULL;
+    s->last_session = NULL;
     forget_unsent(s);
     s->ssl = NULL;
     s->ctx = NULL;

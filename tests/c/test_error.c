@@ -15,6 +15,24 @@ static void test_status_names(void)
     CHECK_EQ(NS_ERR_CLOSED, -8);
 }
 
+/* Every row of NS_STATUS_MAP is an enumerator with its value and its name,
+ * the rows run from 0 down without a gap, and a class's parent row comes
+ * before it (the bindings make the classes in row order). */
+static void test_status_map(void)
+{
+    int expect = 0;
+#define ROW(name, value, cls, parent, doc)                                      \
+    CHECK_EQ(name, value);                                                      \
+    CHECK_EQ(value, expect);                                                    \
+    CHECK(strcmp(ns_status_name(value), #name) == 0);                           \
+    CHECK(strlen(#cls) > 0 && strlen(doc) > 0); /* a parent comes earlier: */ \
+    CHECK((parent) <= 0 && (parent) >= (value));                                \
+    expect--;
+    NS_STATUS_MAP(ROW)
+#undef ROW
+    CHECK(strcmp(ns_status_name(expect), "NS_ERR_UNKNOWN") == 0);
+}
+
 static void test_version_matches_macros(void)
 {
     char expect[32];
@@ -54,6 +72,7 @@ static void test_error_state_is_per_thread_and_kept_on_success(void)
 
 static const ns_test tests[] = {
     TEST(test_status_names),
+    TEST(test_status_map),
     TEST(test_version_matches_macros),
     TEST(test_error_state_is_per_thread_and_kept_on_success),
 };

@@ -9,7 +9,11 @@ rm -rf "$work"
 mkdir -p "$work"
 cp -r "$src" "$work/bindings"
 cd "$work/bindings/lua"
-cmd=$("$lua" -e 'local env = {}; assert(loadfile("netsocket-1.1.0-1.rockspec", "t", env))(); io.write(env.build.build_command)')
+# The rockspec of this version (VERSION is the one source; abi.version
+# checks the rockspec's name and version agree with it).
+rockspec="netsocket-$(head -n 1 "$src/../VERSION")-1.rockspec"
+cmd=$(ROCKSPEC=$rockspec "$lua" -e 'local env = {}
+  assert(loadfile(os.getenv("ROCKSPEC"), "t", env))(); io.write(env.build.build_command)')
 cmd=$(printf '%s' "$cmd" | sed -e "s|\$(NETSOCKET_INCDIR)|$incdir|g; s|\$(NETSOCKET_LIBDIR)|$libdir|g" \
   -e 's|\$(CC)|cc|; s|\$(CFLAGS)|-O2 -fPIC|; s|\$(LUA_INCDIR)|/usr/include/lua5.4|; s|\$(LIBFLAG)|-shared|')
 sh -c "$cmd"
