@@ -144,6 +144,8 @@ def _makefile(self, mode="r", buffering=None, *, encoding=None, errors=None, new
 Options.__repr__ = lambda self: "<netsocket.Options %s>" % self.describe()
 Socket.__repr__ = lambda self: "<netsocket.Socket %s>" % self.describe()
 SelectorCore.__repr__ = lambda self: "<netsocket.%s %s>" % (type(self).__name__, self.describe())
+Socket.__init__.__doc__ = "Sockets come from make_client_socket(), make_client_tls_socket(), " \
+    "make_server_socket(), make_server_tls_socket() and accept()."
 Socket.__enter__ = lambda self: self
 Socket.__exit__ = lambda self, *exc: self.close()
 Socket.makefile = _makefile
@@ -154,12 +156,16 @@ class Selector(SelectorCore):
     """Watches sockets once each; wait() returns (socket, data, timed_out) events."""
 
     def __init__(self):
+        """An empty selector."""
         super().__init__()
         self._watched = {}  # key -> (socket, data)
         self._keys = {}  # id(socket) -> key
         self._next_key = 0
 
     def add(self, sock, timeout=-1, data=None):
+        """Watches sock once: wait() reports it when readable, or when timeout
+        (microseconds; -1: none) passes, with data.  Adding it again replaces
+        its timeout and data."""
         key = self._keys.get(id(sock))
         if key is None:
             self._next_key += 1
@@ -169,10 +175,13 @@ class Selector(SelectorCore):
         self._keys[id(sock)] = key
 
     def remove(self, sock):
+        """Stops watching sock."""
         self.unwatch(sock)
         self._watched.pop(self._keys.pop(id(sock)), None)
 
     def wait(self, timeout=-1):
+        """Waits up to timeout microseconds (-1: no limit); returns a list of
+        (socket, data, timed_out) events, each socket then no longer watched."""
         events = []
         for i in range(self.poll(timeout)):
             sock, data = self._watched.pop(self.event_key(i))

@@ -4,6 +4,7 @@
  * types.  The idioms on top are in netsocket_python.i. */
 
 %feature("compactdefaultargs");
+%feature("kwargs"); /* every argument may be given by name */
 
 %{
 #define NSB_FREED(what) do { PyErr_SetString(PyExc_ValueError, "netsocket: this " what " was freed"); SWIG_fail; } while (0)
@@ -107,6 +108,25 @@ static void nsb_raise(void)
     PyErr_SetObject(cls, e);
     Py_DECREF(e);
 }
+%}
+
+/* SWIG's argument errors, reworded (netsocket_argerrors.i). */
+%{
+static void nsb_py_arg_error(int code, const char *swig_msg, PyObject *given)
+{
+    char wrapper[96], ctype[64], method[128], text[320];
+    int argn, is_method;
+    if (sscanf(swig_msg, "in method '%95[^']', argument %d of type '%63[^']'", wrapper, &argn, ctype) != 3) {
+        SWIG_Error(code, swig_msg);
+        return;
+    }
+    nsb_arg_method_name(method, sizeof method, NSB_PYTHON, wrapper, &is_method);
+    nsb_arg_error_text(text, sizeof text, NSB_PYTHON, method, argn - is_method, ctype,
+                       given ? Py_TYPE(given)->tp_name : NULL);
+    SWIG_Error(code, text);
+}
+#undef SWIG_exception_fail
+#define SWIG_exception_fail(code, msg) do { nsb_py_arg_error(code, msg, NULL); SWIG_fail; } while (0)
 %}
 
 %exception {

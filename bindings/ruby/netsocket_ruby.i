@@ -4,6 +4,7 @@
  * predicates and block forms are in lib/netsocket.rb. */
 
 %feature("compactdefaultargs");
+%feature("kwargs"); /* every argument may be given by name */
 
 %{
 /* Ruby frees handles only from the GC: never reached, kept for netsocket.i. */
@@ -170,6 +171,30 @@ static void nsb_raise(void)
     rb_iv_set(e, "@os_error", INT2NUM(nsb_err.os_error));
     rb_exc_raise(e);
 }
+%}
+
+/* SWIG's argument errors, reworded (netsocket_argerrors.i): every wrapper
+ * has `self`, the receiver (the module for module functions). */
+%{
+static const char *nsb_rb_arg_error(VALUE self, const char *ctype, const char *name, int argn, VALUE given)
+{
+    static __thread char text[320];
+    char method[128];
+    int is_method = !RB_TYPE_P(self, T_MODULE) && !RB_TYPE_P(self, T_CLASS);
+    const char *cls = nsb_arg_class_name(name, strlen(name), NSB_RUBY);
+    if (strncmp(name, "nsb_", 4) == 0)
+        name += 4;
+    if (cls) /* a constructor: SWIG names it after the C type */
+        snprintf(method, sizeof method, "%s.new", cls);
+    else if (is_method)
+        snprintf(method, sizeof method, "%s#%s", rb_obj_classname(self), name);
+    else
+        snprintf(method, sizeof method, "%s.%s", RB_TYPE_P(self, T_MODULE) ? rb_class2name(self) : "Netsocket", name);
+    nsb_arg_error_text(text, sizeof text, NSB_RUBY, method, cls ? argn : argn - is_method, ctype,
+                       rb_obj_classname(given));
+    return text;
+}
+#define Ruby_Format_TypeError(msg, type, name, argn, input) nsb_rb_arg_error(self, type, name, argn, input)
 %}
 
 %exception {
