@@ -17,6 +17,7 @@
 %module(package="netsocket", docstring="Plain TCP and TLS sockets (BoringSSL inside libnetsocket): options objects, sockets, a selector.") netsocket
 
 %{
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,6 +57,27 @@ static __thread struct {
     char verifier_raised[256]; /* why the certificate verifier failed during this call */
     int want; /* NS_ERR_WOULD_BLOCK: the direction to wait for (NS_WANT_READ/WRITE) */
 } nsb_err;
+
+/* The header's status list as data, for the languages' exception tables:
+ * row i has the status, its name, the exception class the bindings raise
+ * for it ("Error" = the base class), the status whose class it derives from
+ * (NS_OK = the base class) and a description. */
+typedef struct { int status; const char *name; const char *exception; int parent; const char *doc; } nsb_status_row;
+static const nsb_status_row nsb_statuses[] = {
+#define NSB_STATUS_ROW(name, value, cls, parent, doc) { value, #name, #cls, parent, doc },
+    NS_STATUS_MAP(NSB_STATUS_ROW)
+#undef NSB_STATUS_ROW
+};
+#define NSB_STATUS_COUNT (sizeof nsb_statuses / sizeof nsb_statuses[0])
+
+/* The row of `status`, or -1 (e.g. a status added by a newer library). */
+static int nsb_status_index(int status)
+{
+    for (size_t i = 0; i < NSB_STATUS_COUNT; i++)
+        if (nsb_statuses[i].status == status)
+            return (int)i;
+    return -1;
+}
 
 static void nsb_fail(int status)
 {
@@ -162,6 +184,9 @@ static void nsb_release(void *userdata);
 
 %include "netsocket_argerrors.i"
 
+/* For NS_STATUS_MAP; %import wraps nothing. */
+%import "netsocket.h"
+
 #if defined(SWIGPYTHON)
 %include "python/netsocket_python_runtime.i"
 %include "netsocket_docs.i" /* help(): made by python/gen_docs.py from netsocket.h */
@@ -185,18 +210,9 @@ static void nsb_release(void *userdata);
 /* Constants                                                           */
 /* ------------------------------------------------------------------ */
 
-%constant int NS_OK = NS_OK;
-%constant int NS_ERR_INVALID = NS_ERR_INVALID;
-%constant int NS_ERR_NOMEM = NS_ERR_NOMEM;
-%constant int NS_ERR_HOST_NOT_FOUND = NS_ERR_HOST_NOT_FOUND;
-%constant int NS_ERR_CONNECT = NS_ERR_CONNECT;
-%constant int NS_ERR_CONNECT_TIMEOUT = NS_ERR_CONNECT_TIMEOUT;
-%constant int NS_ERR_READ_TIMEOUT = NS_ERR_READ_TIMEOUT;
-%constant int NS_ERR_WOULD_BLOCK = NS_ERR_WOULD_BLOCK;
-%constant int NS_ERR_CLOSED = NS_ERR_CLOSED;
-%constant int NS_ERR_TLS = NS_ERR_TLS;
-%constant int NS_ERR_CERTIFICATE = NS_ERR_CERTIFICATE;
-%constant int NS_ERR_IO = NS_ERR_IO;
+/* NS_OK and every NS_ERR_*, from the header's one status list. */
+#define NSB_STATUS_CONSTANT(name, value, cls, parent, doc) %constant int name = value;
+NS_STATUS_MAP(NSB_STATUS_CONSTANT)
 %constant int NS_WANT_READ = NS_WANT_READ;
 %constant int NS_WANT_WRITE = NS_WANT_WRITE;
 %constant int NS_SOCKET_OPTIONS = NS_SOCKET_OPTIONS;
@@ -283,75 +299,7 @@ static nsb_addr nsb_address(nsb_socket *s, int peer)
 %}
 
 %{
-#define NSB_GET(field, type) \
-    static type nsb_options_##field##_get(nsb_options *o) { return (type)ns_options_get_##field(o); }
-NSB_GET(ai_family, int)
-NSB_GET(ai_socktype, int)
-NSB_GET(ai_flags, int)
-NSB_GET(ai_protocol, int)
-NSB_GET(non_blocking, bool)
-NSB_GET(connection_timeout, int64_t)
-NSB_GET(read_timeout, int64_t)
-NSB_GET(handshake, bool)
-NSB_GET(client_certificate_required, bool)
-NSB_GET(ignore_unexpected_eof, bool)
 static int nsb_options_kind_get(nsb_options *o) { return (int)ns_options_kind_of(o); }
-static bool nsb_options_has_private_key_get(nsb_options *o) { return ns_options_has_private_key(o) != 0; }
-
-static nsb_list nsb_list_new(size_t n, int text)
-{
-    nsb_list l = { 0, NULL, NULL, text };
-    if (n == 0)
-        return l;
-    l.items = (const unsigned char **)calloc(n, sizeof *l.items);
-    l.lens = (size_t *)calloc(n, sizeof *l.lens);
-    if (l.items == NULL || l.lens == NULL) {
-        free(l.items);
-        free(l.lens);
-        l.items = NULL;
-        l.lens = NULL;
-        return l;
-    }
-    l.n = n;
-    return l;
-}
-static nsb_list nsb_options_certificates_get(nsb_options *o)
-{
-    nsb_list l = nsb_list_new(ns_options_certificate_count(o), 0);
-    for (size_t i = 0; i < l.n; i++)
-        l.items[i] = ns_options_get_certificate(o, i, &l.lens[i]);
-    return l;
-}
-static nsb_list nsb_options_trusted_certificates_get(nsb_options *o)
-{
-    nsb_list l = nsb_list_new(ns_options_trusted_certificate_count(o), 0);
-    for (size_t i = 0; i < l.n; i++)
-        l.items[i] = ns_options_get_trusted_certificate(o, i, &l.lens[i]);
-    return l;
-}
-static nsb_list nsb_options_sni_get(nsb_options *o)
-{
-    nsb_list l = nsb_list_new(ns_options_sni_count(o), 1);
-    for (size_t i = 0; i < l.n; i++) {
-        l.items[i] = (const unsigned char *)ns_options_get_sni(o, i);
-        l.lens[i] = strlen((const char *)l.items[i]);
-    }
-    return l;
-}
-static nsb_list nsb_options_alpn_get(nsb_options *o)
-{
-    nsb_list l = nsb_list_new(ns_options_alpn_count(o), 1);
-    for (size_t i = 0; i < l.n; i++) {
-        l.items[i] = (const unsigned char *)ns_options_get_alpn(o, i);
-        l.lens[i] = strlen((const char *)l.items[i]);
-    }
-    return l;
-}
-static nsb_callable nsb_options_certificate_verifier_get(nsb_options *o)
-{
-    void *userdata = NULL;
-    return ns_options_get_certificate_verifier(o, &userdata) == nsb_verify ? userdata : NULL;
-}
 %}
 
 %include "netsocket_describe.i" /* repr / inspect / tostring */
@@ -417,26 +365,12 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, cons
 
 %immutable;
 %extend nsb_options {
-    /* Read-only views of every field (properties / reader methods / fields). */
     int kind;
-    int ai_family;
-    int ai_socktype;
-    int ai_flags;
-    int ai_protocol;
-    bool non_blocking;
-    int64_t connection_timeout;
-    int64_t read_timeout;
-    bool handshake;
-    bool has_private_key;
-    nsb_list certificates;
-    nsb_callable certificate_verifier;
-    nsb_list sni;
-    nsb_list alpn;
-    nsb_list trusted_certificates;
-    bool client_certificate_required;
-    bool ignore_unexpected_eof;
 }
 %mutable;
+
+/* Every field's setter (or adder) and read-only view: from one table. */
+%include "option_fields.i"
 
 #if defined(SWIGPYTHON)
 %define NSB_FROM from_ %enddef
@@ -458,35 +392,6 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, cons
     bool is_tls() { return ns_options_is_tls($self); }
     bool is_server_tls() { return ns_options_is_server_tls($self); }
 
-    void set_ai_family(int value) { nsb_check(ns_options_set_ai_family($self, value)); }
-    void set_ai_socktype(int value) { nsb_check(ns_options_set_ai_socktype($self, value)); }
-    void set_ai_flags(int value) { nsb_check(ns_options_set_ai_flags($self, value)); }
-    void set_ai_protocol(int value) { nsb_check(ns_options_set_ai_protocol($self, value)); }
-    void set_non_blocking(int on) { nsb_check(ns_options_set_non_blocking($self, on)); }
-    void set_connection_timeout(int64_t us) { nsb_check(ns_options_set_connection_timeout($self, us)); }
-    void set_read_timeout(int64_t us) { nsb_check(ns_options_set_read_timeout($self, us)); }
-    void set_handshake(int on) { nsb_check(ns_options_set_handshake($self, on)); }
-    void set_private_key(const void *pem, size_t LEN) { nsb_check(ns_options_set_private_key($self, pem, LEN)); }
-    void set_private_key_file(const char *path) { nsb_check(ns_options_set_private_key_file($self, path)); }
-    void add_certificate(const void *pem, size_t LEN) { nsb_check(ns_options_add_certificate($self, pem, LEN)); }
-    void add_certificate_file(const char *path) { nsb_check(ns_options_add_certificate_file($self, path)); }
-    void clear_certificates() { nsb_check(ns_options_clear_certificates($self)); }
-    /* A callable (depth, preverify_error, der) -> truthy to accept; None/nil removes. */
-    void set_certificate_verifier(nsb_callable fn) {
-        if (fn == NULL)
-            nsb_check(ns_options_set_certificate_verifier($self, NULL, NULL));
-        else
-            nsb_check(ns_options_set_certificate_verifier_owned($self, nsb_verify, fn, nsb_release));
-    }
-    void add_sni(const char *name) { nsb_check(ns_options_add_sni($self, name)); }
-    void clear_sni() { nsb_check(ns_options_clear_sni($self)); }
-    void add_alpn(const char *name) { nsb_check(ns_options_add_alpn($self, name)); }
-    void clear_alpn() { nsb_check(ns_options_clear_alpn($self)); }
-    void add_trusted_certificate(const void *pem, size_t LEN) { nsb_check(ns_options_add_trusted_certificate($self, pem, LEN)); }
-    void add_trusted_certificate_file(const char *path) { nsb_check(ns_options_add_trusted_certificate_file($self, path)); }
-    void clear_trusted_certificates() { nsb_check(ns_options_clear_trusted_certificates($self)); }
-    void set_client_certificate_required(int on) { nsb_check(ns_options_set_client_certificate_required($self, on)); }
-    void set_ignore_unexpected_eof(int on) { nsb_check(ns_options_set_ignore_unexpected_eof($self, on)); }
 }
 
 /* ------------------------------------------------------------------ */

@@ -186,6 +186,22 @@ static void nsb_lua_arg_count_error(lua_State *L, const char *swig_name, int lea
 %typemap(in) const nsb_options *obj {
     if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL;
 }
+/* option_fields(): a list of {field=, method=, kinds=, kinds_text=, type_text=, list=}. */
+%typemap(out) nsb_fields {
+    lua_createtable(L, (int)$1.n, 0);
+    for (size_t i = 0; i < $1.n; i++) {
+        const nsb_field *f = &$1.rows[i];
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, f->field);      lua_setfield(L, -2, "field");
+        lua_pushstring(L, f->method);     lua_setfield(L, -2, "method");
+        lua_pushinteger(L, f->kinds);     lua_setfield(L, -2, "kinds");
+        lua_pushstring(L, f->kinds_text); lua_setfield(L, -2, "kinds_text");
+        lua_pushstring(L, f->type_text);  lua_setfield(L, -2, "type_text");
+        lua_pushboolean(L, f->is_list);   lua_setfield(L, -2, "list");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    SWIG_arg++;
+}
 
 %init %{
 {

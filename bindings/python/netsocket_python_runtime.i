@@ -70,14 +70,14 @@ static void nsb_release(void *userdata)
     PyGILState_Release(g);
 }
 
-static PyObject *nsb_py_errors[12]; /* by -status; [0] = Error */
+/* The exception class of each row of nsb_statuses (made at import by
+ * netsocket_python.i); row 0 (NS_OK) holds the base class netsocket.Error. */
+static PyObject *nsb_py_errors[NSB_STATUS_COUNT];
 
 static PyObject *nsb_py_error_class(int status)
 {
-    if (status == NS_ERR_INVALID) return PyExc_ValueError;
-    if (status == NS_ERR_NOMEM) return PyExc_MemoryError;
-    if (status < 0 && status > -12 && nsb_py_errors[-status]) return nsb_py_errors[-status];
-    return nsb_py_errors[0];
+    int i = nsb_status_index(status);
+    return i > 0 && nsb_py_errors[i] ? nsb_py_errors[i] : nsb_py_errors[0];
 }
 
 static void nsb_raise(void)
@@ -222,3 +222,15 @@ static void nsb_py_arg_error(int code, const char *swig_msg, PyObject *given)
 }
 /* Predicates take any object. */
 %typemap(in) const nsb_options *obj { if (!SWIG_IsOK(SWIG_ConvertPtr($input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL; }
+/* option_fields(): a list of (field, method, kinds, kinds described, type described, is a list). */
+%typemap(out) nsb_fields {
+    $result = PyList_New((Py_ssize_t)$1.n);
+    for (size_t i = 0; $result && i < $1.n; i++) {
+        const nsb_field *f = &$1.rows[i];
+        PyObject *row = Py_BuildValue("(ssIssO)", f->field, f->method, f->kinds, f->kinds_text,
+                                      f->type_text, f->is_list ? Py_True : Py_False);
+        if (row == NULL) { Py_CLEAR($result); break; }
+        PyList_SET_ITEM($result, (Py_ssize_t)i, row);
+    }
+    if ($result == NULL) SWIG_fail;
+}

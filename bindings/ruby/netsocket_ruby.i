@@ -153,15 +153,16 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     return v.ok;
 }
 
-static VALUE nsb_rb_errors[12]; /* by -status; [0] = Error */
+/* The class of each row of nsb_statuses; [0] (NS_OK) = Netsocket::Error. */
+static VALUE nsb_rb_errors[NSB_STATUS_COUNT];
 /* WouldBlockError's two subclasses, by direction (Ruby's IO::WaitReadable
  * and IO::WaitWritable, as read_nonblock/write_nonblock raise). */
 static VALUE nsb_rb_wait_readable, nsb_rb_wait_writable;
 
 static void nsb_raise(void)
 {
-    int st = nsb_err.status;
-    VALUE cls = (st < 0 && st > -12 && nsb_rb_errors[-st]) ? nsb_rb_errors[-st] : nsb_rb_errors[0];
+    int st = nsb_err.status, i = nsb_status_index(st);
+    VALUE cls = i > 0 && nsb_rb_errors[i] ? nsb_rb_errors[i] : nsb_rb_errors[0];
     if (st == NS_ERR_WOULD_BLOCK)
         cls = nsb_err.want == NS_WANT_WRITE ? nsb_rb_wait_writable : nsb_rb_wait_readable;
     VALUE e = rb_exc_new_cstr(cls, nsb_err.message);
@@ -253,32 +254,33 @@ NSB_RUBY_BYTES(pem)
 
 %init %{
 {
-    static const struct { int status; const char *name; } errs[] = {
-        { NS_ERR_INVALID, "ValueError" },
-        { NS_ERR_NOMEM, "MemoryError" },
-        { NS_ERR_HOST_NOT_FOUND, "HostNotFoundError" },
-        { NS_ERR_CONNECT, "SocketConnectionError" },
-        { NS_ERR_CONNECT_TIMEOUT, "ConnectTimeoutError" },
-        { NS_ERR_READ_TIMEOUT, "SocketReadTimeoutError" },
-        { NS_ERR_WOULD_BLOCK, "WouldBlockError" },
-        { NS_ERR_CLOSED, "SocketClosedError" },
-        { NS_ERR_TLS, "TLSError" },
-        { NS_ERR_CERTIFICATE, "CertificateError" },
-    };
+    /* One class per row of the header's status list (nsb_statuses). */
     VALUE base = rb_define_class_under(mNetsocket, "Error", rb_eStandardError);
     rb_define_attr(base, "status", 1, 0);
     rb_define_attr(base, "code", 1, 0);
     rb_define_attr(base, "os_error", 1, 0);
     nsb_rb_errors[0] = base;
-    nsb_rb_errors[-NS_ERR_IO] = base;
-    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
-        VALUE parent = errs[i].status == NS_ERR_CERTIFICATE ? nsb_rb_errors[-NS_ERR_TLS] : base;
-        nsb_rb_errors[-errs[i].status] = rb_define_class_under(mNetsocket, errs[i].name, parent);
+    for (size_t i = 1; i < NSB_STATUS_COUNT; i++) {
+        const nsb_status_row *row = &nsb_statuses[i];
+        nsb_rb_errors[i] = strcmp(row->exception, "Error") == 0
+            ? base
+            : rb_define_class_under(mNetsocket, row->exception, nsb_rb_errors[nsb_status_index(row->parent)]);
     }
-    nsb_rb_wait_readable = rb_define_class_under(mNetsocket, "WaitReadableError", nsb_rb_errors[-NS_ERR_WOULD_BLOCK]);
+    nsb_rb_wait_readable = rb_define_class_under(mNetsocket, "WaitReadableError", nsb_rb_errors[nsb_status_index(NS_ERR_WOULD_BLOCK)]);
     rb_include_module(nsb_rb_wait_readable, rb_mWaitReadable);
-    nsb_rb_wait_writable = rb_define_class_under(mNetsocket, "WaitWritableError", nsb_rb_errors[-NS_ERR_WOULD_BLOCK]);
+    nsb_rb_wait_writable = rb_define_class_under(mNetsocket, "WaitWritableError", nsb_rb_errors[nsb_status_index(NS_ERR_WOULD_BLOCK)]);
     rb_include_module(nsb_rb_wait_writable, rb_mWaitWritable);
     rb_gc_register_mark_object(TypedData_Wrap_Struct(rb_cObject, &nsb_rb_keeper_type, &nsb_rb_boxes));
 }
 %}
+
+/* option_fields(): [field, method, kinds, kinds described, type described, list?] per field. */
+%typemap(out) nsb_fields {
+    $result = rb_ary_new_capa((long)$1.n);
+    for (size_t i = 0; i < $1.n; i++) {
+        const nsb_field *f = &$1.rows[i];
+        rb_ary_push($result, rb_ary_new_from_args(6, rb_str_new_cstr(f->field), rb_str_new_cstr(f->method),
+                                                  UINT2NUM(f->kinds), rb_str_new_cstr(f->kinds_text),
+                                                  rb_str_new_cstr(f->type_text), f->is_list ? Qtrue : Qfalse));
+    }
+}

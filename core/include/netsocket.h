@@ -33,6 +33,37 @@
 #ifndef NETSOCKET_H
 #define NETSOCKET_H
 
+/*
+ * The statuses: ONE list, from which the enum below, ns_status_name and the
+ * language bindings' exception classes are all generated (libuv's
+ * UV_ERRNO_MAP pattern).  Each row is
+ *     XX(name, value, exception class, parent status, description)
+ * where the exception class is the name the Python, Ruby and Lua bindings
+ * give errors with this status ("Error" = the bindings' base class), and the
+ * parent status names the class it derives from (NS_OK = the base class).
+ * A new status is one row, at the end, with the next free value.
+ */
+#define NS_STATUS_MAP(XX)                                                                    \
+    XX(NS_OK, 0, Error, NS_OK, "success")                                                    \
+    XX(NS_ERR_INVALID, -1, ValueError, NS_OK, "bad argument or misuse")                      \
+    XX(NS_ERR_NOMEM, -2, MemoryError, NS_OK, "allocation failed")                            \
+    XX(NS_ERR_HOST_NOT_FOUND, -3, HostNotFoundError, NS_OK, "name resolution failed")        \
+    XX(NS_ERR_CONNECT, -4, SocketConnectionError, NS_OK,                                     \
+       "connect/bind/listen failed, refused, unreachable")                                   \
+    XX(NS_ERR_CONNECT_TIMEOUT, -5, ConnectTimeoutError, NS_OK, "connection-timeout elapsed") \
+    XX(NS_ERR_READ_TIMEOUT, -6, SocketReadTimeoutError, NS_OK, "read-timeout elapsed")       \
+    XX(NS_ERR_WOULD_BLOCK, -7, WouldBlockError, NS_OK,                                       \
+       "non-blocking operation cannot proceed now")                                          \
+    XX(NS_ERR_CLOSED, -8, SocketClosedError, NS_OK, "socket closed, or the peer reset it")   \
+    XX(NS_ERR_TLS, -9, TLSError, NS_OK, "TLS handshake or protocol failure")                 \
+    XX(NS_ERR_CERTIFICATE, -10, CertificateError, NS_ERR_TLS,                                \
+       "the peer's certificate was rejected")                                                \
+    XX(NS_ERR_IO, -11, Error, NS_OK, "any other OS socket error")                           \
+    XX(NS_ERR_WRITE_TIMEOUT, -12, WriteTimeoutError, NS_OK, "write-timeout elapsed")
+
+/* bindings/netsocket.i %imports this header for NS_STATUS_MAP only. */
+#ifndef SWIG
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -67,19 +98,11 @@ NS_API unsigned ns_version_number(void);
 /* Status codes and the per-thread error state                         */
 /* ------------------------------------------------------------------ */
 
+/* The statuses, from NS_STATUS_MAP at the top of this file. */
 enum ns_status {
-    NS_OK = 0,
-    NS_ERR_INVALID = -1,         /* bad argument or misuse */
-    NS_ERR_NOMEM = -2,           /* allocation failed */
-    NS_ERR_HOST_NOT_FOUND = -3,  /* name resolution failed */
-    NS_ERR_CONNECT = -4,         /* connect/bind/listen failed, refused, unreachable */
-    NS_ERR_CONNECT_TIMEOUT = -5, /* connection-timeout elapsed */
-    NS_ERR_READ_TIMEOUT = -6,    /* read-timeout elapsed */
-    NS_ERR_WOULD_BLOCK = -7,     /* non-blocking operation cannot proceed now */
-    NS_ERR_CLOSED = -8,          /* socket closed, or the peer reset it */
-    NS_ERR_TLS = -9,             /* TLS handshake or protocol failure */
-    NS_ERR_CERTIFICATE = -10,    /* the peer's certificate was rejected */
-    NS_ERR_IO = -11              /* any other OS socket error */
+#define NS_STATUS_ENUM_(name, value, cls, parent, doc) name = value,
+    NS_STATUS_MAP(NS_STATUS_ENUM_)
+#undef NS_STATUS_ENUM_
 };
 
 /* The name of a status, e.g. "NS_ERR_READ_TIMEOUT"; "NS_ERR_UNKNOWN" for a
@@ -183,6 +206,11 @@ NS_API int64_t ns_options_get_connection_timeout(const ns_options *o);
 /* Bounds each recv, and a server's TLS handshake in accept; default -1. */
 NS_API int ns_options_set_read_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
+/* write-timeout (1.1): bounds each send that waits (a blocking send, and
+ * ns_socket_send_all on any socket, as one deadline for the whole call);
+ * a miss is NS_ERR_WRITE_TIMEOUT.  Negative = none (default -1). */
+NS_API int ns_options_set_write_timeout(ns_options *o, int64_t us);
+NS_API int64_t ns_options_get_write_timeout(const ns_options *o);
 
 /* TLS fields (TLS and server TLS kinds; NS_ERR_INVALID on plain options).
  * Every setter that fails leaves the options unchanged. */
@@ -388,6 +416,24 @@ NS_API int ns_options_get_client_certificate_required(const ns_options *o);
 NS_API int ns_options_set_ignore_unexpected_eof(ns_options *o, int on);
 NS_API int ns_options_get_ignore_unexpected_eof(const ns_options *o);
 
+/* session-resumption? (TLS kinds; default 1).  A client resumes sessions
+ * from a cache that belongs to what its options compile to: keyed by the
+ * peer's name (SNI or node) and service; a change to the options starts an
+ * empty cache, so changed trust, verifier, identity or ALPN never resume an
+ * old session.  TLS 1.3 tickets are used once.  A server with 0 issues no
+ * tickets.  A resumed connection still runs the certificate verifier over
+ * the session's stored peer chain.  NS_ERR_INVALID for plain options. */
+NS_API int ns_options_set_session_resumption(ns_options *o, int on);
+NS_API int ns_options_get_session_resumption(const ns_options *o);
+/* Loads a session saved by ns_socket_save_session (the bytes are copied)
+ * into the client cache of o, for a process that restarts.  The options
+ * must have the ALPN list and client identity the session was made with;
+ * load after configuring them (a later change empties the cache).
+ * NS_ERR_INVALID, nothing changed, for a blob that is not a saved session,
+ * is corrupt (length or checksum), was made with other ALPN names or
+ * identity, or when session-resumption? is 0. */
+NS_API int ns_options_add_session(ns_options *o, const void *data, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Sockets                                                             */
 /* ------------------------------------------------------------------ */
@@ -429,15 +475,24 @@ NS_API ns_socket *ns_make_server_tls_socket(const char *node, const char *servic
 NS_API ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *service);
 
 /* Sends once from buf (read during the call only) and returns the number of
- * bytes sent, which may be short.  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
+ * bytes sent, which may be short.  A blocking send waits at most the write
+ * timeout (NS_ERR_WRITE_TIMEOUT).  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
  * no room), NS_ERR_CLOSED (closed here, or the peer is gone),
  * NS_ERR_INVALID (NULL, a listening socket), NS_ERR_TLS, NS_ERR_IO.
- * flags: MSG_* (plain sockets; TLS ignores them). */
+ * flags: MSG_* (plain sockets; TLS ignores them).
+ * TLS: a send that returned NS_ERR_WOULD_BLOCK (or NS_ERR_WRITE_TIMEOUT) has
+ * already encrypted the first bytes of buf (up to 16 KiB) into a record
+ * that is still to go out: call it again with the same bytes first (the
+ * buffer may move and may hold more after them; ns_socket_send_all with the
+ * same bytes will do).  Its result counts them.  A retry with other or fewer
+ * bytes fails with NS_ERR_INVALID and sends nothing. */
 NS_API ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags);
-/* Sends all len bytes, waiting for room even on a non-blocking socket, and
- * returns len.  Errors as ns_socket_send (never NS_ERR_WOULD_BLOCK); on an
- * error the count already sent is not reported, so treat the stream as
- * broken. */
+/* Sends all len bytes, waiting for room (and a TLS handshake still
+ * pending) even on a non-blocking socket, and returns len.  The write
+ * timeout bounds the whole call: NS_ERR_WRITE_TIMEOUT, whose message says
+ * how many bytes were sent.  Errors as ns_socket_send (never
+ * NS_ERR_WOULD_BLOCK); on an error the count already sent is not returned,
+ * so treat the stream as broken, or for TLS retry as ns_socket_send says. */
 NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags);
 /* Receives up to len bytes into buf (the caller's) and returns their number;
  * 0 = orderly end of stream.  Waits at most the read timeout
@@ -491,6 +546,10 @@ NS_API int ns_socket_set_non_blocking(ns_socket *s, int on);
 NS_API int ns_socket_is_non_blocking(const ns_socket *s);
 NS_API int ns_socket_set_read_timeout(ns_socket *s, int64_t us);
 NS_API int64_t ns_socket_get_read_timeout(const ns_socket *s);
+/* The socket's write-timeout (1.1; initially from its options).  Setter:
+ * NS_OK, or NS_ERR_INVALID for NULL.  Getter: -1 for NULL. */
+NS_API int ns_socket_set_write_timeout(ns_socket *s, int64_t us);
+NS_API int64_t ns_socket_get_write_timeout(const ns_socket *s);
 /* node/service given to a client constructor (node NULL for servers and
  * accepted sockets; service of a server is the one given).  Owned by the
  * socket: valid until it is freed.  NULL for NULL. */
@@ -540,6 +599,16 @@ NS_API const unsigned char *ns_socket_ech_retry_configs(const ns_socket *s, size
 /* Decrypted bytes buffered and ready to read without touching the fd (0 for
  * plain sockets and NULL). */
 NS_API int ns_socket_pending(const ns_socket *s);
+/* 1 if the handshake resumed a session, else 0 (also for NULL, plain
+ * sockets and before the handshake). */
+NS_API int ns_socket_session_reused(const ns_socket *s);
+/* Saves the client socket's newest resumable session (TLS 1.3: the last
+ * ticket received, which arrives with the first data read) as bytes for
+ * ns_options_add_session.  Returns the size it needs; copies it into buf
+ * only if len is at least that (buf NULL asks for the size).  The bytes
+ * hold the session's secret: store them as a private key.  NS_ERR_INVALID
+ * for a server or plain socket, or with no resumable session yet. */
+NS_API ssize_t ns_socket_save_session(ns_socket *s, void *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Event-driven I/O                                                    */
@@ -646,5 +715,7 @@ NS_API size_t ns_selector_count(const ns_selector *sel);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SWIG */
 
 #endif /* NETSOCKET_H */

@@ -14,17 +14,16 @@ static _Thread_local int last_status;
 static _Thread_local int last_os_error;
 static _Thread_local char last_message[NS_MESSAGE_MAX];
 
-static const char *const status_names[] = {
-    "NS_OK",           "NS_ERR_INVALID",      "NS_ERR_NOMEM",  "NS_ERR_HOST_NOT_FOUND",
-    "NS_ERR_CONNECT",  "NS_ERR_CONNECT_TIMEOUT", "NS_ERR_READ_TIMEOUT", "NS_ERR_WOULD_BLOCK",
-    "NS_ERR_CLOSED",   "NS_ERR_TLS",          "NS_ERR_CERTIFICATE", "NS_ERR_IO",
-};
-
 const char *ns_status_name(int status)
 {
-    if (status > 0 || -status >= (int)(sizeof status_names / sizeof status_names[0]))
-        return "NS_ERR_UNKNOWN";
-    return status_names[-status];
+    switch (status) {
+#define NS_STATUS_CASE_(name, value, cls, parent, doc) \
+    case value:                                        \
+        return #name;
+        NS_STATUS_MAP(NS_STATUS_CASE_)
+#undef NS_STATUS_CASE_
+    }
+    return "NS_ERR_UNKNOWN";
 }
 
 int ns_last_status(void) { return last_status; }

@@ -111,9 +111,20 @@ void ns_verifier_unref(ns_verifier *v);
  * Immutable once built and shared by reference count: by the options (and
  * their unchanged copies) that cache it, and by every socket made from it,
  * which may outlive the options. */
+#define NS_SESSIONS_MAX 32          /* client sessions cached per configuration */
+#define NS_SESSION_LIFETIME 7200    /* seconds; see SECURITY.md */
+typedef struct {
+    char *key; /* "name\nservice" */
+    SSL_SESSION *session;
+} ns_session_entry;
 typedef struct ns_tls_config {
     int refs; /* atomic */
     int server_side;
+    int resumption;
+    uint8_t digest[32]; /* clients: SHA-256 of ALPN list and identity, for saved sessions */
+    pthread_mutex_t session_lock;
+    ns_session_entry sessions[NS_SESSIONS_MAX]; /* clients: oldest first */
+    size_t session_count;
     SSL_CTX *ctx;
     ns_verifier *verifier;
     struct ns_key_log *key_log;
@@ -168,7 +179,7 @@ struct ns_options {
     ns_options_kind kind;
     int ai_family, ai_socktype, ai_flags, ai_protocol;
     int non_blocking;
-    int64_t connection_timeout, read_timeout;
+    int64_t connection_timeout, read_timeout, write_timeout;
     /* TLS */
     int handshake;
     int client_certificate_required;
@@ -188,6 +199,7 @@ struct ns_options {
     /* Threads: the setters and ns_options_snapshot hold `lock`. */
     pthread_mutex_t lock;
     ns_tls_config *compiled[2]; /* client, server side: built on first use */
+    int session_resumption;
 };
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
@@ -207,7 +219,7 @@ struct ns_socket {
     enum ns_role role;
     int non_blocking;    /* the mode the user sees */
     int fd_blocking;     /* the kernel blocks on fd (see ns_socket_sync_fd) */
-    int64_t read_timeout;
+    int64_t read_timeout, write_timeout;
     /* TLS: sent since the last recv, so a blocking recv polls before
      * reading, as the answer to what was just sent is rarely there yet. */
     int sent_since_recv;
@@ -215,6 +227,8 @@ struct ns_socket {
     char peer_label[80]; /* "node:service" or "ip:port", for messages */
     /* TLS (ssl NULL on plain sockets) */
     ns_tls_config *tls_config; /* own reference: what the socket was made with */
+    char *session_key;         /* clients resuming: "name\nservice" */
+    SSL_SESSION *last_session; /* clients: the newest ticket received (own reference) */
     SSL_CTX *ctx;        /* own reference */
     SSL *ssl;
     int handshake_done;
@@ -238,6 +252,9 @@ struct ns_socket {
      * starts so that calls resuming it cannot extend it. */
     int handshake_started;
     int64_t handshake_deadline, handshake_budget;
+    /* TLS: the bytes a send that must be retried already encrypted. */
+    uint8_t *unsent;
+    size_t unsent_len;
     /* selector membership (selector.c) */
     struct ns_selector *selector;
     size_t selector_slot;
@@ -294,7 +311,10 @@ int ns_tls_resume_handshake(ns_socket *s);
  * were not already found short of a whole record.  A partial record alone
  * is not readable (it needs the rest from the fd).  0 for plain sockets. */
 int ns_tls_readable_now(const ns_socket *s);
-ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait);
+/* One SSL_write; `wait` makes it wait for the fd (and a pending handshake)
+ * even on a non-blocking socket, until `deadline` (the write timeout's,
+ * a miss is NS_ERR_WRITE_TIMEOUT). */
+ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait, int64_t deadline);
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
 int ns_tls_shutdown_write(ns_socket *s);
 void ns_tls_free(ns_socket *s);
@@ -307,6 +327,19 @@ int ns_verify_wants_sni(const char *host);
 /* NS_ERR_CERTIFICATE with a description in msg if verification failed
  * during the last handshake, else NS_OK. */
 int ns_verify_failure_status(ns_socket *s, char *msg, size_t len);
+
+/* Resumed handshakes skip verification: runs the library's checks and the
+ * user's verifier over the session's stored peer chain (and, on a server
+ * requiring one, refuses a session without a client certificate). */
+int ns_verify_resumed(ns_socket *s);
+
+/* ---- session.c: client session cache, saved sessions, server policy ---- */
+void ns_session_install(SSL_CTX *ctx, int server_side, int resumption);
+/* Offers the cached session for (name, service), if any, on s. */
+int ns_session_offer(ns_socket *s, const char *name, const char *service);
+void ns_session_cache_clear(ns_tls_config *c);
+/* Loads a saved session into c's cache. */
+int ns_session_load(ns_tls_config *c, const void *data, size_t len);
 
 /* ---- selector.c ---- */
 void ns_selector_forget(ns_socket *s);

@@ -89,7 +89,9 @@ static void set_defaults(ns_options *o, ns_options_kind kind)
     o->non_blocking = 1;
     o->connection_timeout = -1;
     o->read_timeout = -1;
+    o->write_timeout = -1;
     o->handshake = 1;
+    o->session_resumption = 1;
 }
 
 ns_options *ns_options_new(ns_options_kind kind)
@@ -137,10 +139,12 @@ static void copy_scalars(ns_options *o, const ns_options *from)
     o->non_blocking = from->non_blocking;
     o->connection_timeout = from->connection_timeout;
     o->read_timeout = from->read_timeout;
+    o->write_timeout = from->write_timeout;
     if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
         o->ech_grease = from->ech_grease;
         o->ignore_unexpected_eof = from->ignore_unexpected_eof;
+        o->session_resumption = from->session_resumption;
     }
     if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
         o->client_certificate_required = from->client_certificate_required;
@@ -273,6 +277,7 @@ NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1, 0)
 NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1, 0)
 NS_INT_FIELD(ech_grease, "ech-grease?", KINDS_TLS, check_any, 0, 1)
 NS_INT_FIELD(ignore_unexpected_eof, "ignore-unexpected-eof?", KINDS_TLS, check_any, 0, 0)
+NS_INT_FIELD(session_resumption, "session-resumption?", KINDS_TLS, check_any, 1, 1)
 NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
              check_any, 0, 1)
 
@@ -298,6 +303,16 @@ int ns_options_set_read_timeout(ns_options *o, int64_t us)
     return end(o, NS_OK, 0);
 }
 int64_t ns_options_get_read_timeout(const ns_options *o) { return o ? o->read_timeout : -1; }
+
+int ns_options_set_write_timeout(ns_options *o, int64_t us)
+{
+    int rc = begin(o, KINDS_ALL, "write-timeout");
+    if (rc != NS_OK)
+        return rc;
+    o->write_timeout = us < 0 ? -1 : us;
+    return end(o, NS_OK, 0);
+}
+int64_t ns_options_get_write_timeout(const ns_options *o) { return o ? o->write_timeout : -1; }
 
 /* ---- private key and certificates ---- */
 
@@ -764,4 +779,19 @@ const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t 
     if (len)
         *len = o ? o->ech_config_list_len : 0;
     return o ? o->ech_config_list : NULL;
+}
+
+/* ---- saved sessions ---- */
+
+int ns_options_add_session(ns_options *o, const void *data, size_t len)
+{
+    int rc = begin(o, KINDS_TLS, "session");
+    if (rc != NS_OK)
+        return rc;
+    /* The session belongs to what these options compile to (client side). */
+    if (o->compiled[0] == NULL && (o->compiled[0] = ns_tls_config_build(o, 0)) == NULL)
+        rc = ns_last_status();
+    if (rc == NS_OK)
+        rc = ns_session_load(o->compiled[0], data, len);
+    return end(o, rc, 0);
 }

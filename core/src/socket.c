@@ -29,6 +29,7 @@ ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const ch
         s->fd = fd;
         s->role = role;
         s->read_timeout = -1;
+        s->write_timeout = -1;
         s->want_deadline = -1;
         s->node = dup_or_null(node, &failed);
         s->service = dup_or_null(service, &failed);
@@ -54,6 +55,7 @@ int ns_socket_apply_options(ns_socket *s, const ns_options *o)
 {
     s->non_blocking = o->non_blocking != 0;
     s->read_timeout = o->read_timeout;
+    s->write_timeout = o->write_timeout;
     return ns_socket_sync_fd(s);
 }
 
@@ -246,23 +248,35 @@ ns_socket *ns_make_server_tls_socket(const char *node, const char *service, cons
 
 /* ---- I/O ---- */
 
-/* Waits for `events` or the deadline; maps the outcome to a status. */
-static int wait_fd(ns_socket *s, short events, int64_t deadline, const char *what)
+/* Waits for `events` or the deadline (a miss: `status`, after `budget`). */
+static int wait_fd_for(ns_socket *s, short events, int64_t deadline, int64_t budget, int status,
+                       const char *what)
 {
     int r = ns_poll_fd(s->fd, events, deadline);
     if (r > 0)
         return NS_OK;
     if (r < 0)
         return fail_errno(s, what, -r);
-    return ns_fail(NS_ERR_READ_TIMEOUT, ETIMEDOUT, "%s %s timed out after %lld us", what,
-                   s->peer_label, (long long)s->read_timeout);
+    return ns_fail(status, ETIMEDOUT, "%s %s timed out after %lld us", what, s->peer_label,
+                   (long long)budget);
 }
 
-/* One send; `wait` makes a full socket buffer wait instead of failing. */
-static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, int wait)
+/* Waits for `events` or the deadline of the read timeout. */
+static int wait_fd(ns_socket *s, short events, int64_t deadline, const char *what)
+{
+    return wait_fd_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, what);
+}
+
+/* One send; `wait` makes a full socket buffer wait (until `deadline`, the
+ * write timeout's) instead of failing.  A blocking descriptor blocks in the
+ * kernel, unless a write timeout asks for a poll with its deadline. */
+static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, int wait,
+                         int64_t deadline)
 {
     if (s->ssl)
-        return ns_tls_send(s, buf, len, wait);
+        return ns_tls_send(s, buf, len, wait, deadline);
+    if (s->fd_blocking && deadline >= 0)
+        flags |= MSG_DONTWAIT;
     for (;;) {
         ssize_t n = send(s->fd, buf, len, flags | MSG_NOSIGNAL);
         if (n >= 0)
@@ -272,9 +286,10 @@ static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, i
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "send to", errno);
         if (!wait)
-            return ns_would_block(s, NS_WANT_WRITE, -1, "send to",
+            return ns_would_block(s, NS_WANT_WRITE, deadline, "send to",
                                   "the socket buffer is full (non-blocking)");
-        int rc = wait_fd(s, POLLOUT, -1, "send to");
+        int rc = wait_fd_for(s, POLLOUT, deadline, s->write_timeout, NS_ERR_WRITE_TIMEOUT,
+                             "send to");
         if (rc != NS_OK)
             return rc;
     }
@@ -297,7 +312,7 @@ ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags)
     if (rc != NS_OK)
         return rc;
     ns_socket_begin_call(s);
-    return send_once(s, buf, len, flags, !s->non_blocking);
+    return send_once(s, buf, len, flags, !s->non_blocking, ns_deadline_after(s->write_timeout));
 }
 
 ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
@@ -306,9 +321,16 @@ ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
     if (rc != NS_OK)
         return rc;
     ns_socket_begin_call(s);
+    int64_t deadline = ns_deadline_after(s->write_timeout);
     size_t done = 0;
     while (done < len) {
-        ssize_t n = send_once(s, (const char *)buf + done, len - done, flags, 1);
+        ssize_t n = send_once(s, (const char *)buf + done, len - done, flags, 1, deadline);
+        if (n == NS_ERR_WRITE_TIMEOUT) { /* say how far it got */
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ns_last_error());
+            return ns_fail(NS_ERR_WRITE_TIMEOUT, ETIMEDOUT, "%s (%zu of %zu bytes sent)", msg,
+                           done, len);
+        }
         if (n < 0)
             return n;
         done += (size_t)n;
@@ -413,6 +435,7 @@ ns_socket *ns_socket_accept(ns_socket *server)
              host, serv);
     conn->non_blocking = server->non_blocking;
     conn->read_timeout = server->read_timeout;
+    conn->write_timeout = server->write_timeout;
     if (server->ctx != NULL) {
         /* The handshake is bounded by the read timeout, so a silent or slow
          * client cannot hold the server. */

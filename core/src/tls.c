@@ -128,6 +128,11 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
         ERR_clear_error();
         int ret = SSL_do_handshake(s->ssl);
         if (ret == 1) {
+            int rc = SSL_session_reused(s->ssl) ? ns_verify_resumed(s) : NS_OK;
+            if (rc != NS_OK) {
+                SSL_send_fatal_alert(s->ssl, SSL_AD_BAD_CERTIFICATE);
+                return rc;
+            }
             after_handshake(s);
             return NS_OK;
         }
@@ -149,35 +154,95 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
     }
 }
 
-int ns_tls_resume_handshake(ns_socket *s)
+/* Fixes the handshake's deadline when it starts (see ns_socket). */
+static void start_handshake_clock(ns_socket *s)
 {
-    if (s->handshake_done)
-        return NS_OK;
     if (!s->handshake_started) {
         s->handshake_started = 1;
         s->handshake_deadline = ns_deadline_after(s->read_timeout);
         s->handshake_budget = s->read_timeout;
     }
+}
+
+int ns_tls_resume_handshake(ns_socket *s)
+{
+    if (s->handshake_done)
+        return NS_OK;
+    start_handshake_clock(s);
     return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, s->non_blocking,
                             NS_ERR_READ_TIMEOUT);
 }
 
-ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
+/* The handshake before a send.  One that waits (a blocking socket, or
+ * send_all) does so even on a non-blocking socket, bounded by the earlier
+ * of the handshake's deadline and the write timeout's. */
+static int handshake_for_send(ns_socket *s, int wait, int64_t deadline)
+{
+    if (s->handshake_done || !wait)
+        return ns_tls_resume_handshake(s);
+    start_handshake_clock(s);
+    if (deadline >= 0 && (s->handshake_deadline < 0 || deadline < s->handshake_deadline))
+        return ns_tls_handshake(s, deadline, s->write_timeout, 0, NS_ERR_WRITE_TIMEOUT);
+    return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, 0,
+                            NS_ERR_READ_TIMEOUT);
+}
+
+/*
+ * After SSL_write wanted to wait, BoringSSL keeps the record it already
+ * encrypted from the first bytes of buf, and the retry sends that record
+ * whatever bytes it is given.  So remember those bytes, and refuse a retry
+ * that passes others (or fewer) instead of sending the wrong data.
+ */
+#define NS_TLS_RECORD_MAX 16384
+
+static void remember_unsent(ns_socket *s, const void *buf, size_t len)
+{
+    size_t n = len < NS_TLS_RECORD_MAX ? len : NS_TLS_RECORD_MAX;
+    if (s->unsent == NULL)
+        s->unsent = malloc(NS_TLS_RECORD_MAX); /* no memory: no check */
+    if (s->unsent)
+        memcpy(s->unsent, buf, n);
+    s->unsent_len = s->unsent ? n : 0;
+}
+
+static int check_retry(ns_socket *s, const void *buf, size_t len)
+{
+    if (s->unsent_len == 0 || (len >= s->unsent_len && memcmp(buf, s->unsent, s->unsent_len) == 0))
+        return NS_OK;
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "retried after NS_ERR_WOULD_BLOCK with other bytes; the first %zu bytes of the "
+             "earlier call are already encrypted: pass them again",
+             s->unsent_len);
+    return ns_fail_io(s, NS_ERR_INVALID, 0, "TLS send to", msg);
+}
+
+static void forget_unsent(ns_socket *s)
+{
+    free(s->unsent);
+    s->unsent = NULL;
+    s->unsent_len = 0;
+}
+
+ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait, int64_t deadline)
 {
     /* As with plain sockets after SHUT_WR (EPIPE): the write side is gone. */
     if (s->sent_close_notify)
         return ns_fail_io(s, NS_ERR_CLOSED, EPIPE, "TLS send to",
                           "the write side was shut down (close_notify sent)");
-    int rc = ns_tls_resume_handshake(s);
+    int rc = handshake_for_send(s, wait, deadline);
     if (rc != NS_OK)
         return rc;
     if (len == 0)
         return 0;
+    if ((rc = check_retry(s, buf, len)) != NS_OK)
+        return rc;
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     for (;;) {
         ERR_clear_error();
         int n = SSL_write(s->ssl, buf, chunk);
         if (n > 0) {
+            forget_unsent(s);
             s->sent_since_recv = 1;
             return n;
         }
@@ -185,11 +250,16 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
         rc = classify(s, n, "TLS send to", &events);
         if (rc != 1)
             return rc;
-        if (!wait)
-            return ns_would_block(s, want_of(events), -1, "TLS send to",
+        if (!wait) {
+            remember_unsent(s, buf, (size_t)chunk);
+            return ns_would_block(s, want_of(events), deadline, "TLS send to",
                                   "the socket buffer is full (non-blocking)");
-        if ((rc = wait_for(s, events, -1, -1, NS_ERR_IO, "TLS send to")) != NS_OK)
+        }
+        rc = wait_for(s, events, deadline, s->write_timeout, NS_ERR_WRITE_TIMEOUT, "TLS send to");
+        if (rc != NS_OK) {
+            remember_unsent(s, buf, (size_t)chunk);
             return rc;
+        }
     }
 }
 
@@ -288,6 +358,11 @@ void ns_tls_free(ns_socket *s)
     ns_key_log_unref(s->key_log);
     free(s->ech_retry);
     OPENSSL_free(s->peer_der);
+    free(s->session_key);
+    SSL_SESSION_free(s->last_session);
+    s->session_key = NULL;
+    s->last_session = NULL;
+    forget_unsent(s);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;

@@ -4,7 +4,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "internal.h"
+
+/* What a saved session must have been made with: the ALPN list and the
+ * client identity (trust and verifier are checked again on resumption). */
+static void config_digest(const ns_options *o, uint8_t out[32])
+{
+    SHA256_CTX h;
+    SHA256_Init(&h);
+    for (size_t i = 0; i < o->alpn.count; i++)
+        SHA256_Update(&h, o->alpn.items[i], strlen(o->alpn.items[i]) + 1);
+    SHA256_Update(&h, "", 1);
+    if (o->certificates.count > 0)
+        SHA256_Update(&h, o->certificates.items[0].der, o->certificates.items[0].der_len);
+    SHA256_Final(out, &h);
+}
 
 ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
 {
@@ -19,6 +35,10 @@ ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
     }
     c->refs = 1;
     c->server_side = server_side;
+    c->resumption = o->session_resumption;
+    pthread_mutex_init(&c->session_lock, NULL);
+    if (!server_side)
+        config_digest(o, c->digest);
     c->verifier = ns_verifier_ref(o->verifier);
     c->key_log = ns_key_log_ref(o->key_log);
     if ((c->ctx = ns_tls_context_new(o, server_side)) == NULL)
@@ -53,6 +73,8 @@ void ns_tls_config_unref(ns_tls_config *c)
 {
     if (c == NULL || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
+    ns_session_cache_clear(c);
+    pthread_mutex_destroy(&c->session_lock);
     SSL_CTX_free(c->ctx);
     ns_verifier_unref(c->verifier);
     ns_key_log_unref(c->key_log);

@@ -113,6 +113,7 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     if (o->alpn.count > 0 && server_side)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     ns_key_log_install(ctx, o->key_log);
+    ns_session_install(ctx, server_side, o->session_resumption);
     if (server_side && (rc = ns_ech_server_install(ctx, o->ech_keys)) != NS_OK)
         return rc;
     if (o->alpn.count > 0 && !server_side) {
@@ -180,7 +181,7 @@ int ns_tls_client_start(ns_socket *s, ns_tls_config *c, const char *node)
     if (ns_verify_wants_sni(name) && !SSL_set_tlsext_host_name(s->ssl, name))
         return ns_fail_ssl(NS_ERR_INVALID, "TLS with %s: cannot send SNI \"%s\"", s->peer_label,
                            name);
-    return NS_OK;
+    return ns_session_offer(s, name, s->service ? s->service : "");
 }
 
 void ns_tls_server_start(ns_socket *server, ns_tls_config *c)

@@ -85,3 +85,39 @@ int ns_verify_failure_status(ns_socket *s, char *msg, size_t len)
                  X509_verify_cert_error_string(s->verify_error_failed));
     return NS_ERR_CERTIFICATE;
 }
+
+int ns_verify_resumed(ns_socket *s)
+{
+    int server = s->role != NS_ROLE_CLIENT;
+    int mode = SSL_get_verify_mode(s->ssl);
+    if (server && !(mode & SSL_VERIFY_PEER))
+        return NS_OK;
+    STACK_OF(X509) *chain = SSL_get_peer_full_cert_chain(s->ssl);
+    if (chain == NULL || sk_X509_num(chain) == 0) {
+        if (server && !(mode & SSL_VERIFY_FAIL_IF_NO_PEER_CERT))
+            return NS_OK;
+        return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, "TLS handshake with",
+                          server ? "the client sent no certificate, but one is required"
+                                 : "the resumed session holds no server certificate");
+    }
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int ok = ctx != NULL &&
+             X509_STORE_CTX_init(ctx, SSL_CTX_get_cert_store(s->ctx), sk_X509_value(chain, 0),
+                                 chain) &&
+             X509_STORE_CTX_set_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx(), s->ssl) &&
+             X509_STORE_CTX_set_default(ctx, server ? "ssl_client" : "ssl_server") &&
+             X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx), SSL_get0_param(s->ssl));
+    if (!ok) {
+        X509_STORE_CTX_free(ctx);
+        return ns_fail_ssl(NS_ERR_NOMEM, "TLS handshake with %s: out of memory", s->peer_label);
+    }
+    X509_STORE_CTX_set_verify_cb(ctx, verify_callback);
+    ok = X509_verify_cert(ctx) > 0;
+    X509_STORE_CTX_free(ctx);
+    ERR_clear_error();
+    char msg[384];
+    if (!ok && ns_verify_failure_status(s, msg, sizeof msg) != NS_OK)
+        return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, "TLS handshake with", msg);
+    return ok ? NS_OK : ns_fail_io(s, NS_ERR_CERTIFICATE, 0, "TLS handshake with",
+                                   "the resumed session's certificate was rejected");
+}

@@ -84,4 +84,13 @@ int send_text(ns_socket *s, const char *text);
  * did, 0 at an error, end of stream or the socket's read timeout. */
 int recv_text(ns_socket *s, const char *want);
 
+/* A certificate verifier (userdata: a verdict) that counts its calls and
+ * accepts what the library accepts while `accept` is set. */
+typedef struct {
+    int calls;  /* atomic */
+    int accept; /* atomic */
+} verdict;
+int verdict_verifier(void *userdata, int depth, int preverify_error, const unsigned char *der,
+                      size_t len);
+
 #endif

@@ -169,6 +169,56 @@ test("builder errors", function()
   check(not pcall(netsocket.socket_options, { no_such_field = 1 }))
 end)
 
+test("builder errors name the field and what it takes", function()
+  local function message(fn, fields)
+    local ok, err = pcall(fn, fields)
+    check(not ok, "expected an error")
+    return tostring(err)
+  end
+  local where = debug.getinfo(1, "S").short_src .. ":" .. debug.getinfo(message, "S").linedefined + 1
+  eq(message(netsocket.tls_socket_options, { alpn = "h2" }),
+     where .. ": netsocket.tls_socket_options: alpn takes a list of strings, not string")
+  eq(message(netsocket.socket_options, { read_timeout = { 1 } }), where ..
+     ": netsocket.socket_options: read_timeout takes an integer (microseconds, negative = no limit), not table")
+  eq(message(netsocket.tls_socket_options, { certificate_verifier = 42 }), where ..
+     ": netsocket.tls_socket_options: certificate_verifier takes a callable (depth, preverify_error, der) " ..
+     "or nothing, not number")
+  local unknown = message(netsocket.socket_options, { no_such_field = 1 })
+  local prefix = where .. ": netsocket.socket_options: no option field no_such_field (the fields: ai_family, "
+  eq(unknown:sub(1, #prefix), prefix)
+  eq(message(netsocket.socket_options, { alpn = { "h2" } }), "alpn* is not a field of socket-options")
+end)
+
+test("option fields: one table", function()
+  local names, o = {}, netsocket.Options(netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
+  for _, row in ipairs(netsocket.option_fields()) do
+    names[#names + 1] = row.field
+    check(o[row.method], row.field)
+    eq(row.method, (row.list and "add_" or "set_") .. row.method:sub(5))
+    eq((row.kinds >> netsocket.NS_SERVER_TLS_SOCKET_OPTIONS) & 1, 1)
+    eq(row.list, row.type_text:sub(1, 9) == "a list of", row.field)
+  end
+  eq(table.concat(names, " "), "ai_family ai_socktype ai_flags ai_protocol non_blocking connection_timeout " ..
+     "read_timeout handshake private_key private_key_file certificates certificate_files certificate_verifier " ..
+     "sni alpn trusted_certificates trusted_certificate_files client_certificate_required ignore_unexpected_eof")
+end)
+
+test("status constants and names from one list", function()
+  local expected = { NS_OK = 0, NS_ERR_INVALID = -1, NS_ERR_NOMEM = -2, NS_ERR_HOST_NOT_FOUND = -3,
+    NS_ERR_CONNECT = -4, NS_ERR_CONNECT_TIMEOUT = -5, NS_ERR_READ_TIMEOUT = -6, NS_ERR_WOULD_BLOCK = -7,
+    NS_ERR_CLOSED = -8, NS_ERR_TLS = -9, NS_ERR_CERTIFICATE = -10, NS_ERR_IO = -11,
+    NS_ERR_WRITE_TIMEOUT = -12 }
+  for name, value in pairs(netsocket) do
+    if name == "NS_OK" or name:find("^NS_ERR_") then
+      eq(value, expected[name], name)
+      eq(netsocket.status_name(value), name)
+      expected[name] = nil
+    end
+  end
+  eq(next(expected), nil, "missing constants")
+  eq(netsocket.status_name(-13), "NS_ERR_UNKNOWN")
+end)
+
 -- ------------------------------------------------------------ plain
 test("plain exchange with embedded NUL bytes, __close", function()
   local srv <close> = netsocket.make_server_socket("127.0.0.1", "0", netsocket.socket_options(blocking()))

@@ -73,6 +73,72 @@ def test_builder_rejects_bad_fields():
         netsocket.tls_socket_options(certificate_verifier=42)
 
 
+def test_builder_errors_name_the_field_and_what_it_takes():
+    with pytest.raises(TypeError) as e:
+        netsocket.tls_socket_options(alpn="h2")
+    assert str(e.value) == "tls_socket_options: alpn takes a list of strings, not str"
+    with pytest.raises(TypeError) as e:
+        netsocket.socket_options(read_timeout=[1])
+    assert str(e.value) == ("socket_options: read_timeout takes an integer (microseconds, negative = no limit), "
+                            "not list")
+    with pytest.raises(TypeError) as e:
+        netsocket.server_tls_socket_options(certificate_verifier=42)
+    assert str(e.value) == ("server_tls_socket_options: certificate_verifier takes a callable "
+                            "(depth, preverify_error, der) or nothing, not int")
+    with pytest.raises(TypeError) as e:
+        netsocket.socket_options(no_such_field=1)
+    assert str(e.value).startswith("socket_options: no option field 'no_such_field' (the fields: ai_family, ")
+    with pytest.raises(ValueError) as e:
+        netsocket.socket_options(alpn=["h2"])
+    assert str(e.value) == "alpn* is not a field of socket-options"
+
+
+def test_option_fields_one_table():
+    rows = netsocket.option_fields()
+    assert [r[0] for r in rows] == [
+        "ai_family", "ai_socktype", "ai_flags", "ai_protocol", "non_blocking", "connection_timeout",
+        "read_timeout", "handshake", "private_key", "private_key_file", "certificates", "certificate_files",
+        "certificate_verifier", "sni", "alpn", "trusted_certificates", "trusted_certificate_files",
+        "client_certificate_required", "ignore_unexpected_eof"]
+    o = netsocket.Options(netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
+    for field, method, kinds, kinds_text, type_text, is_list in rows:
+        assert callable(getattr(o, method)), field
+        assert method == ("add_" if is_list else "set_") + method[4:]
+        assert kinds & (1 << netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
+        assert type_text.startswith("a list of" if is_list else "a"), field
+    assert "alpn: a list of strings (TLS options)" in netsocket.tls_socket_options.__doc__
+    assert "alpn" not in netsocket.socket_options.__doc__
+
+
+def test_status_list_makes_constants_names_and_classes():
+    expected = {  # status -> (value, exception class, its netsocket parent)
+        "NS_OK": (0, None, None),
+        "NS_ERR_INVALID": (-1, ValueError, None),
+        "NS_ERR_NOMEM": (-2, MemoryError, None),
+        "NS_ERR_HOST_NOT_FOUND": (-3, netsocket.HostNotFoundError, netsocket.Error),
+        "NS_ERR_CONNECT": (-4, netsocket.SocketConnectionError, netsocket.Error),
+        "NS_ERR_CONNECT_TIMEOUT": (-5, netsocket.ConnectTimeoutError, netsocket.Error),
+        "NS_ERR_READ_TIMEOUT": (-6, netsocket.SocketReadTimeoutError, netsocket.Error),
+        "NS_ERR_WOULD_BLOCK": (-7, netsocket.WouldBlockError, netsocket.Error),
+        "NS_ERR_CLOSED": (-8, netsocket.SocketClosedError, netsocket.Error),
+        "NS_ERR_TLS": (-9, netsocket.TLSError, netsocket.Error),
+        "NS_ERR_CERTIFICATE": (-10, netsocket.CertificateError, netsocket.TLSError),
+        "NS_ERR_IO": (-11, netsocket.Error, OSError),
+        "NS_ERR_WRITE_TIMEOUT": (-12, netsocket.WriteTimeoutError, netsocket.Error),
+    }
+    constants = {n: getattr(netsocket, n) for n in dir(netsocket) if n == "NS_OK" or n.startswith("NS_ERR_")}
+    assert constants == {n: v[0] for n, v in expected.items()}
+    for name, (value, cls, parent) in expected.items():
+        assert netsocket.status_name(value) == name
+        if parent is not None:
+            assert cls.__bases__[0] is parent, name
+    assert issubclass(netsocket.SocketReadTimeoutError, TimeoutError)
+    assert issubclass(netsocket.WriteTimeoutError, TimeoutError)
+    assert issubclass(netsocket.WouldBlockError, BlockingIOError)
+    assert issubclass(netsocket.SocketClosedError, ConnectionError)
+    assert netsocket.status_name(-13) == "NS_ERR_UNKNOWN"
+
+
 def test_version_and_constants():
     assert netsocket.version() == "%d.%d.%d" % (netsocket.NS_VERSION_MAJOR, netsocket.NS_VERSION_MINOR,
                                                 netsocket.NS_VERSION_PATCH)
@@ -510,6 +576,7 @@ def test_error_classes(certs, plain_server):
     assert issubclass(netsocket.CertificateError, netsocket.TLSError)
     assert issubclass(netsocket.ConnectTimeoutError, TimeoutError)
     assert issubclass(netsocket.SocketReadTimeoutError, TimeoutError)
+    assert issubclass(netsocket.WriteTimeoutError, TimeoutError)
 
     with pytest.raises(netsocket.HostNotFoundError) as e:
         netsocket.make_client_socket("no-such-host.invalid", "80", netsocket.socket_options(**blocking()))

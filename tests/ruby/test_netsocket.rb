@@ -122,6 +122,62 @@ class NetsocketTest < Minitest::Test
     assert_raises(TypeError) { Netsocket.tls_socket_options(certificate_verifier: 42) }
   end
 
+  def test_builder_errors_name_the_field_and_what_it_takes
+    e = assert_raises(TypeError) { Netsocket.tls_socket_options(alpn: "h2") }
+    assert_equal "tls_socket_options: alpn takes a list of strings, not String", e.message
+    e = assert_raises(TypeError) { Netsocket.socket_options(read_timeout: [1]) }
+    assert_equal "socket_options: read_timeout takes an integer (microseconds, negative = no limit), not Array",
+                 e.message
+    e = assert_raises(TypeError) { Netsocket.tls_socket_options(certificate_verifier: 42) }
+    assert_equal "tls_socket_options: certificate_verifier takes a callable (depth, preverify_error, der) " \
+                 "or nothing, not Integer", e.message
+    e = assert_raises(ArgumentError) { Netsocket.socket_options(no_such_field: 1) }
+    assert e.message.start_with?("socket_options: no option field no_such_field (the fields: ai_family, "), e.message
+    e = assert_raises(Netsocket::ValueError) { Netsocket.socket_options(alpn: ["h2"]) }
+    assert_equal "alpn* is not a field of socket-options", e.message
+  end
+
+  def test_option_fields_one_table
+    rows = Netsocket.option_fields
+    assert_equal %w[ai_family ai_socktype ai_flags ai_protocol non_blocking connection_timeout read_timeout
+                    handshake private_key private_key_file certificates certificate_files certificate_verifier
+                    sni alpn trusted_certificates trusted_certificate_files client_certificate_required ignore_unexpected_eof],
+                 rows.map(&:first)
+    o = Netsocket::Options.new(Netsocket::NS_SERVER_TLS_SOCKET_OPTIONS)
+    rows.each do |field, method, kinds, _, type_text, list|
+      assert o.respond_to?(method), field
+      assert_equal (list ? "add_" : "set_") + method[4..], method
+      assert_equal 1, (kinds >> Netsocket::NS_SERVER_TLS_SOCKET_OPTIONS) & 1
+      assert_equal list, type_text.start_with?("a list of"), field
+    end
+  end
+
+  def test_status_list_makes_constants_names_and_classes
+    expected = { # status => [value, class, parent]
+      "NS_OK" => [0, nil, nil],
+      "NS_ERR_INVALID" => [-1, Netsocket::ValueError, Netsocket::Error],
+      "NS_ERR_NOMEM" => [-2, Netsocket::MemoryError, Netsocket::Error],
+      "NS_ERR_HOST_NOT_FOUND" => [-3, Netsocket::HostNotFoundError, Netsocket::Error],
+      "NS_ERR_CONNECT" => [-4, Netsocket::SocketConnectionError, Netsocket::Error],
+      "NS_ERR_CONNECT_TIMEOUT" => [-5, Netsocket::ConnectTimeoutError, Netsocket::Error],
+      "NS_ERR_READ_TIMEOUT" => [-6, Netsocket::SocketReadTimeoutError, Netsocket::Error],
+      "NS_ERR_WOULD_BLOCK" => [-7, Netsocket::WouldBlockError, Netsocket::Error],
+      "NS_ERR_CLOSED" => [-8, Netsocket::SocketClosedError, Netsocket::Error],
+      "NS_ERR_TLS" => [-9, Netsocket::TLSError, Netsocket::Error],
+      "NS_ERR_CERTIFICATE" => [-10, Netsocket::CertificateError, Netsocket::TLSError],
+      "NS_ERR_IO" => [-11, Netsocket::Error, StandardError],
+      "NS_ERR_WRITE_TIMEOUT" => [-12, Netsocket::WriteTimeoutError, Netsocket::Error]
+    }
+    constants = Netsocket.constants.map(&:to_s).grep(/\ANS_(OK|ERR_)/)
+    assert_equal expected.keys.sort, constants.sort
+    expected.each do |name, (value, cls, parent)|
+      assert_equal value, Netsocket.const_get(name)
+      assert_equal name, Netsocket.status_name(value)
+      assert_equal parent, cls.superclass, name if cls
+    end
+    assert_equal "NS_ERR_UNKNOWN", Netsocket.status_name(-13)
+  end
+
   # ---------------------------------------------------------- plain
 
   def test_plain_exchange_binary_block_forms
