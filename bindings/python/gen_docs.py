@@ -36,6 +36,11 @@ C_NAMES = {
     "SelectorCore.poll": "ns_selector_wait",
     "SelectorCore.event_key": "ns_selector_event_data",
 }
+# Binding-only functions: their documentation is here.
+OWN_DOCS = {
+    "option_fields": "The options' fields as the keyword builders loop over them: (field, method, kinds "
+                     "(a bit per options kind), kinds described, type described, is a list) per field.",
+}
 # Written in Python (netsocket_python.i), or with no C counterpart.
 PYTHON_ONLY = {"socket_options", "tls_socket_options", "server_tls_socket_options", "describe", "makefile"}
 
@@ -123,7 +128,7 @@ def main(header, stub, out):
         if stub_name.split(".")[-1] in PYTHON_ONLY:
             continue
         lines.append('%%feature("autodoc", %s) %s;' % (quote(signature), swig_name))
-        doc = docs.get(c_name(stub_name))
+        doc = OWN_DOCS.get(stub_name, docs.get(c_name(stub_name)))
         if doc is None:
             missing.append("%s (%s)" % (stub_name, c_name(stub_name)))
         else:

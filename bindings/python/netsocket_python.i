@@ -4,11 +4,11 @@
 %init %{
 {
     /* One class per row of the header's status list (nsb_statuses), with
-     * the builtin Python programs expect mixed in.  ValueError and
-     * MemoryError are raised as the builtins themselves. */
+     * the builtin Python programs expect mixed in: every failure is a
+     * netsocket.Error, and a bad argument also a ValueError. */
     static const struct { int status; PyObject **builtin; int instead; } builtins[] = {
-        { NS_ERR_INVALID, &PyExc_ValueError, 1 },
-        { NS_ERR_NOMEM, &PyExc_MemoryError, 1 },
+        { NS_ERR_INVALID, &PyExc_ValueError, 0 },
+        { NS_ERR_NOMEM, &PyExc_MemoryError, 0 },
         { NS_ERR_CONNECT_TIMEOUT, &PyExc_TimeoutError, 0 },
         { NS_ERR_READ_TIMEOUT, &PyExc_TimeoutError, 0 },
         { NS_ERR_WRITE_TIMEOUT, &PyExc_TimeoutError, 0 },
@@ -43,6 +43,21 @@
         if (cls) {
             PyDict_SetItemString(d, row->exception, cls);
             PyObject *name = PyUnicode_FromString(row->exception);
+            if (name) PyList_Append(names, name);
+            Py_XDECREF(name);
+        }
+    }
+    for (size_t j = 0; j < sizeof nsb_py_file_errors / sizeof nsb_py_file_errors[0]; j++) {
+        PyObject *bases = PyTuple_Pack(2, nsb_py_errors[nsb_status_index(NS_ERR_INVALID)],
+                                       *nsb_py_file_errors[j].builtin);
+        char qualified[64];
+        snprintf(qualified, sizeof qualified, "netsocket.%s", nsb_py_file_errors[j].name);
+        nsb_py_file_errors[j].cls = bases ? PyErr_NewExceptionWithDoc(qualified,
+            "A file named in the options cannot be opened (also a netsocket.ValueError).", bases, NULL) : NULL;
+        Py_XDECREF(bases);
+        if (nsb_py_file_errors[j].cls) {
+            PyDict_SetItemString(d, nsb_py_file_errors[j].name, nsb_py_file_errors[j].cls);
+            PyObject *name = PyUnicode_FromString(nsb_py_file_errors[j].name);
             if (name) PyList_Append(names, name);
             Py_XDECREF(name);
         }

@@ -74,9 +74,22 @@ static void nsb_release(void *userdata)
  * netsocket_python.i); row 0 (NS_OK) holds the base class netsocket.Error. */
 static PyObject *nsb_py_errors[NSB_STATUS_COUNT];
 
+/* Files that cannot be opened: the status's class with the OSError
+ * subclass Python programs catch for that errno mixed in (made at import
+ * by netsocket_python.i, named after the builtin: netsocket.FileNotFoundError). */
+static struct { int os_error; PyObject **builtin; const char *name; PyObject *cls; } nsb_py_file_errors[] = {
+    { ENOENT, &PyExc_FileNotFoundError, "FileNotFoundError", NULL },
+    { EACCES, &PyExc_PermissionError, "PermissionError", NULL },
+    { EISDIR, &PyExc_IsADirectoryError, "IsADirectoryError", NULL },
+};
+
 static PyObject *nsb_py_error_class(int status)
 {
     int i = nsb_status_index(status);
+    if (status == NS_ERR_INVALID)
+        for (size_t j = 0; j < sizeof nsb_py_file_errors / sizeof nsb_py_file_errors[0]; j++)
+            if (nsb_py_file_errors[j].os_error == nsb_err.os_error && nsb_py_file_errors[j].cls)
+                return nsb_py_file_errors[j].cls;
     return i > 0 && nsb_py_errors[i] ? nsb_py_errors[i] : nsb_py_errors[0];
 }
 

@@ -127,3 +127,33 @@ def test_argument_errors_name_the_method_and_the_type():
         with pytest.raises(cls) as e:
             call()
         assert str(e.value) == message
+
+
+# ------------------------------------------------------------ errors
+
+
+def test_every_failure_is_a_netsocket_error_with_the_builtin(certs):
+    o = netsocket.tls_socket_options()
+    with pytest.raises(netsocket.Error) as e:
+        o.add_certificate_file("/nonexistent/cert.pem")
+    assert type(e.value) is netsocket.FileNotFoundError
+    assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, ValueError)
+    assert (str(e.value), e.value.errno, e.value.status) == (
+        "certificates: cannot open /nonexistent/cert.pem: No such file or directory", 2, "NS_ERR_INVALID")
+    with pytest.raises(netsocket.Error) as e:
+        o.add_certificate(b"junk")
+    assert type(e.value) is netsocket.ValueError and isinstance(e.value, ValueError)
+    assert str(e.value) == "certificates: neither PEM nor a DER certificate: HEADER_TOO_LONG"
+    with pytest.raises(netsocket.Error) as e:
+        o.set_private_key_file(str(pathlib.Path(certs.path("ca.pem")).parent))
+    assert isinstance(e.value, IsADirectoryError) and e.value.status == "NS_ERR_INVALID"
+    with pytest.raises(netsocket.Error) as e:
+        netsocket.Options(99)
+    assert isinstance(e.value, ValueError) and str(e.value) == "ns_options_new: unknown options kind 99"
+
+
+def test_stub_lists_every_error_class():
+    stub = (pathlib.Path(netsocket.__file__).parent / "__init__.pyi").read_text()
+    names = sorted(n for n in dir(netsocket) if n.endswith("Error"))
+    assert [n for n in names if "class %s(" % n not in stub] == []
+    assert issubclass(netsocket.MemoryError, netsocket.Error) and issubclass(netsocket.MemoryError, MemoryError)
