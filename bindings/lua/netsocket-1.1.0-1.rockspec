@@ -1,5 +1,5 @@
 -- Lua packaging for netsocket (no network needed), from bindings/lua:
---   luarocks --lua-version=5.4 make netsocket-1.1.0-1.rockspec NETSOCKET_DIR=/usr/local
+--   luarocks --lua-version=5.4 make netsocket-*.rockspec NETSOCKET_DIR=/usr/local
 -- with the C library where `cmake --install` put it (the module's rpath is
 -- PREFIX/lib); NETSOCKET_INCDIR / NETSOCKET_LIBDIR point at a source tree's
 -- core/include and build/ instead.  SWIG generates the module from

@@ -2,7 +2,7 @@
 
 # Ruby packaging for netsocket (no network needed):
 #   cd bindings/ruby && gem build netsocket.gemspec
-#   gem install --local netsocket-1.1.0.gem -- --with-netsocket-dir=PREFIX
+#   gem install --local netsocket-*.gem -- --with-netsocket-dir=PREFIX
 # Building the gem runs SWIG on ../netsocket.i and ships the generated
 # wrapper and netsocket.h; installing compiles it against the libnetsocket
 # that `cmake --install` put in PREFIX (or NETSOCKET_LIB_DIR, or the system
@@ -20,7 +20,7 @@ version_file = File.join(root, "VERSION")
 
 Gem::Specification.new do |s|
   s.name = "netsocket"
-  s.version = File.exist?(version_file) ? File.read(version_file).split.first : "1.1.0"
+  s.version = File.read(version_file).split.first # the one source: VERSION
   s.summary = "Plain TCP and TLS sockets (BoringSSL inside libnetsocket) for Ruby"
   s.authors = ["netsocket developers"]
   s.license = "Nonstandard"

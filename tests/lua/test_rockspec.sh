@@ -11,7 +11,10 @@ mkdir -p "$work"
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
 cp -r "$src" "$work/bindings" # the build writes its wrapper beside the rockspec
 cd "$work/bindings/lua"
-luarocks --lua-version=5.4 make --tree "$work/tree" netsocket-1.1.0-1.rockspec NETSOCKET_DIR="$work/prefix"
+# The rockspec of this version (VERSION is the one source; abi.version
+# checks the rockspec's name and version agree with it).
+rockspec="netsocket-$(head -n 1 "$src/../VERSION")-1.rockspec"
+luarocks --lua-version=5.4 make --tree "$work/tree" "$rockspec" NETSOCKET_DIR="$work/prefix"
 rm -rf "$work/bindings"
 module=$work/tree/lib/lua/5.4/netsocket-core.so
 # The module finds the installed library, not the build tree's.
