@@ -80,7 +80,6 @@ static PyObject *nsb_py_errors[NSB_STATUS_COUNT];
 static struct { int os_error; PyObject **builtin; const char *name; PyObject *cls; } nsb_py_file_errors[] = {
     { ENOENT, &PyExc_FileNotFoundError, "FileNotFoundError", NULL },
     { EACCES, &PyExc_PermissionError, "PermissionError", NULL },
-    { EISDIR, &PyExc_IsADirectoryError, "IsADirectoryError", NULL },
 };
 
 static PyObject *nsb_py_error_class(int status)
