@@ -20,7 +20,7 @@ build = {
     .. " && $(CC) $(CFLAGS) -Wno-unused-function -I$(LUA_INCDIR) -I$(NETSOCKET_INCDIR) $(LIBFLAG)"
     .. " -o netsocket-core.so netsocket_wrap.c -L$(NETSOCKET_LIBDIR) -Wl,-rpath,$(NETSOCKET_LIBDIR) -lnetsocket",
   install = {
-    lua = { netsocket = "netsocket.lua" },
+    lua = { netsocket = "netsocket.lua", ["netsocket.async"] = "netsocket/async.lua" },
     lib = { ["netsocket-core"] = "netsocket-core.so" },
   },
 }

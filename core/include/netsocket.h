@@ -223,7 +223,8 @@ NS_API int ns_options_get_non_blocking(const ns_options *o);
  * negative = none (default -1). */
 NS_API int ns_options_set_connection_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_connection_timeout(const ns_options *o);
-/* Bounds each recv, and a server's TLS handshake in accept; default -1. */
+/* Bounds each recv, a blocking accept's wait for a connection, and a TLS
+ * handshake (see ns_socket_accept); default -1. */
 NS_API int ns_options_set_read_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
 /* write-timeout (1.1): bounds each send that waits (a blocking send, and
@@ -517,20 +518,33 @@ NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int
 /* Receives up to len bytes into buf (the caller's) and returns their number;
  * 0 = orderly end of stream.  Waits at most the read timeout
  * (NS_ERR_READ_TIMEOUT); non-blocking with nothing to read:
- * NS_ERR_WOULD_BLOCK at once.  flags: MSG_PEEK, MSG_WAITALL, ... (TLS honours
- * MSG_PEEK only).  MSG_WAITALL on a blocking socket gathers len bytes; if
- * the stream ends, or the timeout or an error strikes, after some arrived,
- * those are returned (the error recurs on the next call).  A TLS peer that
+ * NS_ERR_WOULD_BLOCK at once, as with MSG_DONTWAIT on any socket.  flags:
+ * MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, ... (TLS honours MSG_PEEK and
+ * MSG_DONTWAIT only).  MSG_WAITALL on a blocking socket gathers len bytes
+ * (with MSG_PEEK: peeks at len bytes); if the stream ends, or the timeout
+ * or an error strikes, after some arrived, those are returned (the error
+ * recurs on the next call).  A TLS peer that
  * vanishes without close_notify:
  * NS_ERR_CLOSED, or 0 with ignore-unexpected-eof? set.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
 /* Accepts one connection; the new socket inherits the server's options
- * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by
- * its read timeout, unless handshake is 0.  A non-blocking server with no
- * pending connection: NS_ERR_WOULD_BLOCK.  Other errors: NS_ERR_INVALID (not
- * a server socket), NS_ERR_CLOSED, NS_ERR_READ_TIMEOUT, NS_ERR_TLS,
- * NS_ERR_CERTIFICATE, NS_ERR_IO, NS_ERR_NOMEM.  The new socket is the
- * caller's: free it with ns_socket_free. */
+ * (non-blocking?, read-timeout, write-timeout).  A blocking server waits for
+ * a connection at most its read timeout (NS_ERR_READ_TIMEOUT), as Python's
+ * settimeout bounds accept; a non-blocking server with no pending
+ * connection: NS_ERR_WOULD_BLOCK at once.
+ * A TLS server with handshake 1 also handshakes, within a budget: the read
+ * timeout, or 60 s when it has none (nginx's ssl_handshake_timeout
+ * default), so that a client that never speaks cannot hold the server.  A
+ * blocking server completes the handshake in accept (NS_ERR_READ_TIMEOUT
+ * when the budget runs out).  A non-blocking server never waits for it:
+ * the socket is returned at once with the handshake pending,
+ * ns_socket_wants(conn) says NS_WANT_READ and ns_socket_wants_timeout the
+ * budget; ns_socket_handshake, recv or send continue it and fail with
+ * NS_ERR_READ_TIMEOUT once the budget is spent.
+ * Errors: NS_ERR_INVALID (not a server socket), NS_ERR_CLOSED,
+ * NS_ERR_READ_TIMEOUT, NS_ERR_TLS, NS_ERR_CERTIFICATE, NS_ERR_IO,
+ * NS_ERR_NOMEM.  The new socket is the caller's: free it with
+ * ns_socket_free. */
 NS_API ns_socket *ns_socket_accept(ns_socket *server);
 /* Runs (or resumes) the TLS handshake; NS_ERR_WOULD_BLOCK on a non-blocking
  * socket that must wait (call again when the fd is ready).  NS_OK if already

@@ -243,6 +243,7 @@ struct ns_socket {
     uint8_t *ech_retry;      /* client: retry configs of a rejected ECH */
     size_t ech_retry_len;
     int verifier_rejected;   /* the verifier said no during this handshake */
+    int bad_server_name;     /* server: the client's SNI was refused */
     int verify_depth_failed, verify_error_failed;
     char verify_names[256];  /* host name mismatch: the names the certificate holds */
     int alert_seen, alert, alert_sent; /* the last TLS alert (tls_failure.c) */
@@ -314,6 +315,12 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonb
  * non-blocking); NS_OK at once when done.  I/O calls it first, so handshake
  * = 0 followed straight by send/recv works. */
 int ns_tls_resume_handshake(ns_socket *s);
+/* A server's handshake budget when its read timeout is none: nginx's
+ * ssl_handshake_timeout default (60 s). */
+#define NS_ACCEPT_HANDSHAKE_TIMEOUT 60000000
+/* Fixes the handshake's deadline when it starts: the read timeout, or for
+ * an accepted socket without one NS_ACCEPT_HANDSHAKE_TIMEOUT. */
+void ns_tls_start_handshake_clock(ns_socket *s);
 /* 1 if a recv (or the handshake) on s can make progress without the fd
  * becoming readable: decrypted bytes are buffered, or undecrypted ones that
  * were not already found short of a whole record.  A partial record alone
@@ -332,8 +339,12 @@ void ns_verify_install(SSL_CTX *ctx, int server_side, int require_peer_cert);
 int ns_verify_set_host(SSL *ssl, const char *host);
 /* 1 if host is a name to send as SNI (not an IP literal). */
 int ns_verify_wants_sni(const char *host);
+/* 1 if name is a host name: dot-separated labels of letters, digits, '-'
+ * and '_', 1 to 63 bytes each, 253 in all, no trailing dot. */
+int ns_is_host_name(const char *name);
 /* NS_ERR_CERTIFICATE with a description in msg if verification failed
- * during the last handshake, else NS_OK. */
+ * during the last handshake (NS_ERR_TLS if the server refused the client's
+ * SNI), else NS_OK. */
 int ns_verify_failure_status(ns_socket *s, char *msg, size_t len);
 
 /* Resumed handshakes skip verification: runs the library's checks and the

@@ -171,21 +171,22 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
     }
 }
 
-/* Fixes the handshake's deadline when it starts (see ns_socket). */
-static void start_handshake_clock(ns_socket *s)
+void ns_tls_start_handshake_clock(ns_socket *s)
 {
-    if (!s->handshake_started) {
-        s->handshake_started = 1;
-        s->handshake_deadline = ns_deadline_after(s->read_timeout);
-        s->handshake_budget = s->read_timeout;
-    }
+    if (s->handshake_started)
+        return;
+    s->handshake_started = 1;
+    s->handshake_budget = s->read_timeout;
+    if (s->handshake_budget < 0 && s->role == NS_ROLE_ACCEPTED)
+        s->handshake_budget = NS_ACCEPT_HANDSHAKE_TIMEOUT;
+    s->handshake_deadline = ns_deadline_after(s->handshake_budget);
 }
 
 int ns_tls_resume_handshake(ns_socket *s)
 {
     if (s->handshake_done)
         return NS_OK;
-    start_handshake_clock(s);
+    ns_tls_start_handshake_clock(s);
     return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, s->non_blocking,
                             NS_ERR_READ_TIMEOUT);
 }
@@ -197,7 +198,7 @@ static int handshake_for_send(ns_socket *s, int wait, int64_t deadline)
 {
     if (s->handshake_done || !wait)
         return ns_tls_resume_handshake(s);
-    start_handshake_clock(s);
+    ns_tls_start_handshake_clock(s);
     if (deadline >= 0 && (s->handshake_deadline < 0 || deadline < s->handshake_deadline))
         return ns_tls_handshake(s, deadline, s->write_timeout, 0, NS_ERR_WRITE_TIMEOUT);
     return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, 0,
@@ -314,7 +315,7 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     /* As for plain sockets (socket.c, recv_once): after a send, poll
      * before reading unless bytes are already buffered. */
-    if (should_wait_first(s) && !ns_tls_readable_now(s)) {
+    if (should_wait_first(s) && !(flags & MSG_DONTWAIT) && !ns_tls_readable_now(s)) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -337,9 +338,10 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
             return rc;
-        if (s->non_blocking)
+        if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_would_block(s, want_of(events), deadline, "TLS recv from",
-                                  "no data yet (non-blocking)");
+                                  s->non_blocking ? "no data yet (non-blocking)"
+                                                  : "no data yet (MSG_DONTWAIT)");
         rc = wait_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
