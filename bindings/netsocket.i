@@ -14,7 +14,7 @@
  * an event-returning Selector) in python/netsocket_python.i,
  * ruby/lib/netsocket.rb and lua/netsocket.lua.
  */
-%module(package="netsocket") netsocket
+%module(package="netsocket", docstring="Plain TCP and TLS sockets (BoringSSL inside libnetsocket): options objects, sockets, a selector.") netsocket
 
 %{
 #include <ctype.h>
@@ -188,13 +188,16 @@ static void nsb_release(void *userdata);
 /* ------------------------------------------------------------------ */
 
 %include <stdint.i>
-%feature("autodoc", "1");
+%feature("autodoc", "0");
+
+%include "netsocket_argerrors.i"
 
 /* For NS_STATUS_MAP; %import wraps nothing. */
 %import "netsocket.h"
 
 #if defined(SWIGPYTHON)
 %include "python/netsocket_python_runtime.i"
+%include "netsocket_docs.i" /* help(): made by python/gen_docs.py from netsocket.h */
 #elif defined(SWIGRUBY)
 %include "ruby/netsocket_ruby.i"
 #elif defined(SWIGLUA)
@@ -356,11 +359,11 @@ static nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, con
 }
 %}
 
-nsb_socket *nsb_make_client_socket(const char *node, const char *service, const nsb_options *o = NULL);
-nsb_socket *nsb_make_client_tls_socket(const char *node, const char *service, const nsb_options *o = NULL);
-nsb_socket *nsb_make_server_socket(const char *node, const char *service, const nsb_options *o = NULL);
-nsb_socket *nsb_make_server_tls_socket(const char *node, const char *service, const nsb_options *o = NULL);
-nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char *node, const char *service);
+nsb_socket *nsb_make_client_socket(const char *node, const char *service, const nsb_options *options = NULL);
+nsb_socket *nsb_make_client_tls_socket(const char *node, const char *service, const nsb_options *options = NULL);
+nsb_socket *nsb_make_server_socket(const char *node, const char *service, const nsb_options *options = NULL);
+nsb_socket *nsb_make_server_tls_socket(const char *node, const char *service, const nsb_options *options = NULL);
+nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, const char *node, const char *service);
 
 
 /* ------------------------------------------------------------------ */
@@ -377,11 +380,17 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
 /* Every field's setter (or adder) and read-only view: from one table. */
 %include "option_fields.i"
 
+#if defined(SWIGPYTHON)
+%define NSB_FROM from_ %enddef
+#else
+%define NSB_FROM from %enddef
+#endif
 %extend nsb_options {
-    /* Options(kind[, from]): the defaults of kind, or the fields of `from`. */
-    nsb_options(int kind, const nsb_options *from = NULL) {
-        return (nsb_options *)nsb_check_ptr(from ? ns_options_copy(from, (ns_options_kind)kind)
-                                                : ns_options_new((ns_options_kind)kind));
+    /* Options(kind[, from]): the defaults of kind, or the fields of `from`
+     * (Python's keyword is from_, as `from` is reserved there). */
+    nsb_options(int kind, const nsb_options *NSB_FROM = NULL) {
+        return (nsb_options *)nsb_check_ptr(NSB_FROM ? ns_options_copy(NSB_FROM, (ns_options_kind)kind)
+                                                    : ns_options_new((ns_options_kind)kind));
     }
     ~nsb_options() { ns_options_free($self); }
     nsb_options *copy(int kind) {

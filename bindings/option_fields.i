@@ -104,7 +104,7 @@ static nsb_list nsb_list_new(size_t n, int text)
 
 %define NSB_FIELD_INT(field, item)
 NSB_SCALAR_VIEW(field, item, int, (int))
-%extend nsb_options { void set_##field(int v) { nsb_check(ns_options_set_##item($self, v)); } }
+%extend nsb_options { void set_##field(int value) { nsb_check(ns_options_set_##item($self, value)); } }
 %enddef
 
 %define NSB_FIELD_BOOL(field, item)

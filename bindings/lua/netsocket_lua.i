@@ -104,6 +104,33 @@ static void nsb_lua_push_error(lua_State *L)
 }
 %}
 
+/* SWIG's argument errors, reworded (netsocket_argerrors.i); methods are
+ * called with `:`, so self is SWIG's argument 1. */
+%{
+static void nsb_lua_arg_error(lua_State *L, const char *swig_name, int argn, const char *ctype)
+{
+    char method[128], text[320];
+    int is_method;
+    nsb_arg_method_name(method, sizeof method, NSB_LUA, swig_name, &is_method);
+    nsb_arg_error_text(text, sizeof text, NSB_LUA, method, argn - is_method, ctype, luaL_typename(L, argn));
+    lua_pushstring(L, text);
+}
+static void nsb_lua_arg_count_error(lua_State *L, const char *swig_name, int least, int most)
+{
+    char method[128];
+    int is_method;
+    nsb_arg_method_name(method, sizeof method, NSB_LUA, swig_name, &is_method);
+    lua_pushfstring(L, least == most ? "%s: expects %d argument(s), got %d" : "%s: expects %d to %d arguments, got %d",
+                    method, least - is_method, least == most ? lua_gettop(L) - is_method : most - is_method,
+                    lua_gettop(L) - is_method);
+}
+#undef SWIG_fail_arg
+#define SWIG_fail_arg(func_name, argnum, type) { nsb_lua_arg_error(L, func_name, argnum, type); goto fail; }
+#undef SWIG_check_num_args
+#define SWIG_check_num_args(func_name, a, b) \
+    if (lua_gettop(L) < (a) || lua_gettop(L) > (b)) { nsb_lua_arg_count_error(L, func_name, a, b); goto fail; }
+%}
+
 %exception {
     lua_State *nsb_caller = nsb_lua_current;
     nsb_err.status = 0;

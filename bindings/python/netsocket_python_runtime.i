@@ -4,6 +4,7 @@
  * types.  The idioms on top are in netsocket_python.i. */
 
 %feature("compactdefaultargs");
+%feature("kwargs"); /* every argument may be given by name */
 
 %{
 #define NSB_FREED(what) do { PyErr_SetString(PyExc_ValueError, "netsocket: this " what " was freed"); SWIG_fail; } while (0)
@@ -73,9 +74,21 @@ static void nsb_release(void *userdata)
  * netsocket_python.i); row 0 (NS_OK) holds the base class netsocket.Error. */
 static PyObject *nsb_py_errors[NSB_STATUS_COUNT];
 
+/* Files that cannot be opened: the status's class with the OSError
+ * subclass Python programs catch for that errno mixed in (made at import
+ * by netsocket_python.i, named after the builtin: netsocket.FileNotFoundError). */
+static struct { int os_error; PyObject **builtin; const char *name; PyObject *cls; } nsb_py_file_errors[] = {
+    { ENOENT, &PyExc_FileNotFoundError, "FileNotFoundError", NULL },
+    { EACCES, &PyExc_PermissionError, "PermissionError", NULL },
+};
+
 static PyObject *nsb_py_error_class(int status)
 {
     int i = nsb_status_index(status);
+    if (status == NS_ERR_INVALID)
+        for (size_t j = 0; j < sizeof nsb_py_file_errors / sizeof nsb_py_file_errors[0]; j++)
+            if (nsb_py_file_errors[j].os_error == nsb_err.os_error && nsb_py_file_errors[j].cls)
+                return nsb_py_file_errors[j].cls;
     return i > 0 && nsb_py_errors[i] ? nsb_py_errors[i] : nsb_py_errors[0];
 }
 
@@ -129,6 +142,25 @@ static void nsb_raise(void)
     PyErr_SetObject(cls, e);
     Py_DECREF(e);
 }
+%}
+
+/* SWIG's argument errors, reworded (netsocket_argerrors.i). */
+%{
+static void nsb_py_arg_error(int code, const char *swig_msg, PyObject *given)
+{
+    char wrapper[96], ctype[64], method[128], text[320];
+    int argn, is_method;
+    if (sscanf(swig_msg, "in method '%95[^']', argument %d of type '%63[^']'", wrapper, &argn, ctype) != 3) {
+        SWIG_Error(code, swig_msg);
+        return;
+    }
+    nsb_arg_method_name(method, sizeof method, NSB_PYTHON, wrapper, &is_method);
+    nsb_arg_error_text(text, sizeof text, NSB_PYTHON, method, argn - is_method, ctype,
+                       given ? Py_TYPE(given)->tp_name : NULL);
+    SWIG_Error(code, text);
+}
+#undef SWIG_exception_fail
+#define SWIG_exception_fail(code, msg) do { nsb_py_arg_error(code, msg, NULL); SWIG_fail; } while (0)
 %}
 
 %exception {
