@@ -14,9 +14,10 @@
  * an event-returning Selector) in python/netsocket_python.i,
  * ruby/lib/netsocket.rb and lua/netsocket.lua.
  */
-%module netsocket
+%module(package="netsocket", docstring="Plain TCP and TLS sockets (BoringSSL inside libnetsocket): options objects, sockets, a selector.") netsocket
 
 %{
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +40,16 @@ typedef struct ns_selector nsb_selector;
  * none = the language's None/nil (e.g. recv on a non-blocking socket with
  * nothing to read). */
 typedef struct { unsigned char *data; size_t len; int none; } nsb_bytes;
+/* Bytes owned by the library, copied for a language (None/nil if absent). */
+static nsb_bytes nsb_bytes_copy(const unsigned char *p, size_t len)
+{
+    nsb_bytes b = { NULL, 0, p == NULL };
+    if (p != NULL && (b.data = (unsigned char *)malloc(len ? len : 1)) != NULL) {
+        memcpy(b.data, p, len);
+        b.len = len;
+    }
+    return b;
+}
 /* A list of byte strings (text = 1: of UTF-8 strings); items point into
  * the options, copied by the out typemap. */
 typedef struct { size_t n; const unsigned char **items; size_t *lens; int text; } nsb_list;
@@ -55,13 +66,42 @@ static __thread struct {
     char message[768];
     char verifier_raised[256]; /* why the certificate verifier failed during this call */
     int want; /* NS_ERR_WOULD_BLOCK: the direction to wait for (NS_WANT_READ/WRITE) */
+    /* A TLS failure's details (exception attributes verify_code,
+     * verify_message, alert, alert_code, alert_sent): 0 / -1 when none. */
+    int verify_code, alert, alert_sent;
+    const char *verify_message; /* static storage */
 } nsb_err;
+
+/* The header's status list as data, for the languages' exception tables:
+ * row i has the status, its name, the exception class the bindings raise
+ * for it ("Error" = the base class), the status whose class it derives from
+ * (NS_OK = the base class) and a description. */
+typedef struct { int status; const char *name; const char *exception; int parent; const char *doc; } nsb_status_row;
+static const nsb_status_row nsb_statuses[] = {
+#define NSB_STATUS_ROW(name, value, cls, parent, doc) { value, #name, #cls, parent, doc },
+    NS_STATUS_MAP(NSB_STATUS_ROW)
+#undef NSB_STATUS_ROW
+};
+#define NSB_STATUS_COUNT (sizeof nsb_statuses / sizeof nsb_statuses[0])
+
+/* The row of `status`, or -1 (e.g. a status added by a newer library). */
+static int nsb_status_index(int status)
+{
+    for (size_t i = 0; i < NSB_STATUS_COUNT; i++)
+        if (nsb_statuses[i].status == status)
+            return (int)i;
+    return -1;
+}
 
 static void nsb_fail(int status)
 {
     const char *message = ns_last_error();
     nsb_err.status = status;
     nsb_err.os_error = ns_last_os_error();
+    nsb_err.verify_code = ns_last_verify_code();
+    nsb_err.verify_message = ns_last_verify_message();
+    nsb_err.alert = ns_last_tls_alert();
+    nsb_err.alert_sent = ns_last_tls_alert_sent();
     if (nsb_err.verifier_raised[0] != '\0')
         snprintf(nsb_err.message, sizeof nsb_err.message, "%s (the certificate verifier %s)",
                  message, nsb_err.verifier_raised);
@@ -152,6 +192,10 @@ static void nsb_unlocked(nsb_call *c);
 static int nsb_verify(void *userdata, int depth, int preverify_error,
                       const unsigned char *der, size_t der_len);
 static void nsb_release(void *userdata);
+/* The key log callback's trampoline (per language, beside nsb_verify): an
+ * error in the callable is dropped, as a debugging aid must not break the
+ * handshake. */
+static void nsb_key_log(void *userdata, const char *line);
 %}
 
 /* ------------------------------------------------------------------ */
@@ -161,10 +205,16 @@ static void nsb_release(void *userdata);
 /* ------------------------------------------------------------------ */
 
 %include <stdint.i>
-%feature("autodoc", "1");
+%feature("autodoc", "0");
+
+%include "netsocket_argerrors.i"
+
+/* For NS_STATUS_MAP; %import wraps nothing. */
+%import "netsocket.h"
 
 #if defined(SWIGPYTHON)
 %include "python/netsocket_python_runtime.i"
+%include "netsocket_docs.i" /* help(): made by python/gen_docs.py from netsocket.h */
 #elif defined(SWIGRUBY)
 %include "ruby/netsocket_ruby.i"
 #elif defined(SWIGLUA)
@@ -185,18 +235,9 @@ static void nsb_release(void *userdata);
 /* Constants                                                           */
 /* ------------------------------------------------------------------ */
 
-%constant int NS_OK = NS_OK;
-%constant int NS_ERR_INVALID = NS_ERR_INVALID;
-%constant int NS_ERR_NOMEM = NS_ERR_NOMEM;
-%constant int NS_ERR_HOST_NOT_FOUND = NS_ERR_HOST_NOT_FOUND;
-%constant int NS_ERR_CONNECT = NS_ERR_CONNECT;
-%constant int NS_ERR_CONNECT_TIMEOUT = NS_ERR_CONNECT_TIMEOUT;
-%constant int NS_ERR_READ_TIMEOUT = NS_ERR_READ_TIMEOUT;
-%constant int NS_ERR_WOULD_BLOCK = NS_ERR_WOULD_BLOCK;
-%constant int NS_ERR_CLOSED = NS_ERR_CLOSED;
-%constant int NS_ERR_TLS = NS_ERR_TLS;
-%constant int NS_ERR_CERTIFICATE = NS_ERR_CERTIFICATE;
-%constant int NS_ERR_IO = NS_ERR_IO;
+/* NS_OK and every NS_ERR_*, from the header's one status list. */
+#define NSB_STATUS_CONSTANT(name, value, cls, parent, doc) %constant int name = value;
+NS_STATUS_MAP(NSB_STATUS_CONSTANT)
 %constant int NS_WANT_READ = NS_WANT_READ;
 %constant int NS_WANT_WRITE = NS_WANT_WRITE;
 %constant int NS_SOCKET_OPTIONS = NS_SOCKET_OPTIONS;
@@ -283,76 +324,10 @@ static nsb_addr nsb_address(nsb_socket *s, int peer)
 %}
 
 %{
-#define NSB_GET(field, type) \
-    static type nsb_options_##field##_get(nsb_options *o) { return (type)ns_options_get_##field(o); }
-NSB_GET(ai_family, int)
-NSB_GET(ai_socktype, int)
-NSB_GET(ai_flags, int)
-NSB_GET(ai_protocol, int)
-NSB_GET(non_blocking, bool)
-NSB_GET(connection_timeout, int64_t)
-NSB_GET(read_timeout, int64_t)
-NSB_GET(handshake, bool)
-NSB_GET(client_certificate_required, bool)
-NSB_GET(ignore_unexpected_eof, bool)
 static int nsb_options_kind_get(nsb_options *o) { return (int)ns_options_kind_of(o); }
-static bool nsb_options_has_private_key_get(nsb_options *o) { return ns_options_has_private_key(o) != 0; }
-
-static nsb_list nsb_list_new(size_t n, int text)
-{
-    nsb_list l = { 0, NULL, NULL, text };
-    if (n == 0)
-        return l;
-    l.items = (const unsigned char **)calloc(n, sizeof *l.items);
-    l.lens = (size_t *)calloc(n, sizeof *l.lens);
-    if (l.items == NULL || l.lens == NULL) {
-        free(l.items);
-        free(l.lens);
-        l.items = NULL;
-        l.lens = NULL;
-        return l;
-    }
-    l.n = n;
-    return l;
-}
-static nsb_list nsb_options_certificates_get(nsb_options *o)
-{
-    nsb_list l = nsb_list_new(ns_options_certificate_count(o), 0);
-    for (size_t i = 0; i < l.n; i++)
-        l.items[i] = ns_options_get_certificate(o, i, &l.lens[i]);
-    return l;
-}
-static nsb_list nsb_options_trusted_certificates_get(nsb_options *o)
-{
-    nsb_list l = nsb_list_new(ns_options_trusted_certificate_count(o), 0);
-    for (size_t i = 0; i < l.n; i++)
-        l.items[i] = ns_options_get_trusted_certificate(o, i, &l.lens[i]);
-    return l;
-}
-static nsb_list nsb_options_sni_get(nsb_options *o)
-{
-    nsb_list l = nsb_list_new(ns_options_sni_count(o), 1);
-    for (size_t i = 0; i < l.n; i++) {
-        l.items[i] = (const unsigned char *)ns_options_get_sni(o, i);
-        l.lens[i] = strlen((const char *)l.items[i]);
-    }
-    return l;
-}
-static nsb_list nsb_options_alpn_get(nsb_options *o)
-{
-    nsb_list l = nsb_list_new(ns_options_alpn_count(o), 1);
-    for (size_t i = 0; i < l.n; i++) {
-        l.items[i] = (const unsigned char *)ns_options_get_alpn(o, i);
-        l.lens[i] = strlen((const char *)l.items[i]);
-    }
-    return l;
-}
-static nsb_callable nsb_options_certificate_verifier_get(nsb_options *o)
-{
-    void *userdata = NULL;
-    return ns_options_get_certificate_verifier(o, &userdata) == nsb_verify ? userdata : NULL;
-}
 %}
+
+%include "netsocket_describe.i" /* repr / inspect / tostring */
 
 typedef struct {} nsb_options;
 typedef struct {} nsb_socket;
@@ -364,6 +339,13 @@ static unsigned nsb_version_number(void) { return ns_version_number(); }
 static const char *nsb_status_name(int status) { return ns_status_name(status); }
 static int nsb_last_status(void) { return ns_last_status(); }
 static const char *nsb_last_error(void) { return ns_last_error(); }
+/* The retry configs of this thread's last ECH rejection (None/nil if none). */
+static nsb_bytes nsb_last_ech_retry_configs(void)
+{
+    size_t len = 0;
+    const unsigned char *p = ns_last_ech_retry_configs(&len);
+    return nsb_bytes_copy(p, len);
+}
 static int nsb_last_os_error(void) { return ns_last_os_error(); }
 static void nsb_clear_error(void) { ns_clear_error(); }
 
@@ -401,11 +383,11 @@ static nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, con
 }
 %}
 
-nsb_socket *nsb_make_client_socket(const char *node, const char *service, const nsb_options *o = NULL);
-nsb_socket *nsb_make_client_tls_socket(const char *node, const char *service, const nsb_options *o = NULL);
-nsb_socket *nsb_make_server_socket(const char *node, const char *service, const nsb_options *o = NULL);
-nsb_socket *nsb_make_server_tls_socket(const char *node, const char *service, const nsb_options *o = NULL);
-nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char *node, const char *service);
+nsb_socket *nsb_make_client_socket(const char *node, const char *service, const nsb_options *options = NULL);
+nsb_socket *nsb_make_client_tls_socket(const char *node, const char *service, const nsb_options *options = NULL);
+nsb_socket *nsb_make_server_socket(const char *node, const char *service, const nsb_options *options = NULL);
+nsb_socket *nsb_make_server_tls_socket(const char *node, const char *service, const nsb_options *options = NULL);
+nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, const char *node, const char *service);
 
 
 /* ------------------------------------------------------------------ */
@@ -415,32 +397,81 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
 
 %immutable;
 %extend nsb_options {
-    /* Read-only views of every field (properties / reader methods / fields). */
     int kind;
-    int ai_family;
-    int ai_socktype;
-    int ai_flags;
-    int ai_protocol;
-    bool non_blocking;
-    int64_t connection_timeout;
-    int64_t read_timeout;
-    bool handshake;
-    bool has_private_key;
-    nsb_list certificates;
-    nsb_callable certificate_verifier;
-    nsb_list sni;
-    nsb_list alpn;
-    nsb_list trusted_certificates;
-    bool client_certificate_required;
-    bool ignore_unexpected_eof;
 }
 %mutable;
 
+/* Every field's setter (or adder) and read-only view: from one table. */
+%include "option_fields.i"
+
+/* Server identities and keys: calls with more than one argument, so not
+ * rows of the field table (their getters are views here). */
+%{
+static long nsb_options_identity_count_get(nsb_options *o) { return (long)ns_options_identity_count(o); }
+static long nsb_options_ech_key_count_get(nsb_options *o) { return (long)ns_options_ech_key_count(o); }
+
+static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
+{
+    size_t len = 0;
+    const unsigned char *p = ns_options_get_published_ech_config_list(o, &len);
+    return nsb_bytes_copy(p, len);
+}
+%}
+%immutable;
 %extend nsb_options {
-    /* Options(kind[, from]): the defaults of kind, or the fields of `from`. */
-    nsb_options(int kind, const nsb_options *from = NULL) {
-        return (nsb_options *)nsb_check_ptr(from ? ns_options_copy(from, (ns_options_kind)kind)
-                                                : ns_options_new((ns_options_kind)kind));
+    long identity_count;
+    long ech_key_count;
+    nsb_bytes published_ech_config_list;
+}
+%mutable;
+%extend nsb_options {
+    /* Protected keys: password as bytes/str, or a callable returning them
+     * (asked now, while the key loads); None/nil = none given. */
+    void set_private_key_with_password(const void *pem, size_t LEN, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_private_key_with_password($self, pem, LEN, password, PWLEN));
+    }
+    void set_private_key_file_with_password(const char *path, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_private_key_file_with_password($self, path, password, PWLEN));
+    }
+    void set_pkcs12(const void *data, size_t LEN, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_pkcs12($self, data, LEN, password, PWLEN));
+    }
+    void set_pkcs12_file(const char *path, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_pkcs12_file($self, path, password, PWLEN));
+    }
+    /* A chain and its key served by name (the certificate's names, or those
+     * given with add_identity_name). */
+    void add_identity(const void *chain, size_t LEN, const void *key, size_t KEYLEN) {
+        nsb_check(ns_options_add_identity($self, chain, LEN, key, KEYLEN));
+    }
+    void add_identity_name(long i, const char *name) {
+        /* a negative index is out of range like any other */
+        size_t at = i < 0 ? ns_options_identity_count($self) : (size_t)i;
+        nsb_check(ns_options_add_identity_name($self, at, name));
+    }
+    void clear_identities() { nsb_check(ns_options_clear_identities($self)); }
+    /* Encrypted Client Hello keys (server). */
+    void add_ech_key(const void *data, size_t LEN, const void *config, size_t CONFLEN, int retry = 1) {
+        nsb_check(ns_options_add_ech_key($self, data, LEN, config, CONFLEN, retry));
+    }
+    void generate_ech_key(const char *public_name, int config_id) {
+        nsb_check(ns_options_generate_ech_key($self, public_name, config_id));
+    }
+    void clear_ech_keys() { nsb_check(ns_options_clear_ech_keys($self)); }
+}
+
+
+#if defined(SWIGPYTHON)
+%define NSB_FROM from_ %enddef
+#else
+%define NSB_FROM from %enddef
+#endif
+%extend nsb_options {
+    /* Options(kind[, from]): the defaults of kind, or the fields of `from`
+     * (Python's keyword is from_, as `from` is reserved there). */
+    nsb_options(int kind, const nsb_options *NSB_FROM = NULL) {
+        return (nsb_options *)nsb_check_ptr(NSB_FROM ? ns_options_copy(NSB_FROM, (ns_options_kind)kind)
+                                                    : ns_options_new((ns_options_kind)kind));
     }
     ~nsb_options() { ns_options_free($self); }
     nsb_options *copy(int kind) {
@@ -450,35 +481,6 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     bool is_tls() { return ns_options_is_tls($self); }
     bool is_server_tls() { return ns_options_is_server_tls($self); }
 
-    void set_ai_family(int v) { nsb_check(ns_options_set_ai_family($self, v)); }
-    void set_ai_socktype(int v) { nsb_check(ns_options_set_ai_socktype($self, v)); }
-    void set_ai_flags(int v) { nsb_check(ns_options_set_ai_flags($self, v)); }
-    void set_ai_protocol(int v) { nsb_check(ns_options_set_ai_protocol($self, v)); }
-    void set_non_blocking(int on) { nsb_check(ns_options_set_non_blocking($self, on)); }
-    void set_connection_timeout(int64_t us) { nsb_check(ns_options_set_connection_timeout($self, us)); }
-    void set_read_timeout(int64_t us) { nsb_check(ns_options_set_read_timeout($self, us)); }
-    void set_handshake(int on) { nsb_check(ns_options_set_handshake($self, on)); }
-    void set_private_key(const void *pem, size_t LEN) { nsb_check(ns_options_set_private_key($self, pem, LEN)); }
-    void set_private_key_file(const char *path) { nsb_check(ns_options_set_private_key_file($self, path)); }
-    void add_certificate(const void *pem, size_t LEN) { nsb_check(ns_options_add_certificate($self, pem, LEN)); }
-    void add_certificate_file(const char *path) { nsb_check(ns_options_add_certificate_file($self, path)); }
-    void clear_certificates() { nsb_check(ns_options_clear_certificates($self)); }
-    /* A callable (depth, preverify_error, der) -> truthy to accept; None/nil removes. */
-    void set_certificate_verifier(nsb_callable fn) {
-        if (fn == NULL)
-            nsb_check(ns_options_set_certificate_verifier($self, NULL, NULL));
-        else
-            nsb_check(ns_options_set_certificate_verifier_owned($self, nsb_verify, fn, nsb_release));
-    }
-    void add_sni(const char *name) { nsb_check(ns_options_add_sni($self, name)); }
-    void clear_sni() { nsb_check(ns_options_clear_sni($self)); }
-    void add_alpn(const char *name) { nsb_check(ns_options_add_alpn($self, name)); }
-    void clear_alpn() { nsb_check(ns_options_clear_alpn($self)); }
-    void add_trusted_certificate(const void *pem, size_t LEN) { nsb_check(ns_options_add_trusted_certificate($self, pem, LEN)); }
-    void add_trusted_certificate_file(const char *path) { nsb_check(ns_options_add_trusted_certificate_file($self, path)); }
-    void clear_trusted_certificates() { nsb_check(ns_options_clear_trusted_certificates($self)); }
-    void set_client_certificate_required(int on) { nsb_check(ns_options_set_client_certificate_required($self, on)); }
-    void set_ignore_unexpected_eof(int on) { nsb_check(ns_options_set_ignore_unexpected_eof($self, on)); }
 }
 
 /* ------------------------------------------------------------------ */
@@ -512,6 +514,8 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
         b.data = (unsigned char *)malloc(size ? size : 1);
         if (b.data == NULL) {
             nsb_err.status = NS_ERR_NOMEM;
+            nsb_err.verify_code = 0;
+            nsb_err.alert = -1;
             snprintf(nsb_err.message, sizeof nsb_err.message, "recv: cannot allocate %zu bytes", size);
             return b;
         }
@@ -587,6 +591,16 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
     }
     const char *selected_alpn() { return ns_socket_selected_alpn($self); }
     const char *server_name() { return ns_socket_server_name($self); }
+    /* The server identity used (accepted sockets), -1 for the default. */
+    int identity_index() { return ns_socket_identity_index($self); }
+    bool ech_accepted() { return ns_socket_ech_accepted($self) != 0; }
+    nsb_bytes ech_retry_configs() {
+        size_t len = 0;
+        const unsigned char *p = ns_socket_ech_retry_configs($self, &len);
+        return nsb_bytes_copy(p, len);
+    }
+    /* Rotation: serve o's identities from now on (any thread). */
+    void replace_identities(const nsb_options *o) { nsb_check(ns_socket_replace_identities($self, o)); }
     const char *tls_version() { return ns_socket_tls_version($self); }
     const char *tls_cipher() { return ns_socket_tls_cipher($self); }
     int pending() { return ns_socket_pending($self); }

@@ -24,12 +24,18 @@ endif()
 set(BORINGSSL_ROOT "${NS_BORINGSSL_SOURCE_DIR}/")
 include("${NS_BORINGSSL_SOURCE_DIR}/android-sources.cmake")
 
-if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
-  message(FATAL_ERROR "netsocket's BoringSSL build is set up for x86_64 only")
+# The tree carries pre-generated assembly per platform: x86_64 and 64-bit Arm
+# (cross-build: cmake/toolchain-aarch64-linux-gnu.cmake).
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  set(_ns_bssl_asm ${crypto_sources_linux_x86_64})
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
+  set(_ns_bssl_asm ${crypto_sources_linux_aarch64})
+else()
+  message(FATAL_ERROR "netsocket's BoringSSL build is set up for x86_64 and aarch64 Linux, not ${CMAKE_SYSTEM_PROCESSOR}")
 endif()
 
 enable_language(ASM)
-add_library(ns_bssl_crypto STATIC ${crypto_sources} ${crypto_sources_linux_x86_64})
+add_library(ns_bssl_crypto STATIC ${crypto_sources} ${_ns_bssl_asm})
 add_library(ns_bssl_ssl STATIC ${ssl_sources})
 foreach(t ns_bssl_crypto ns_bssl_ssl)
   target_include_directories(${t} SYSTEM PUBLIC "${NS_BORINGSSL_SOURCE_DIR}/src/include")

@@ -8,35 +8,57 @@ local M = core -- extended in place
 M.swig_type, M.swig_equals = rawget(_G, "swig_type"), rawget(_G, "swig_equals")
 _G.swig_type, _G.swig_equals = nil, nil
 
--- Options of `kind` from a table of fields: scalars call set_<name>, arrays
--- call add_<name without its plural s> per item; `from` copies options.
-local function build(kind, fields)
+-- The option fields, from the one table in option_fields.i:
+-- field -> {field=, method=, kinds=, kinds_text=, type_text=, list=}.
+local fields_by_name, field_names = {}, {}
+for _, row in ipairs(core.option_fields()) do
+  fields_by_name[row.field] = row
+  field_names[#field_names + 1] = row.field
+end
+
+-- Options of `kind` from a table of fields: each field's method (from the
+-- table) is called with the value, or once per item of a list field;
+-- `from` copies options.
+local function build(builder, kind, fields)
   fields = fields or {}
   local options = fields.from and core.Options(kind, fields.from) or core.Options(kind)
   for name, value in pairs(fields) do
     if name ~= "from" then
-      if type(value) == "table" then
-        local add = options["add_" .. (name:gsub("s$", ""))]
-        if not add then error("netsocket: unknown list option " .. name, 3) end
-        for _, item in ipairs(value) do add(options, item) end
-      else
-        local set = options["set_" .. name]
-        if not set then error("netsocket: unknown option " .. name, 3) end
-        set(options, value)
+      local row = fields_by_name[name]
+      if not row then
+        error(("netsocket.%s: no option field %s (the fields: %s)"):format(builder, tostring(name),
+          table.concat(field_names, ", ")), 3)
+      end
+      local function wrong(v)
+        error(("netsocket.%s: %s takes %s, not %s"):format(builder, name, row.type_text, type(v)), 4)
+      end
+      if row.list ~= (type(value) == "table") then wrong(value) end
+      for _, item in ipairs(row.list and value or { value }) do
+        local ok, err = pcall(options[row.method], options, item)
+        if not ok then
+          if type(err) ~= "table" then wrong(item) end -- a netsocket error is a table
+          error(err, 3)
+        end
       end
     end
   end
   return options
 end
 
-function M.socket_options(fields) return build(core.NS_SOCKET_OPTIONS, fields) end
-function M.tls_socket_options(fields) return build(core.NS_TLS_SOCKET_OPTIONS, fields) end
-function M.server_tls_socket_options(fields) return build(core.NS_SERVER_TLS_SOCKET_OPTIONS, fields) end
+function M.socket_options(fields) return build("socket_options", core.NS_SOCKET_OPTIONS, fields) end
+function M.tls_socket_options(fields) return build("tls_socket_options", core.NS_TLS_SOCKET_OPTIONS, fields) end
+function M.server_tls_socket_options(fields)
+  return build("server_tls_socket_options", core.NS_SERVER_TLS_SOCKET_OPTIONS, fields)
+end
 
 -- `local s <close> = netsocket.make_client_socket(...)` closes at scope end;
 -- SWIG's __gc frees the handle (closing first if still open).
 local classes = debug.getregistry().SWIG
 rawset(classes.Socket, "__close", function(sock) sock:close() end)
+-- tostring() describes the object, never a SWIG type and pointer.
+for name, class in pairs { Options = classes.Options, Socket = classes.Socket, SelectorCore = classes.SelectorCore } do
+  rawset(class, "__tostring", function(self) return ("netsocket.%s<%s>"):format(name, self:describe()) end)
+end
 
 -- Watches sockets once each; wait() returns a list of events
 -- {socket=, data=, timed_out=}.
@@ -85,5 +107,7 @@ end
 function Selector:interrupt() self.core:interrupt() end
 function Selector:count() return self.core:count() end
 Selector.__len = Selector.count
+function Selector:describe() return self.core:describe() end
+function Selector:__tostring() return ("netsocket.Selector<%s>"):format(self:describe()) end
 
 return M

@@ -3,95 +3,122 @@
 
 %init %{
 {
-    static const struct { int status; const char *name; const char *doc; } errs[] = {
-        { NS_ERR_HOST_NOT_FOUND, "HostNotFoundError", "Name resolution failed." },
-        { NS_ERR_CONNECT, "SocketConnectionError", "connect/bind/listen failed." },
-        { NS_ERR_CONNECT_TIMEOUT, "ConnectTimeoutError", "The connection timeout elapsed." },
-        { NS_ERR_READ_TIMEOUT, "SocketReadTimeoutError", "The read timeout elapsed." },
-        { NS_ERR_WOULD_BLOCK, "WouldBlockError", "A non-blocking operation cannot proceed now." },
-        { NS_ERR_CLOSED, "SocketClosedError", "The socket was closed, or the peer reset it." },
-        { NS_ERR_TLS, "TLSError", "TLS handshake or protocol failure." },
-        { NS_ERR_CERTIFICATE, "CertificateError", "The peer's certificate was rejected." },
+    /* One class per row of the header's status list (nsb_statuses), with
+     * the builtin Python programs expect mixed in: every failure is a
+     * netsocket.Error, and a bad argument also a ValueError. */
+    static const struct { int status; PyObject **builtin; int instead; } builtins[] = {
+        { NS_ERR_INVALID, &PyExc_ValueError, 0 },
+        { NS_ERR_NOMEM, &PyExc_MemoryError, 0 },
+        { NS_ERR_CONNECT_TIMEOUT, &PyExc_TimeoutError, 0 },
+        { NS_ERR_READ_TIMEOUT, &PyExc_TimeoutError, 0 },
+        { NS_ERR_WRITE_TIMEOUT, &PyExc_TimeoutError, 0 },
+        { NS_ERR_WOULD_BLOCK, &PyExc_BlockingIOError, 0 },
+        { NS_ERR_CLOSED, &PyExc_ConnectionError, 0 },
     };
+    PyObject *names = PyList_New(0);
     nsb_py_errors[0] = PyErr_NewExceptionWithDoc("netsocket.Error", "A netsocket failure.",
                                                  PyExc_OSError, NULL);
     PyDict_SetItemString(d, "Error", nsb_py_errors[0]);
-    nsb_py_errors[-NS_ERR_IO] = nsb_py_errors[0];
-    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
-        PyObject *extra = NULL, *bases, *full;
-        char qualified[64];
-        if (errs[i].status == NS_ERR_CONNECT_TIMEOUT || errs[i].status == NS_ERR_READ_TIMEOUT)
-            extra = PyExc_TimeoutError;
-        else if (errs[i].status == NS_ERR_WOULD_BLOCK)
-            extra = PyExc_BlockingIOError;
-        else if (errs[i].status == NS_ERR_CLOSED)
-            extra = PyExc_ConnectionError;
-        else if (errs[i].status == NS_ERR_CERTIFICATE)
-            extra = nsb_py_errors[-NS_ERR_TLS];
-        bases = extra && errs[i].status == NS_ERR_CERTIFICATE ? PyTuple_Pack(1, extra)
-              : extra ? PyTuple_Pack(2, nsb_py_errors[0], extra)
-                      : PyTuple_Pack(1, nsb_py_errors[0]);
-        snprintf(qualified, sizeof qualified, "netsocket.%s", errs[i].name);
-        full = PyErr_NewExceptionWithDoc(qualified, errs[i].doc, bases, NULL);
+    for (size_t i = 1; i < NSB_STATUS_COUNT; i++) {
+        const nsb_status_row *row = &nsb_statuses[i];
+        PyObject *parent = nsb_py_errors[nsb_status_index(row->parent)], *extra = NULL, *bases, *cls;
+        char qualified[64], doc[128];
+        int instead = 0;
+        for (size_t j = 0; j < sizeof builtins / sizeof builtins[0]; j++)
+            if (builtins[j].status == row->status) {
+                extra = *builtins[j].builtin;
+                instead = builtins[j].instead;
+            }
+        if (instead || strcmp(row->exception, "Error") == 0) {
+            nsb_py_errors[i] = instead ? extra : nsb_py_errors[0];
+            continue;
+        }
+        bases = extra ? PyTuple_Pack(2, parent, extra) : PyTuple_Pack(1, parent);
+        snprintf(qualified, sizeof qualified, "netsocket.%s", row->exception);
+        snprintf(doc, sizeof doc, "%s (%s).", row->doc, row->name);
+        doc[0] = (char)toupper((unsigned char)doc[0]);
+        cls = bases ? PyErr_NewExceptionWithDoc(qualified, doc, bases, NULL) : NULL;
         Py_XDECREF(bases);
-        nsb_py_errors[-errs[i].status] = full;
-        PyDict_SetItemString(d, errs[i].name, full);
+        nsb_py_errors[i] = cls;
+        if (cls) {
+            PyDict_SetItemString(d, row->exception, cls);
+            PyObject *name = PyUnicode_FromString(row->exception);
+            if (name) PyList_Append(names, name);
+            Py_XDECREF(name);
+        }
     }
+    for (size_t j = 0; j < sizeof nsb_py_file_errors / sizeof nsb_py_file_errors[0]; j++) {
+        PyObject *bases = PyTuple_Pack(2, nsb_py_errors[nsb_status_index(NS_ERR_INVALID)],
+                                       *nsb_py_file_errors[j].builtin);
+        char qualified[64];
+        snprintf(qualified, sizeof qualified, "netsocket.%s", nsb_py_file_errors[j].name);
+        nsb_py_file_errors[j].cls = bases ? PyErr_NewExceptionWithDoc(qualified,
+            "A file named in the options cannot be opened (also a netsocket.ValueError).", bases, NULL) : NULL;
+        Py_XDECREF(bases);
+        if (nsb_py_file_errors[j].cls) {
+            PyDict_SetItemString(d, nsb_py_file_errors[j].name, nsb_py_file_errors[j].cls);
+            PyObject *name = PyUnicode_FromString(nsb_py_file_errors[j].name);
+            if (name) PyList_Append(names, name);
+            Py_XDECREF(name);
+        }
+    }
+    PyDict_SetItemString(d, "_error_classes", names);
+    Py_XDECREF(names);
 }
 %}
 
 %pythoncode %{
 import io as _io
-import os as _os
 
-# Pure-Python submodules (netsocket.aio) live in the netsocket/ directory
-# beside this generated module; a __path__ makes `import netsocket.aio` find them.
-__path__ = [_os.path.join(_os.path.dirname(__file__), "netsocket")]
+__version__ = _netsocket.version()  # VERSION, through the loaded library
 
 Error = _netsocket.Error
-HostNotFoundError = _netsocket.HostNotFoundError
-SocketConnectionError = _netsocket.SocketConnectionError
-ConnectTimeoutError = _netsocket.ConnectTimeoutError
-SocketReadTimeoutError = _netsocket.SocketReadTimeoutError
-WouldBlockError = _netsocket.WouldBlockError
-SocketClosedError = _netsocket.SocketClosedError
-TLSError = _netsocket.TLSError
-CertificateError = _netsocket.CertificateError
+# HostNotFoundError, TLSError, ...: one per status (NS_STATUS_MAP in netsocket.h).
+for _name in _netsocket._error_classes:
+    globals()[_name] = getattr(_netsocket, _name)
+del _name
 
 
-def _build(kind, fields):
-    """Options of `kind` from keyword fields: scalars call set_<name>, lists
-    call add_<name without its plural s> for each item."""
+# The option fields, from the one table in option_fields.i:
+# field -> (field, method, kinds, kinds described, type described, is a list).
+_FIELDS = {row[0]: row for row in option_fields()}
+
+
+def _build(builder, kind, fields):
+    """Options of `kind` from keyword fields: each field's method (from the
+    table) is called with the value, or once per item for a list field."""
     opts = Options(kind, fields.pop("from_", None))
     for name, value in fields.items():
-        if isinstance(value, (list, tuple)):
-            add = getattr(opts, "add_" + (name[:-1] if name.endswith("s") else name), None)
-            if add is None:
-                raise TypeError("unknown list option %r" % name)
-            for item in value:
-                add(item)
-        else:
-            setter = getattr(opts, "set_" + name, None)
-            if setter is None:
-                raise TypeError("unknown option %r" % name)
-            setter(value)
+        row = _FIELDS.get(name)
+        if row is None:
+            raise TypeError("%s: no option field %r (the fields: %s)" % (builder, name, ", ".join(_FIELDS)))
+        field, method, _, _, type_text, is_list = row
+        if is_list != isinstance(value, (list, tuple)):
+            raise TypeError("%s: %s takes %s, not %s" % (builder, field, type_text, type(value).__name__))
+        setter = getattr(opts, method)
+        for item in value if is_list else (value,):
+            try:
+                setter(item)
+            except TypeError:
+                raise TypeError("%s: %s takes %s, not %s" % (builder, field, type_text,
+                                                             type(item).__name__)) from None
     return opts
 
 
-def socket_options(**fields):
-    """socket_options(ai_family=AF_INET, non_blocking=True, read_timeout=-1, ...)"""
-    return _build(NS_SOCKET_OPTIONS, fields)
+def _builder(name, kind, summary):
+    def build(**fields):
+        return _build(name, kind, fields)
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = "%s\n\nFields (from_=options copies):\n%s" % (summary, "\n".join(
+        "  %s: %s (%s)" % (field, type_text, kinds_text)
+        for field, _, kinds, kinds_text, type_text, _ in _FIELDS.values() if kinds >> kind & 1))
+    return build
 
 
-def tls_socket_options(**fields):
-    """tls_socket_options(certificates=[pem], private_key=pem, alpn=["h2"], sni=[...],
-    trusted_certificates=[pem], certificate_verifier=fn, handshake=True, ...)"""
-    return _build(NS_TLS_SOCKET_OPTIONS, fields)
-
-
-def server_tls_socket_options(**fields):
-    """server_tls_socket_options(client_certificate_required=True, trusted_certificates=[pem], ...)"""
-    return _build(NS_SERVER_TLS_SOCKET_OPTIONS, fields)
+socket_options = _builder("socket_options", NS_SOCKET_OPTIONS, "Plain socket options.")
+tls_socket_options = _builder("tls_socket_options", NS_TLS_SOCKET_OPTIONS, "TLS client options.")
+server_tls_socket_options = _builder("server_tls_socket_options", NS_SERVER_TLS_SOCKET_OPTIONS,
+                                     "TLS server options.")
 
 
 class _SocketIO(_io.RawIOBase):
@@ -144,15 +171,14 @@ def _makefile(self, mode="r", buffering=None, *, encoding=None, errors=None, new
     return text
 
 
-def _socket_repr(self):
-    state = "closed" if self.is_closed() else "fd=%d" % self.fileno()
-    return "<netsocket.Socket %s%s>" % ("tls " if self.is_tls() else "", state)
-
-
+Options.__repr__ = lambda self: "<netsocket.Options %s>" % self.describe()
+Socket.__repr__ = lambda self: "<netsocket.Socket %s>" % self.describe()
+SelectorCore.__repr__ = lambda self: "<netsocket.%s %s>" % (type(self).__name__, self.describe())
+Socket.__init__.__doc__ = "Sockets come from make_client_socket(), make_client_tls_socket(), " \
+    "make_server_socket(), make_server_tls_socket() and accept()."
 Socket.__enter__ = lambda self: self
 Socket.__exit__ = lambda self, *exc: self.close()
 Socket.makefile = _makefile
-Socket.__repr__ = _socket_repr
 Socket.closed = property(lambda self: self.is_closed())
 
 
@@ -160,12 +186,16 @@ class Selector(SelectorCore):
     """Watches sockets once each; wait() returns (socket, data, timed_out) events."""
 
     def __init__(self):
+        """An empty selector."""
         super().__init__()
         self._watched = {}  # key -> (socket, data)
         self._keys = {}  # id(socket) -> key
         self._next_key = 0
 
     def add(self, sock, timeout=-1, data=None):
+        """Watches sock once: wait() reports it when readable, or when timeout
+        (microseconds; -1: none) passes, with data.  Adding it again replaces
+        its timeout and data."""
         key = self._keys.get(id(sock))
         if key is None:
             self._next_key += 1
@@ -175,10 +205,13 @@ class Selector(SelectorCore):
         self._keys[id(sock)] = key
 
     def remove(self, sock):
+        """Stops watching sock."""
         self.unwatch(sock)
         self._watched.pop(self._keys.pop(id(sock)), None)
 
     def wait(self, timeout=-1):
+        """Waits up to timeout microseconds (-1: no limit); returns a list of
+        (socket, data, timed_out) events, each socket then no longer watched."""
         events = []
         for i in range(self.poll(timeout)):
             sock, data = self._watched.pop(self.event_key(i))

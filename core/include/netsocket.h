@@ -33,6 +33,37 @@
 #ifndef NETSOCKET_H
 #define NETSOCKET_H
 
+/*
+ * The statuses: ONE list, from which the enum below, ns_status_name and the
+ * language bindings' exception classes are all generated (libuv's
+ * UV_ERRNO_MAP pattern).  Each row is
+ *     XX(name, value, exception class, parent status, description)
+ * where the exception class is the name the Python, Ruby and Lua bindings
+ * give errors with this status ("Error" = the bindings' base class), and the
+ * parent status names the class it derives from (NS_OK = the base class).
+ * A new status is one row, at the end, with the next free value.
+ */
+#define NS_STATUS_MAP(XX)                                                                    \
+    XX(NS_OK, 0, Error, NS_OK, "success")                                                    \
+    XX(NS_ERR_INVALID, -1, ValueError, NS_OK, "bad argument or misuse")                      \
+    XX(NS_ERR_NOMEM, -2, MemoryError, NS_OK, "allocation failed")                            \
+    XX(NS_ERR_HOST_NOT_FOUND, -3, HostNotFoundError, NS_OK, "name resolution failed")        \
+    XX(NS_ERR_CONNECT, -4, SocketConnectionError, NS_OK,                                     \
+       "connect/bind/listen failed, refused, unreachable")                                   \
+    XX(NS_ERR_CONNECT_TIMEOUT, -5, ConnectTimeoutError, NS_OK, "connection-timeout elapsed") \
+    XX(NS_ERR_READ_TIMEOUT, -6, SocketReadTimeoutError, NS_OK, "read-timeout elapsed")       \
+    XX(NS_ERR_WOULD_BLOCK, -7, WouldBlockError, NS_OK,                                       \
+       "non-blocking operation cannot proceed now")                                          \
+    XX(NS_ERR_CLOSED, -8, SocketClosedError, NS_OK, "socket closed, or the peer reset it")   \
+    XX(NS_ERR_TLS, -9, TLSError, NS_OK, "TLS handshake or protocol failure")                 \
+    XX(NS_ERR_CERTIFICATE, -10, CertificateError, NS_ERR_TLS,                                \
+       "the peer's certificate was rejected")                                                \
+    XX(NS_ERR_IO, -11, Error, NS_OK, "any other OS socket error")                           \
+    XX(NS_ERR_WRITE_TIMEOUT, -12, WriteTimeoutError, NS_OK, "write-timeout elapsed")
+
+/* bindings/netsocket.i %imports this header for NS_STATUS_MAP only. */
+#ifndef SWIG
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -67,19 +98,11 @@ NS_API unsigned ns_version_number(void);
 /* Status codes and the per-thread error state                         */
 /* ------------------------------------------------------------------ */
 
+/* The statuses, from NS_STATUS_MAP at the top of this file. */
 enum ns_status {
-    NS_OK = 0,
-    NS_ERR_INVALID = -1,         /* bad argument or misuse */
-    NS_ERR_NOMEM = -2,           /* allocation failed */
-    NS_ERR_HOST_NOT_FOUND = -3,  /* name resolution failed */
-    NS_ERR_CONNECT = -4,         /* connect/bind/listen failed, refused, unreachable */
-    NS_ERR_CONNECT_TIMEOUT = -5, /* connection-timeout elapsed */
-    NS_ERR_READ_TIMEOUT = -6,    /* read-timeout elapsed */
-    NS_ERR_WOULD_BLOCK = -7,     /* non-blocking operation cannot proceed now */
-    NS_ERR_CLOSED = -8,          /* socket closed, or the peer reset it */
-    NS_ERR_TLS = -9,             /* TLS handshake or protocol failure */
-    NS_ERR_CERTIFICATE = -10,    /* the peer's certificate was rejected */
-    NS_ERR_IO = -11              /* any other OS socket error */
+#define NS_STATUS_ENUM_(name, value, cls, parent, doc) name = value,
+    NS_STATUS_MAP(NS_STATUS_ENUM_)
+#undef NS_STATUS_ENUM_
 };
 
 /* The name of a status, e.g. "NS_ERR_READ_TIMEOUT"; "NS_ERR_UNKNOWN" for a
@@ -96,6 +119,31 @@ NS_API const char *ns_last_error(void);
 /* errno of the calling thread's last failure, or 0 if the OS was not the
  * cause.  Cannot fail. */
 NS_API int ns_last_os_error(void);
+/* The retry configs of the calling thread's last ECH rejection (see
+ * ns_socket_ech_retry_configs): for constructors, which return NULL when the
+ * handshake fails.  Thread-local, valid until the thread's next ECH rejection;
+ * NULL (and *len 0) if none.  Cannot fail. */
+NS_API const unsigned char *ns_last_ech_retry_configs(size_t *len);
+/* The details of the calling thread's last failure when it was a TLS one
+ * (NS_ERR_TLS, NS_ERR_CERTIFICATE, or an I/O failure on a TLS socket); like
+ * ns_last_error they are reset by every failure and by ns_clear_error, and
+ * cannot fail.
+ * ns_last_verify_code: the X.509 verification result that rejected the
+ * peer's certificate (X509_V_ERR_*, e.g. 10 expired, 18 self-signed, 20
+ * unknown issuer, 62 host name mismatch), or 0. */
+NS_API int ns_last_verify_code(void);
+/* The text of ns_last_verify_code (e.g. "certificate has expired"), or ""
+ * when it is 0.  Static storage: never free it. */
+NS_API const char *ns_last_verify_message(void);
+/* The TLS alert this end sent or received last (its code, e.g. 40 for
+ * handshake_failure, 48 for unknown_ca; see ns_tls_alert_name), or -1 if
+ * none; close_notify is not counted. */
+NS_API int ns_last_tls_alert(void);
+/* 1 if this end sent ns_last_tls_alert, 0 if the peer sent it (or none). */
+NS_API int ns_last_tls_alert_sent(void);
+/* The RFC 8446 name of a TLS alert code, e.g. "handshake_failure";
+ * "unknown" for a code it does not know.  Static storage.  Cannot fail. */
+NS_API const char *ns_tls_alert_name(int alert);
 /* Resets the calling thread's error state to NS_OK / "" / 0.  Cannot fail. */
 NS_API void ns_clear_error(void);
 
@@ -175,9 +223,15 @@ NS_API int ns_options_get_non_blocking(const ns_options *o);
  * negative = none (default -1). */
 NS_API int ns_options_set_connection_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_connection_timeout(const ns_options *o);
-/* Bounds each recv, and a server's TLS handshake in accept; default -1. */
+/* Bounds each recv, a blocking accept's wait for a connection, and a TLS
+ * handshake (see ns_socket_accept); default -1. */
 NS_API int ns_options_set_read_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
+/* write-timeout (1.1): bounds each send that waits (a blocking send, and
+ * ns_socket_send_all on any socket, as one deadline for the whole call);
+ * a miss is NS_ERR_WRITE_TIMEOUT.  Negative = none (default -1). */
+NS_API int ns_options_set_write_timeout(ns_options *o, int64_t us);
+NS_API int64_t ns_options_get_write_timeout(const ns_options *o);
 
 /* TLS fields (TLS and server TLS kinds; NS_ERR_INVALID on plain options).
  * Every setter that fails leaves the options unchanged. */
@@ -273,8 +327,9 @@ NS_API int ns_options_set_certificate_verifier_owned(ns_options *o, ns_certifica
  * *userdata if userdata is not NULL.  The userdata stays owned as it was set. */
 NS_API ns_certificate_verifier ns_options_get_certificate_verifier(const ns_options *o,
                                                                    void **userdata);
-/* sni*: a client sends the first name as SNI and checks the server's
- * certificate against it.  Names are 1..255 bytes, no NUL, copied.  add:
+/* sni* (TLS client kind; NS_ERR_INVALID on server options, which serve
+ * certificates by name with ns_options_add_identity instead): a client
+ * sends the first name as SNI and checks the server's certificate against it.  Names are 1..255 bytes, no NUL, copied.  add:
  * NS_ERR_INVALID (plain options, NULL, empty or longer name), NS_ERR_NOMEM;
  * clear removes all; count returns 0 for NULL. */
 NS_API int ns_options_add_sni(ns_options *o, const char *name);
@@ -327,6 +382,77 @@ NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn
  * *userdata if userdata is not NULL. */
 NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
                                                            void **userdata);
+/* Server identities (server TLS kind only; NS_ERR_INVALID on other kinds).
+ * Besides its certificates and private key (the default identity), a server
+ * can hold more identities, each a certificate chain and its key, served to
+ * clients whose SNI asks for one of the identity's names: by default the DNS
+ * names of its certificate's subjectAltName, "*.example.com" matching one
+ * whole label as in the host name check (exact names win over wildcards, the
+ * first identity added over later ones).  No SNI, or no name matching: the
+ * default.  (sni* is a client field: a server refuses it.)
+ * add_identity: chain is PEM (leaf first) or one DER certificate, key PEM or
+ * DER (an encrypted key asks the password callback), both copied.  Errors:
+ * NS_ERR_INVALID (no key, unparsable data, a key that does not match the
+ * leaf), NS_ERR_NOMEM; nothing is changed on error.  The identity's index is
+ * ns_options_identity_count() - 1 after the call. */
+NS_API int ns_options_add_identity(ns_options *o, const void *chain, size_t chain_len,
+                                   const void *key, size_t key_len);
+/* Serves identity i for name too (1..255 bytes, copied).  The first name
+ * given replaces the names taken from the certificate.  NS_ERR_INVALID for
+ * no identity i or a bad name, NS_ERR_NOMEM. */
+NS_API int ns_options_add_identity_name(ns_options *o, size_t i, const char *name);
+NS_API int ns_options_clear_identities(ns_options *o);
+/* The number of identities (default not counted; 0 for NULL); identity i's
+ * number of names and name j; certificate j (0 = the leaf) of identity i
+ * as DER (its length in *der_len if not NULL).  Owned by the options: valid
+ * until their identities change or they are freed; NULL / 0 out of range. */
+NS_API size_t ns_options_identity_count(const ns_options *o);
+NS_API size_t ns_options_identity_name_count(const ns_options *o, size_t i);
+NS_API const char *ns_options_get_identity_name(const ns_options *o, size_t i, size_t j);
+NS_API const unsigned char *ns_options_get_identity_certificate(const ns_options *o, size_t i,
+                                                                size_t j, size_t *der_len);
+/* Encrypted Client Hello (BoringSSL's ECH, draft-13 code point): a client
+ * given the server's ECHConfigList encrypts its real ClientHello, server name
+ * included, to the server's ECH key; on the wire only the config's public
+ * name shows.  Server side (server TLS kind only; NS_ERR_INVALID on other
+ * kinds): ECH keys, each an X25519 private key (32 bytes) and its ECHConfig
+ * (as `bssl generate-ech` writes them), in order of preference; retry 1
+ * marks a config that is published and sent to clients whose ECH failed.
+ * The server's certificate must also cover each public name (clients
+ * verify it there when the server rejects their ECH).  Errors: NS_ERR_INVALID
+ * (not a 32-byte X25519 key, an ECHConfig that does not parse or does not
+ * match the key, no retry config among the keys), NS_ERR_NOMEM; nothing is
+ * changed on error.  The key is copied and wiped with the options. */
+NS_API int ns_options_add_ech_key(ns_options *o, const void *key, size_t key_len,
+                                  const void *config, size_t config_len, int retry);
+/* Adds a freshly generated ECH key (a retry config) for public_name (1..255
+ * bytes) with the given config_id (0..255).  The key lives only in these
+ * options and their copies: for keys that survive a restart, generate them
+ * with `bssl generate-ech` and use ns_options_add_ech_key.  Errors as above. */
+NS_API int ns_options_generate_ech_key(ns_options *o, const char *public_name, int config_id);
+/* Removes every ECH key.  NS_ERR_INVALID on other kinds than server TLS. */
+NS_API int ns_options_clear_ech_keys(ns_options *o);
+/* The number of ECH keys (0 for NULL). */
+NS_API size_t ns_options_ech_key_count(const ns_options *o);
+/* The ECHConfigList to publish (e.g. in an HTTPS DNS record) and give to
+ * clients: the retry configs, in order.  Its length in *len (if not NULL).
+ * Owned by the options: valid until their ECH keys change or they are freed.
+ * NULL without ECH keys or for NULL. */
+NS_API const unsigned char *ns_options_get_published_ech_config_list(const ns_options *o,
+                                                                     size_t *len);
+/* Client side (TLS kinds): the ECHConfigList to offer ECH with (copied;
+ * NULL or len 0 removes it).  One without any config this library supports
+ * is accepted and ECH is then not offered.  NS_ERR_INVALID (plain options, a
+ * list that does not parse), NS_ERR_NOMEM; nothing is changed on error. */
+NS_API int ns_options_set_ech_config_list(ns_options *o, const void *data, size_t len);
+/* The list set (its length in *len if not NULL), owned by the options: valid
+ * until it changes or they are freed.  NULL if none or for NULL. */
+NS_API const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t *len);
+/* ech-grease?: a client without an ECHConfigList sends a fake ("GREASE") ECH
+ * extension so that ECH users do not stand out.  Default 0; the getter
+ * returns 0 for NULL. */
+NS_API int ns_options_set_ech_grease(ns_options *o, int on);
+NS_API int ns_options_get_ech_grease(const ns_options *o);
 /* Server TLS kind only (NS_ERR_INVALID on other kinds): a client without a
  * certificate fails the handshake.  Default 0; the getter returns 0 for NULL. */
 NS_API int ns_options_set_client_certificate_required(ns_options *o, int on);
@@ -340,6 +466,24 @@ NS_API int ns_options_get_client_certificate_required(const ns_options *o);
  * returns 0 for NULL. */
 NS_API int ns_options_set_ignore_unexpected_eof(ns_options *o, int on);
 NS_API int ns_options_get_ignore_unexpected_eof(const ns_options *o);
+
+/* session-resumption? (TLS kinds; default 1).  A client resumes sessions
+ * from a cache that belongs to what its options compile to: keyed by the
+ * peer's name (SNI or node) and service; a change to the options starts an
+ * empty cache, so changed trust, verifier, identity or ALPN never resume an
+ * old session.  TLS 1.3 tickets are used once.  A server with 0 issues no
+ * tickets.  A resumed connection still runs the certificate verifier over
+ * the session's stored peer chain.  NS_ERR_INVALID for plain options. */
+NS_API int ns_options_set_session_resumption(ns_options *o, int on);
+NS_API int ns_options_get_session_resumption(const ns_options *o);
+/* Loads a session saved by ns_socket_save_session (the bytes are copied)
+ * into the client cache of o, for a process that restarts.  The options
+ * must have the ALPN list and client identity the session was made with;
+ * load after configuring them (a later change empties the cache).
+ * NS_ERR_INVALID, nothing changed, for a blob that is not a saved session,
+ * is corrupt (length or checksum), was made with other ALPN names or
+ * identity, or when session-resumption? is 0. */
+NS_API int ns_options_add_session(ns_options *o, const void *data, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Sockets                                                             */
@@ -382,33 +526,55 @@ NS_API ns_socket *ns_make_server_tls_socket(const char *node, const char *servic
 NS_API ns_socket *ns_socket_connect(const ns_options *o, const char *node, const char *service);
 
 /* Sends once from buf (read during the call only) and returns the number of
- * bytes sent, which may be short.  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
+ * bytes sent, which may be short.  A blocking send waits at most the write
+ * timeout (NS_ERR_WRITE_TIMEOUT).  Errors: NS_ERR_WOULD_BLOCK (non-blocking,
  * no room), NS_ERR_CLOSED (closed here, or the peer is gone),
  * NS_ERR_INVALID (NULL, a listening socket), NS_ERR_TLS, NS_ERR_IO.
- * flags: MSG_* (plain sockets; TLS ignores them). */
+ * flags: MSG_* (plain sockets; TLS ignores them).
+ * TLS: a send that returned NS_ERR_WOULD_BLOCK (or NS_ERR_WRITE_TIMEOUT) has
+ * already encrypted the first bytes of buf (up to 16 KiB) into a record
+ * that is still to go out: call it again with the same bytes first (the
+ * buffer may move and may hold more after them; ns_socket_send_all with the
+ * same bytes will do).  Its result counts them.  A retry with other or fewer
+ * bytes fails with NS_ERR_INVALID and sends nothing. */
 NS_API ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags);
-/* Sends all len bytes, waiting for room even on a non-blocking socket, and
- * returns len.  Errors as ns_socket_send (never NS_ERR_WOULD_BLOCK); on an
- * error the count already sent is not reported, so treat the stream as
- * broken. */
+/* Sends all len bytes, waiting for room (and a TLS handshake still
+ * pending) even on a non-blocking socket, and returns len.  The write
+ * timeout bounds the whole call: NS_ERR_WRITE_TIMEOUT, whose message says
+ * how many bytes were sent.  Errors as ns_socket_send (never
+ * NS_ERR_WOULD_BLOCK); on an error the count already sent is not returned,
+ * so treat the stream as broken, or for TLS retry as ns_socket_send says. */
 NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags);
 /* Receives up to len bytes into buf (the caller's) and returns their number;
  * 0 = orderly end of stream.  Waits at most the read timeout
  * (NS_ERR_READ_TIMEOUT); non-blocking with nothing to read:
- * NS_ERR_WOULD_BLOCK at once.  flags: MSG_PEEK, MSG_WAITALL, ... (TLS honours
- * MSG_PEEK only).  MSG_WAITALL on a blocking socket gathers len bytes; if
- * the stream ends, or the timeout or an error strikes, after some arrived,
- * those are returned (the error recurs on the next call).  A TLS peer that
+ * NS_ERR_WOULD_BLOCK at once, as with MSG_DONTWAIT on any socket.  flags:
+ * MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, ... (TLS honours MSG_PEEK and
+ * MSG_DONTWAIT only).  MSG_WAITALL on a blocking socket gathers len bytes
+ * (with MSG_PEEK: peeks at len bytes); if the stream ends, or the timeout
+ * or an error strikes, after some arrived, those are returned (the error
+ * recurs on the next call).  A TLS peer that
  * vanishes without close_notify:
  * NS_ERR_CLOSED, or 0 with ignore-unexpected-eof? set.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
 /* Accepts one connection; the new socket inherits the server's options
- * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by
- * its read timeout, unless handshake is 0.  A non-blocking server with no
- * pending connection: NS_ERR_WOULD_BLOCK.  Other errors: NS_ERR_INVALID (not
- * a server socket), NS_ERR_CLOSED, NS_ERR_READ_TIMEOUT, NS_ERR_TLS,
- * NS_ERR_CERTIFICATE, NS_ERR_IO, NS_ERR_NOMEM.  The new socket is the
- * caller's: free it with ns_socket_free. */
+ * (non-blocking?, read-timeout, write-timeout).  A blocking server waits for
+ * a connection at most its read timeout (NS_ERR_READ_TIMEOUT), as Python's
+ * settimeout bounds accept; a non-blocking server with no pending
+ * connection: NS_ERR_WOULD_BLOCK at once.
+ * A TLS server with handshake 1 also handshakes, within a budget: the read
+ * timeout, or 60 s when it has none (nginx's ssl_handshake_timeout
+ * default), so that a client that never speaks cannot hold the server.  A
+ * blocking server completes the handshake in accept (NS_ERR_READ_TIMEOUT
+ * when the budget runs out).  A non-blocking server never waits for it:
+ * the socket is returned at once with the handshake pending,
+ * ns_socket_wants(conn) says NS_WANT_READ and ns_socket_wants_timeout the
+ * budget; ns_socket_handshake, recv or send continue it and fail with
+ * NS_ERR_READ_TIMEOUT once the budget is spent.
+ * Errors: NS_ERR_INVALID (not a server socket), NS_ERR_CLOSED,
+ * NS_ERR_READ_TIMEOUT, NS_ERR_TLS, NS_ERR_CERTIFICATE, NS_ERR_IO,
+ * NS_ERR_NOMEM.  The new socket is the caller's: free it with
+ * ns_socket_free. */
 NS_API ns_socket *ns_socket_accept(ns_socket *server);
 /* Runs (or resumes) the TLS handshake; NS_ERR_WOULD_BLOCK on a non-blocking
  * socket that must wait (call again when the fd is ready).  NS_OK if already
@@ -444,6 +610,10 @@ NS_API int ns_socket_set_non_blocking(ns_socket *s, int on);
 NS_API int ns_socket_is_non_blocking(const ns_socket *s);
 NS_API int ns_socket_set_read_timeout(ns_socket *s, int64_t us);
 NS_API int64_t ns_socket_get_read_timeout(const ns_socket *s);
+/* The socket's write-timeout (1.1; initially from its options).  Setter:
+ * NS_OK, or NS_ERR_INVALID for NULL.  Getter: -1 for NULL. */
+NS_API int ns_socket_set_write_timeout(ns_socket *s, int64_t us);
+NS_API int64_t ns_socket_get_write_timeout(const ns_socket *s);
 /* node/service given to a client constructor (node NULL for servers and
  * accepted sockets; service of a server is the one given).  Owned by the
  * socket: valid until it is freed.  NULL for NULL. */
@@ -479,9 +649,44 @@ NS_API const char *ns_socket_server_name(const ns_socket *s);
 NS_API const char *ns_socket_tls_version(const ns_socket *s);
 /* The cipher suite's standard name, e.g. "TLS_AES_128_GCM_SHA256"; static storage. */
 NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
+/* Accepted TLS sockets: the index of the server identity the handshake
+ * used (see ns_options_add_identity), or -1 for the default identity (also
+ * for other sockets, NULL, and before the handshake). */
+NS_API int ns_socket_identity_index(const ns_socket *s);
+/* Rotation: replaces a listening TLS server's identities (default and per
+ * name) with those of o (server TLS kind, with certificates and a private
+ * key), e.g. after a renewal.  Handshakes of connections accepted afterwards
+ * use the new ones; connections already accepted keep theirs; each handshake
+ * sees one whole set, never part of a swap.  Other settings (trust, ALPN,
+ * ECH keys) stay as the server was made.  May be called from any thread
+ * while another accepts; o is not kept.  Errors: NS_ERR_INVALID (not a
+ * listening TLS server, o not server TLS, o without certificates and key, an
+ * identity without names), NS_ERR_NOMEM; on error nothing changes. */
+NS_API int ns_socket_replace_identities(ns_socket *server, const ns_options *o);
+/* 1 if the handshake used ECH (client: the server accepted it; server: it
+ * decrypted the client's ECH and ns_socket_server_name is the hidden name),
+ * else 0. */
+NS_API int ns_socket_ech_accepted(const ns_socket *s);
+/* Client: when a handshake failed because the server rejected ECH (NS_ERR_TLS,
+ * "the server rejected ECH ..."), the ECHConfigList the server sent to retry
+ * with (authenticated with the server's certificate for the public name),
+ * valid until the socket is freed; NULL (and *len 0) otherwise, also if the
+ * server sent none (then it has turned ECH off: retry without).  Useful with
+ * handshake 0, where the socket outlives the failure. */
+NS_API const unsigned char *ns_socket_ech_retry_configs(const ns_socket *s, size_t *len);
 /* Decrypted bytes buffered and ready to read without touching the fd (0 for
  * plain sockets and NULL). */
 NS_API int ns_socket_pending(const ns_socket *s);
+/* 1 if the handshake resumed a session, else 0 (also for NULL, plain
+ * sockets and before the handshake). */
+NS_API int ns_socket_session_reused(const ns_socket *s);
+/* Saves the client socket's newest resumable session (TLS 1.3: the last
+ * ticket received, which arrives with the first data read) as bytes for
+ * ns_options_add_session.  Returns the size it needs; copies it into buf
+ * only if len is at least that (buf NULL asks for the size).  The bytes
+ * hold the session's secret: store them as a private key.  NS_ERR_INVALID
+ * for a server or plain socket, or with no resumable session yet. */
+NS_API ssize_t ns_socket_save_session(ns_socket *s, void *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Event-driven I/O                                                    */
@@ -614,5 +819,7 @@ NS_API size_t ns_selector_count(const ns_selector *sel);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SWIG */
 
 #endif /* NETSOCKET_H */

@@ -20,6 +20,7 @@
 #define KINDS_ALL ((1u << NS_SOCKET_OPTIONS) | (1u << NS_TLS_SOCKET_OPTIONS) | (1u << NS_SERVER_TLS_SOCKET_OPTIONS))
 #define KINDS_TLS ((1u << NS_TLS_SOCKET_OPTIONS) | (1u << NS_SERVER_TLS_SOCKET_OPTIONS))
 #define KINDS_SERVER (1u << NS_SERVER_TLS_SOCKET_OPTIONS)
+#define KINDS_CLIENT (1u << NS_TLS_SOCKET_OPTIONS)
 
 static const char *kind_name(ns_options_kind kind)
 {
@@ -89,7 +90,9 @@ static void set_defaults(ns_options *o, ns_options_kind kind)
     o->non_blocking = 1;
     o->connection_timeout = -1;
     o->read_timeout = -1;
+    o->write_timeout = -1;
     o->handshake = 1;
+    o->session_resumption = 1;
 }
 
 ns_options *ns_options_new(ns_options_kind kind)
@@ -120,6 +123,11 @@ void ns_options_free(ns_options *o)
     ns_strlist_clear(&o->sni);
     ns_strlist_clear(&o->alpn);
     ns_key_log_unref(o->key_log);
+    ns_ech_keys_unref(o->ech_keys);
+    free(o->ech_config_list);
+    for (size_t i = 0; i < o->identity_count; i++)
+        ns_identity_clear(&o->identities[i]);
+    free(o->identities);
     drop_compiled(o);
     pthread_mutex_destroy(&o->lock);
     free(o);
@@ -135,9 +143,12 @@ static void copy_scalars(ns_options *o, const ns_options *from)
     o->non_blocking = from->non_blocking;
     o->connection_timeout = from->connection_timeout;
     o->read_timeout = from->read_timeout;
+    o->write_timeout = from->write_timeout;
     if (has_field(o, KINDS_TLS) && has_field(from, KINDS_TLS)) {
         o->handshake = from->handshake;
+        o->ech_grease = from->ech_grease;
         o->ignore_unexpected_eof = from->ignore_unexpected_eof;
+        o->session_resumption = from->session_resumption;
     }
     if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
         o->client_certificate_required = from->client_certificate_required;
@@ -157,9 +168,25 @@ static int copy_fields(ns_options *o, const ns_options *from)
     o->password_fn = from->password_fn;
     o->password_userdata = from->password_userdata;
     o->key_log = ns_key_log_ref(from->key_log);
+    if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER)) {
+        o->ech_keys = ns_ech_keys_ref(from->ech_keys);
+        if (from->identity_count &&
+            (o->identities = calloc(from->identity_count, sizeof *o->identities)) == NULL)
+            return ns_fail(NS_ERR_NOMEM, ENOMEM, "ns_options_copy: out of memory");
+        for (; o->identity_count < from->identity_count; o->identity_count++)
+            if (ns_identity_copy(&o->identities[o->identity_count],
+                                 &from->identities[o->identity_count]) != NS_OK)
+                return ns_last_status();
+    }
+    if (from->ech_config_list_len > 0) {
+        if ((o->ech_config_list = malloc(from->ech_config_list_len)) == NULL)
+            return ns_fail(NS_ERR_NOMEM, ENOMEM, "ns_options_copy: out of memory");
+        memcpy(o->ech_config_list, from->ech_config_list, from->ech_config_list_len);
+        o->ech_config_list_len = from->ech_config_list_len;
+    }
     if (ns_certlist_copy(&o->certificates, &from->certificates) != NS_OK ||
         ns_certlist_copy(&o->trusted, &from->trusted) != NS_OK ||
-        ns_strlist_copy(&o->sni, &from->sni) != NS_OK ||
+        (has_field(o, KINDS_CLIENT) && ns_strlist_copy(&o->sni, &from->sni) != NS_OK) ||
         ns_strlist_copy(&o->alpn, &from->alpn) != NS_OK)
         return ns_last_status();
     /* A copy of the same kind compiles to the same thing: share it (and
@@ -260,7 +287,9 @@ NS_INT_FIELD(ai_flags, "ai-flags", KINDS_ALL, check_flags, AI_V4MAPPED, 0)
 NS_INT_FIELD(ai_protocol, "ai-protocol", KINDS_ALL, check_protocol, 0, 0)
 NS_INT_FIELD(non_blocking, "non-blocking?", KINDS_ALL, check_any, 1, 0)
 NS_INT_FIELD(handshake, "handshake", KINDS_TLS, check_any, 1, 0)
+NS_INT_FIELD(ech_grease, "ech-grease?", KINDS_TLS, check_any, 0, 1)
 NS_INT_FIELD(ignore_unexpected_eof, "ignore-unexpected-eof?", KINDS_TLS, check_any, 0, 0)
+NS_INT_FIELD(session_resumption, "session-resumption?", KINDS_TLS, check_any, 1, 1)
 NS_INT_FIELD(client_certificate_required, "client-certificate-required?", KINDS_SERVER,
              check_any, 0, 1)
 
@@ -286,6 +315,16 @@ int ns_options_set_read_timeout(ns_options *o, int64_t us)
     return end(o, NS_OK, 0);
 }
 int64_t ns_options_get_read_timeout(const ns_options *o) { return o ? o->read_timeout : -1; }
+
+int ns_options_set_write_timeout(ns_options *o, int64_t us)
+{
+    int rc = begin(o, KINDS_ALL, "write-timeout");
+    if (rc != NS_OK)
+        return rc;
+    o->write_timeout = us < 0 ? -1 : us;
+    return end(o, NS_OK, 0);
+}
+int64_t ns_options_get_write_timeout(const ns_options *o) { return o ? o->write_timeout : -1; }
 
 /* ---- private key and certificates ---- */
 
@@ -577,9 +616,10 @@ ns_certificate_verifier ns_options_get_certificate_verifier(const ns_options *o,
 
 /* ---- sni* and alpn* ---- */
 
-static int add_name(ns_options *o, ns_strlist *l, const char *name, const char *field)
+static int add_name(ns_options *o, unsigned kinds, ns_strlist *l, const char *name,
+                    const char *field)
 {
-    int rc = settable(o, KINDS_TLS, field);
+    int rc = settable(o, kinds, field);
     if (rc != NS_OK)
         return rc;
     if (name == NULL || name[0] == '\0')
@@ -590,9 +630,9 @@ static int add_name(ns_options *o, ns_strlist *l, const char *name, const char *
     return end(o, ns_strlist_add(l, name), 1);
 }
 
-static int clear_names(ns_options *o, ns_strlist *l, const char *field)
+static int clear_names(ns_options *o, unsigned kinds, ns_strlist *l, const char *field)
 {
-    int rc = begin(o, KINDS_TLS, field);
+    int rc = begin(o, kinds, field);
     if (rc != NS_OK)
         return rc;
     ns_strlist_clear(l);
@@ -606,9 +646,16 @@ static const char *name_at(const ns_strlist *l, size_t i)
 
 int ns_options_add_sni(ns_options *o, const char *name)
 {
-    return add_name(o, o ? &o->sni : NULL, name, "sni*");
+    if (o && o->kind == NS_SERVER_TLS_SOCKET_OPTIONS)
+        return ns_fail(NS_ERR_INVALID, 0,
+                       "sni* is not a field of server-tls-socket-options: a server serves "
+                       "certificates by name with ns_options_add_identity");
+    return add_name(o, KINDS_CLIENT, o ? &o->sni : NULL, name, "sni*");
 }
-int ns_options_clear_sni(ns_options *o) { return clear_names(o, o ? &o->sni : NULL, "sni*"); }
+int ns_options_clear_sni(ns_options *o)
+{
+    return clear_names(o, KINDS_CLIENT, o ? &o->sni : NULL, "sni*");
+}
 size_t ns_options_sni_count(const ns_options *o) { return o ? o->sni.count : 0; }
 const char *ns_options_get_sni(const ns_options *o, size_t i)
 {
@@ -617,9 +664,12 @@ const char *ns_options_get_sni(const ns_options *o, size_t i)
 
 int ns_options_add_alpn(ns_options *o, const char *name)
 {
-    return add_name(o, o ? &o->alpn : NULL, name, "alpn*");
+    return add_name(o, KINDS_TLS, o ? &o->alpn : NULL, name, "alpn*");
 }
-int ns_options_clear_alpn(ns_options *o) { return clear_names(o, o ? &o->alpn : NULL, "alpn*"); }
+int ns_options_clear_alpn(ns_options *o)
+{
+    return clear_names(o, KINDS_TLS, o ? &o->alpn : NULL, "alpn*");
+}
 size_t ns_options_alpn_count(const ns_options *o) { return o ? o->alpn.count : 0; }
 const char *ns_options_get_alpn(const ns_options *o, size_t i)
 {
@@ -682,4 +732,171 @@ ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o, void **
     if (userdata)
         *userdata = k && k->fn ? k->userdata : NULL;
     return k ? k->fn : NULL;
+}
+
+/* ---- Encrypted Client Hello ---- */
+
+int ns_options_add_ech_key(ns_options *o, const void *key, size_t key_len, const void *config,
+                           size_t config_len, int retry)
+{
+    int rc = begin(o, KINDS_SERVER, "ech-keys");
+    if (rc != NS_OK)
+        return rc;
+    return end(o, ns_ech_keys_add(&o->ech_keys, key, key_len, config, config_len, retry), 1);
+}
+
+int ns_options_generate_ech_key(ns_options *o, const char *public_name, int config_id)
+{
+    int rc = begin(o, KINDS_SERVER, "ech-keys");
+    if (rc != NS_OK)
+        return rc;
+    return end(o, ns_ech_keys_generate(&o->ech_keys, public_name, config_id), 1);
+}
+
+int ns_options_clear_ech_keys(ns_options *o)
+{
+    int rc = begin(o, KINDS_SERVER, "ech-keys");
+    if (rc != NS_OK)
+        return rc;
+    ns_ech_keys_unref(o->ech_keys);
+    o->ech_keys = NULL;
+    return end(o, NS_OK, 1);
+}
+
+size_t ns_options_ech_key_count(const ns_options *o)
+{
+    return o ? ns_ech_keys_count(o->ech_keys) : 0;
+}
+
+const unsigned char *ns_options_get_published_ech_config_list(const ns_options *o, size_t *len)
+{
+    size_t n = 0;
+    const uint8_t *list = ns_ech_keys_published(o ? o->ech_keys : NULL, &n);
+    if (len)
+        *len = n;
+    return list;
+}
+
+int ns_options_set_ech_config_list(ns_options *o, const void *data, size_t len)
+{
+    int rc = settable(o, KINDS_TLS, "ech-config-list");
+    if (rc != NS_OK)
+        return rc;
+    uint8_t *copy = NULL;
+    if (data != NULL && len > 0) {
+        if ((rc = ns_ech_check_config_list(data, len)) != NS_OK)
+            return rc;
+        if ((copy = malloc(len)) == NULL)
+            return ns_fail(NS_ERR_NOMEM, ENOMEM, "ech-config-list: out of memory");
+        memcpy(copy, data, len);
+    }
+    lock(o);
+    free(o->ech_config_list);
+    o->ech_config_list = copy;
+    o->ech_config_list_len = copy ? len : 0;
+    return end(o, NS_OK, 1);
+}
+
+const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t *len)
+{
+    if (len)
+        *len = o ? o->ech_config_list_len : 0;
+    return o ? o->ech_config_list : NULL;
+}
+
+/* ---- server identities ---- */
+
+int ns_options_add_identity(ns_options *o, const void *chain, size_t chain_len, const void *key,
+                            size_t key_len)
+{
+    int rc = settable(o, KINDS_SERVER, "identities");
+    if (rc != NS_OK)
+        return rc;
+    ns_identity id;
+    ns_password pw = password_of(o, NULL, 0);
+    if ((rc = ns_identity_parse(&id, chain, chain_len, key, key_len, &pw)) != NS_OK)
+        return rc;
+    lock(o);
+    ns_identity *items = realloc(o->identities, (o->identity_count + 1) * sizeof *items);
+    if (items == NULL) {
+        ns_identity_clear(&id);
+        return end(o, ns_fail(NS_ERR_NOMEM, ENOMEM, "identities: out of memory"), 1);
+    }
+    o->identities = items;
+    items[o->identity_count++] = id;
+    return end(o, NS_OK, 1);
+}
+
+int ns_options_add_identity_name(ns_options *o, size_t i, const char *name)
+{
+    int rc = settable(o, KINDS_SERVER, "identities");
+    if (rc != NS_OK)
+        return rc;
+    if (i >= o->identity_count)
+        return ns_fail(NS_ERR_INVALID, 0, "identities: no identity %zu (there are %zu)", i,
+                       o->identity_count);
+    if (name == NULL || name[0] == '\0' || strlen(name) > 255)
+        return ns_fail(NS_ERR_INVALID, 0, "identities: a name is 1..255 bytes");
+    lock(o);
+    ns_identity *id = &o->identities[i];
+    if (!id->explicit_names) { /* the first name given replaces the certificate's */
+        ns_strlist_clear(&id->names);
+        id->explicit_names = 1;
+    }
+    return end(o, ns_strlist_add(&id->names, name), 1);
+}
+
+int ns_options_clear_identities(ns_options *o)
+{
+    int rc = begin(o, KINDS_SERVER, "identities");
+    if (rc != NS_OK)
+        return rc;
+    for (size_t i = 0; i < o->identity_count; i++)
+        ns_identity_clear(&o->identities[i]);
+    free(o->identities);
+    o->identities = NULL;
+    o->identity_count = 0;
+    return end(o, NS_OK, 1);
+}
+
+size_t ns_options_identity_count(const ns_options *o) { return o ? o->identity_count : 0; }
+
+size_t ns_options_identity_name_count(const ns_options *o, size_t i)
+{
+    return o && i < o->identity_count ? o->identities[i].names.count : 0;
+}
+
+const char *ns_options_get_identity_name(const ns_options *o, size_t i, size_t j)
+{
+    return o && i < o->identity_count ? name_at(&o->identities[i].names, j) : NULL;
+}
+
+const unsigned char *ns_options_get_identity_certificate(const ns_options *o, size_t i, size_t j,
+                                                         size_t *der_len)
+{
+    const ns_certlist *l = o && i < o->identity_count ? &o->identities[i].chain : NULL;
+    return certlist_der(l ? o : NULL, l, j, der_len);
+}
+
+ns_identity_set *ns_options_identity_set(const ns_options *o)
+{
+    lock(o);
+    ns_identity_set *s = ns_identity_set_build(o);
+    unlock(o);
+    return s;
+}
+
+/* ---- saved sessions ---- */
+
+int ns_options_add_session(ns_options *o, const void *data, size_t len)
+{
+    int rc = begin(o, KINDS_TLS, "session");
+    if (rc != NS_OK)
+        return rc;
+    /* The session belongs to what these options compile to (client side). */
+    if (o->compiled[0] == NULL && (o->compiled[0] = ns_tls_config_build(o, 0)) == NULL)
+        rc = ns_last_status();
+    if (rc == NS_OK)
+        rc = ns_session_load(o->compiled[0], data, len);
+    return end(o, rc, 0);
 }

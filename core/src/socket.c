@@ -29,6 +29,7 @@ ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const ch
         s->fd = fd;
         s->role = role;
         s->read_timeout = -1;
+        s->write_timeout = -1;
         s->want_deadline = -1;
         s->node = dup_or_null(node, &failed);
         s->service = dup_or_null(service, &failed);
@@ -54,6 +55,7 @@ int ns_socket_apply_options(ns_socket *s, const ns_options *o)
 {
     s->non_blocking = o->non_blocking != 0;
     s->read_timeout = o->read_timeout;
+    s->write_timeout = o->write_timeout;
     return ns_socket_sync_fd(s);
 }
 
@@ -101,7 +103,9 @@ int ns_check_open(const ns_socket *s, const char *what)
 
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause)
 {
-    return ns_fail(status, os_error, "%s %s: %s", what, s->peer_label, cause);
+    ns_fail(status, os_error, "%s %s: %s", what, s->peer_label, cause);
+    ns_tls_note_failure(s);
+    return status;
 }
 
 static int fail_errno(const ns_socket *s, const char *what, int err)
@@ -246,25 +250,35 @@ ns_socket *ns_make_server_tls_socket(const char *node, const char *service, cons
 
 /* ---- I/O ---- */
 
-/* Waits for `events` or the deadline; maps the outcome to a status. */
-static int wait_fd(ns_socket *s, short events, int64_t deadline, const char *what)
+/* Waits for `events` or the deadline (a miss: `status`, after `budget`). */
+static int wait_fd_for(ns_socket *s, short events, int64_t deadline, int64_t budget, int status,
+                       const char *what)
 {
     int r = ns_poll_fd(s->fd, events, deadline);
     if (r > 0)
         return NS_OK;
     if (r < 0)
         return fail_errno(s, what, -r);
-    return ns_fail(NS_ERR_READ_TIMEOUT, ETIMEDOUT, "%s %s timed out after %lld us", what,
-                   s->peer_label, (long long)s->read_timeout);
+    return ns_fail(status, ETIMEDOUT, "%s %s timed out after %lld us", what, s->peer_label,
+                   (long long)budget);
 }
 
-/* One send; `wait` makes a full socket buffer wait instead of failing. */
-static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, int wait)
+/* Waits for `events` or the deadline of the read timeout. */
+static int wait_fd(ns_socket *s, short events, int64_t deadline, const char *what)
+{
+    return wait_fd_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, what);
+}
+
+/* One send; `wait` makes a full socket buffer wait (until `deadline`, the
+ * write timeout's) instead of failing.  A blocking descriptor blocks in the
+ * kernel, unless a write timeout asks for a poll with its deadline. */
+static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, int wait,
+                         int64_t deadline)
 {
     if (s->ssl)
-        return ns_tls_send(s, buf, len, wait);
-    if (s->fd_blocking && ns_interrupt_fd() >= 0)
-        flags |= MSG_DONTWAIT; /* wait in poll, where the interrupt fd is watched too */
+        return ns_tls_send(s, buf, len, wait, deadline);
+    if (s->fd_blocking && (deadline >= 0 || ns_interrupt_fd() >= 0))
+        flags |= MSG_DONTWAIT; /* wait in poll: the deadline, and the interrupt fd if any */
     for (;;) {
         ssize_t n = send(s->fd, buf, len, flags | MSG_NOSIGNAL);
         if (n >= 0)
@@ -276,9 +290,10 @@ static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, i
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "send to", errno);
         if (!wait)
-            return ns_would_block(s, NS_WANT_WRITE, -1, "send to",
+            return ns_would_block(s, NS_WANT_WRITE, deadline, "send to",
                                   "the socket buffer is full (non-blocking)");
-        int rc = wait_fd(s, POLLOUT, -1, "send to");
+        int rc = wait_fd_for(s, POLLOUT, deadline, s->write_timeout, NS_ERR_WRITE_TIMEOUT,
+                             "send to");
         if (rc != NS_OK)
             return rc;
     }
@@ -301,7 +316,7 @@ ssize_t ns_socket_send(ns_socket *s, const void *buf, size_t len, int flags)
     if (rc != NS_OK)
         return rc;
     ns_socket_begin_call(s);
-    return send_once(s, buf, len, flags, !s->non_blocking);
+    return send_once(s, buf, len, flags, !s->non_blocking, ns_deadline_after(s->write_timeout));
 }
 
 ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
@@ -310,9 +325,16 @@ ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
     if (rc != NS_OK)
         return rc;
     ns_socket_begin_call(s);
+    int64_t deadline = ns_deadline_after(s->write_timeout);
     size_t done = 0;
     while (done < len) {
-        ssize_t n = send_once(s, (const char *)buf + done, len - done, flags, 1);
+        ssize_t n = send_once(s, (const char *)buf + done, len - done, flags, 1, deadline);
+        if (n == NS_ERR_WRITE_TIMEOUT) { /* say how far it got */
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ns_last_error());
+            return ns_fail(NS_ERR_WRITE_TIMEOUT, ETIMEDOUT, "%s (%zu of %zu bytes sent)", msg,
+                           done, len);
+        }
         if (n < 0)
             return n;
         done += (size_t)n;
@@ -324,10 +346,10 @@ ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int flags)
  * ns_socket_sync_fd), so its recv waits in the kernel: one system call. */
 static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t deadline)
 {
-    if (s->fd_blocking && ns_interrupt_fd() >= 0)
-        flags |= MSG_DONTWAIT; /* wait in poll, where the interrupt fd is watched too */
+    /* With an interrupt fd, wait in poll (which watches it too), not in the kernel's recv. */
+    int sys_flags = flags | (s->fd_blocking && ns_interrupt_fd() >= 0 ? MSG_DONTWAIT : 0);
     for (;;) {
-        ssize_t n = recv(s->fd, buf, len, flags);
+        ssize_t n = recv(s->fd, buf, len, sys_flags);
         if (n >= 0)
             return n;
         if (errno == EINTR && ns_interrupted())
@@ -344,9 +366,10 @@ static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "recv from", errno);
-        if (s->non_blocking)
+        if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_would_block(s, NS_WANT_READ, deadline, "recv from",
-                                  "no data yet (non-blocking)");
+                                  s->non_blocking ? "no data yet (non-blocking)"
+                                                  : "no data yet (MSG_DONTWAIT)");
         int rc = wait_fd(s, POLLIN, deadline, "recv from");
         if (rc != NS_OK)
             return rc;
@@ -362,10 +385,15 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
     if (s->ssl)
         return ns_tls_recv(s, buf, len, flags);
     int64_t deadline = ns_deadline_after(s->read_timeout);
-    if (!(flags & MSG_WAITALL) || s->non_blocking)
+    if (!(flags & MSG_WAITALL) || s->non_blocking || (flags & MSG_DONTWAIT))
         return recv_once(s, buf, len, flags & ~MSG_WAITALL, deadline);
-    /* MSG_WAITALL on our internally non-blocking fd: gather until full,
-     * end of stream, or the read timeout. */
+    /* A peek cannot be gathered piece by piece (each piece would peek at
+     * the same first bytes): the kernel waits for all of it on the blocking
+     * descriptor, under SO_RCVTIMEO. */
+    if (flags & MSG_PEEK)
+        return recv_once(s, buf, len, flags, deadline);
+    /* MSG_WAITALL: gather until full, end of stream, or the read timeout
+     * (a signal ends the kernel's own wait early). */
     size_t got = 0;
     while (got < len) {
         ssize_t n = recv_once(s, (char *)buf + got, len - got, flags & ~MSG_WAITALL, deadline);
@@ -376,6 +404,28 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
         got += (size_t)n;
     }
     return (ssize_t)got;
+}
+
+/*
+ * A TLS server's handshake on accept, bounded (see
+ * ns_tls_start_handshake_clock) so that a silent or slow client cannot hold
+ * the server.  A non-blocking server never waits for it: the socket comes
+ * back at once with the handshake pending, and its first calls (or the
+ * caller's loop, told by ns_socket_wants to wait to read) drive it.
+ */
+static int accept_handshake(ns_socket *server, ns_socket *conn)
+{
+    int rc = ns_tls_accept_start(server, conn);
+    if (rc != NS_OK || !server->handshake_on_accept)
+        return rc;
+    ns_tls_start_handshake_clock(conn);
+    if (conn->non_blocking) {
+        conn->want = NS_WANT_READ; /* the client speaks first */
+        conn->want_deadline = conn->handshake_deadline;
+        return NS_OK;
+    }
+    return ns_tls_handshake(conn, conn->handshake_deadline, conn->handshake_budget, 0,
+                            NS_ERR_READ_TIMEOUT);
 }
 
 ns_socket *ns_socket_accept(ns_socket *server)
@@ -389,6 +439,7 @@ ns_socket *ns_socket_accept(ns_socket *server)
     ns_socket_begin_call(server);
     struct sockaddr_storage peer;
     int fd;
+    int64_t deadline = -2; /* the read timeout's, set when a wait starts */
     for (;;) {
         socklen_t plen = sizeof peer;
         fd = accept4(server->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -406,7 +457,9 @@ ns_socket *ns_socket_accept(ns_socket *server)
                            "accept on", "no pending connection (non-blocking)");
             return NULL;
         }
-        if (wait_fd(server, POLLIN, -1, "accept on") != NS_OK)
+        if (deadline == -2)
+            deadline = ns_deadline_after(server->read_timeout);
+        if (wait_fd(server, POLLIN, deadline, "accept on") != NS_OK)
             return NULL;
     }
     char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
@@ -421,16 +474,10 @@ ns_socket *ns_socket_accept(ns_socket *server)
              host, serv);
     conn->non_blocking = server->non_blocking;
     conn->read_timeout = server->read_timeout;
-    if (server->ctx != NULL) {
-        /* The handshake is bounded by the read timeout, so a silent or slow
-         * client cannot hold the server. */
-        if (ns_tls_accept_start(server, conn) != NS_OK ||
-            (server->handshake_on_accept &&
-             ns_tls_handshake(conn, ns_deadline_after(conn->read_timeout), conn->read_timeout,
-                              0, NS_ERR_READ_TIMEOUT) != NS_OK)) {
-            ns_socket_free(conn);
-            return NULL;
-        }
+    conn->write_timeout = server->write_timeout;
+    if (server->ctx != NULL && accept_handshake(server, conn) != NS_OK) {
+        ns_socket_free(conn);
+        return NULL;
     }
     if (ns_socket_sync_fd(conn) != NS_OK) {
         ns_socket_free(conn);

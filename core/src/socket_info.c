@@ -28,6 +28,15 @@ int ns_socket_set_read_timeout(ns_socket *s, int64_t us)
 }
 
 int64_t ns_socket_get_read_timeout(const ns_socket *s) { return s ? s->read_timeout : -1; }
+
+int ns_socket_set_write_timeout(ns_socket *s, int64_t us)
+{
+    NS_CHECK_HANDLE(s, "set write timeout");
+    s->write_timeout = us < 0 ? -1 : us;
+    return NS_OK;
+}
+
+int64_t ns_socket_get_write_timeout(const ns_socket *s) { return s ? s->write_timeout : -1; }
 const char *ns_socket_node(const ns_socket *s) { return s ? s->node : NULL; }
 const char *ns_socket_service(const ns_socket *s) { return s ? s->service : NULL; }
 

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -22,8 +23,8 @@ static int describe_ssl_error(char *msg, size_t len)
     else if (e == 0)
         snprintf(msg, len, "protocol error");
     else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET)
-        snprintf(msg, len, "the peer sent the alert \"%s\"",
-                 SSL_alert_desc_string_long(reason - SSL_AD_REASON_OFFSET));
+        snprintf(msg, len, "the peer sent the alert %s (%d)",
+                 ns_tls_alert_name(reason - SSL_AD_REASON_OFFSET), reason - SSL_AD_REASON_OFFSET);
     else
         snprintf(msg, len, "%s", ERR_reason_error_string(e) ? ERR_reason_error_string(e)
                                                             : "unknown error");
@@ -69,6 +70,14 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
             ERR_clear_error();
             return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, what,
                               "the client sent no certificate, but one is required");
+        }
+        if (ns_tls_describe_not_tls(s, e, msg, sizeof msg)) {
+            ERR_clear_error();
+            return ns_fail_io(s, NS_ERR_TLS, 0, what, msg);
+        }
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_ECH_REJECTED) {
+            ERR_clear_error();
+            return ns_fail_io(s, ns_ech_rejected(s, msg, sizeof msg), 0, what, msg);
         }
         int oom = describe_ssl_error(msg, sizeof msg);
         return ns_fail_io(s, oom ? NS_ERR_NOMEM : NS_ERR_TLS, oom ? ENOMEM : 0, what, msg);
@@ -116,6 +125,19 @@ static void after_handshake(ns_socket *s)
     s->handshake_done = 1;
 }
 
+/* The peer closed or reset the connection before the handshake finished
+ * (classify recorded how): NS_ERR_TLS saying so, with the OS's reason. */
+static int handshake_truncated(ns_socket *s)
+{
+    int err = ns_last_os_error();
+    char cause[192];
+    snprintf(cause, sizeof cause,
+             "%s before the handshake finished (handshake truncated; does the %s speak TLS?)",
+             err ? strerror(err) : "the peer closed the connection",
+             s->role == NS_ROLE_CLIENT ? "server" : "client");
+    return ns_fail_io(s, NS_ERR_TLS, err, "TLS handshake with", cause);
+}
+
 int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonblocking,
                      int timeout_status)
 {
@@ -123,15 +145,20 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
         ERR_clear_error();
         int ret = SSL_do_handshake(s->ssl);
         if (ret == 1) {
+            int rc = SSL_session_reused(s->ssl) ? ns_verify_resumed(s) : NS_OK;
+            if (rc != NS_OK) {
+                SSL_send_fatal_alert(s->ssl, SSL_AD_BAD_CERTIFICATE);
+                return rc;
+            }
             after_handshake(s);
             return NS_OK;
         }
         short events = 0;
         int rc = classify(s, ret, "TLS handshake with", &events);
+        if (rc == NS_ERR_CLOSED)
+            return handshake_truncated(s);
         if (rc != 1)
-            return rc == NS_ERR_CLOSED ? ns_fail(NS_ERR_TLS, 0, "%s (handshake truncated)",
-                                                 ns_last_error())
-                                       : rc;
+            return rc;
         if (nonblocking) {
             if (deadline >= 0 && ns_now_us() >= deadline)
                 return timed_out(s, budget, timeout_status, "TLS handshake with");
@@ -144,35 +171,96 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
     }
 }
 
+void ns_tls_start_handshake_clock(ns_socket *s)
+{
+    if (s->handshake_started)
+        return;
+    s->handshake_started = 1;
+    s->handshake_budget = s->read_timeout;
+    if (s->handshake_budget < 0 && s->role == NS_ROLE_ACCEPTED)
+        s->handshake_budget = NS_ACCEPT_HANDSHAKE_TIMEOUT;
+    s->handshake_deadline = ns_deadline_after(s->handshake_budget);
+}
+
 int ns_tls_resume_handshake(ns_socket *s)
 {
     if (s->handshake_done)
         return NS_OK;
-    if (!s->handshake_started) {
-        s->handshake_started = 1;
-        s->handshake_deadline = ns_deadline_after(s->read_timeout);
-        s->handshake_budget = s->read_timeout;
-    }
+    ns_tls_start_handshake_clock(s);
     return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, s->non_blocking,
                             NS_ERR_READ_TIMEOUT);
 }
 
-ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
+/* The handshake before a send.  One that waits (a blocking socket, or
+ * send_all) does so even on a non-blocking socket, bounded by the earlier
+ * of the handshake's deadline and the write timeout's. */
+static int handshake_for_send(ns_socket *s, int wait, int64_t deadline)
+{
+    if (s->handshake_done || !wait)
+        return ns_tls_resume_handshake(s);
+    ns_tls_start_handshake_clock(s);
+    if (deadline >= 0 && (s->handshake_deadline < 0 || deadline < s->handshake_deadline))
+        return ns_tls_handshake(s, deadline, s->write_timeout, 0, NS_ERR_WRITE_TIMEOUT);
+    return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, 0,
+                            NS_ERR_READ_TIMEOUT);
+}
+
+/*
+ * After SSL_write wanted to wait, BoringSSL keeps the record it already
+ * encrypted from the first bytes of buf, and the retry sends that record
+ * whatever bytes it is given.  So remember those bytes, and refuse a retry
+ * that passes others (or fewer) instead of sending the wrong data.
+ */
+#define NS_TLS_RECORD_MAX 16384
+
+static void remember_unsent(ns_socket *s, const void *buf, size_t len)
+{
+    size_t n = len < NS_TLS_RECORD_MAX ? len : NS_TLS_RECORD_MAX;
+    if (s->unsent == NULL)
+        s->unsent = malloc(NS_TLS_RECORD_MAX); /* no memory: no check */
+    if (s->unsent)
+        memcpy(s->unsent, buf, n);
+    s->unsent_len = s->unsent ? n : 0;
+}
+
+static int check_retry(ns_socket *s, const void *buf, size_t len)
+{
+    if (s->unsent_len == 0 || (len >= s->unsent_len && memcmp(buf, s->unsent, s->unsent_len) == 0))
+        return NS_OK;
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "retried after NS_ERR_WOULD_BLOCK with other bytes; the first %zu bytes of the "
+             "earlier call are already encrypted: pass them again",
+             s->unsent_len);
+    return ns_fail_io(s, NS_ERR_INVALID, 0, "TLS send to", msg);
+}
+
+static void forget_unsent(ns_socket *s)
+{
+    free(s->unsent);
+    s->unsent = NULL;
+    s->unsent_len = 0;
+}
+
+ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait, int64_t deadline)
 {
     /* As with plain sockets after SHUT_WR (EPIPE): the write side is gone. */
     if (s->sent_close_notify)
         return ns_fail_io(s, NS_ERR_CLOSED, EPIPE, "TLS send to",
                           "the write side was shut down (close_notify sent)");
-    int rc = ns_tls_resume_handshake(s);
+    int rc = handshake_for_send(s, wait, deadline);
     if (rc != NS_OK)
         return rc;
     if (len == 0)
         return 0;
+    if ((rc = check_retry(s, buf, len)) != NS_OK)
+        return rc;
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     for (;;) {
         ERR_clear_error();
         int n = SSL_write(s->ssl, buf, chunk);
         if (n > 0) {
+            forget_unsent(s);
             s->sent_since_recv = 1;
             return n;
         }
@@ -180,11 +268,16 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait)
         rc = classify(s, n, "TLS send to", &events);
         if (rc != 1)
             return rc;
-        if (!wait)
-            return ns_would_block(s, want_of(events), -1, "TLS send to",
+        if (!wait) {
+            remember_unsent(s, buf, (size_t)chunk);
+            return ns_would_block(s, want_of(events), deadline, "TLS send to",
                                   "the socket buffer is full (non-blocking)");
-        if ((rc = wait_for(s, events, -1, -1, NS_ERR_IO, "TLS send to")) != NS_OK)
+        }
+        rc = wait_for(s, events, deadline, s->write_timeout, NS_ERR_WRITE_TIMEOUT, "TLS send to");
+        if (rc != NS_OK) {
+            remember_unsent(s, buf, (size_t)chunk);
             return rc;
+        }
     }
 }
 
@@ -222,7 +315,7 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     /* As for plain sockets (socket.c, recv_once): after a send, poll
      * before reading unless bytes are already buffered. */
-    if (should_wait_first(s) && !ns_tls_readable_now(s)) {
+    if (should_wait_first(s) && !(flags & MSG_DONTWAIT) && !ns_tls_readable_now(s)) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -245,9 +338,10 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
             return rc;
-        if (s->non_blocking)
+        if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_would_block(s, want_of(events), deadline, "TLS recv from",
-                                  "no data yet (non-blocking)");
+                                  s->non_blocking ? "no data yet (non-blocking)"
+                                                  : "no data yet (MSG_DONTWAIT)");
         rc = wait_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -281,12 +375,21 @@ void ns_tls_free(ns_socket *s)
     ns_verifier_unref(s->verifier);
     ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
+    free(s->ech_retry);
+    ns_identity_set_unref(s->identities);
     OPENSSL_free(s->peer_der);
+    free(s->session_key);
+    SSL_SESSION_free(s->last_session);
+    s->session_key = NULL;
+    s->last_session = NULL;
+    forget_unsent(s);
     s->ssl = NULL;
     s->ctx = NULL;
     s->verifier = NULL;
     s->tls_config = NULL;
     s->key_log = NULL;
+    s->ech_retry = NULL;
+    s->identities = NULL;
     s->peer_der = NULL;
 }
 

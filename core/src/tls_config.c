@@ -4,7 +4,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "internal.h"
+
+/* What a saved session must have been made with: the ALPN list and the
+ * client identity (trust and verifier are checked again on resumption). */
+static void config_digest(const ns_options *o, uint8_t out[32])
+{
+    SHA256_CTX h;
+    SHA256_Init(&h);
+    for (size_t i = 0; i < o->alpn.count; i++)
+        SHA256_Update(&h, o->alpn.items[i], strlen(o->alpn.items[i]) + 1);
+    SHA256_Update(&h, "", 1);
+    if (o->certificates.count > 0)
+        SHA256_Update(&h, o->certificates.items[0].der, o->certificates.items[0].der_len);
+    SHA256_Final(out, &h);
+}
 
 ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
 {
@@ -19,13 +35,26 @@ ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
     }
     c->refs = 1;
     c->server_side = server_side;
+    c->resumption = o->session_resumption;
+    pthread_mutex_init(&c->session_lock, NULL);
+    if (!server_side)
+        config_digest(o, c->digest);
     c->verifier = ns_verifier_ref(o->verifier);
     c->key_log = ns_key_log_ref(o->key_log);
     if ((c->ctx = ns_tls_context_new(o, server_side)) == NULL)
         goto fail;
     if (!server_side && o->sni.count > 0 && (c->sni = strdup(o->sni.items[0])) == NULL)
         goto nomem;
+    if (!server_side && o->ech_config_list_len > 0) {
+        if ((c->ech_config_list = malloc(o->ech_config_list_len)) == NULL)
+            goto nomem;
+        memcpy(c->ech_config_list, o->ech_config_list, o->ech_config_list_len);
+        c->ech_config_list_len = o->ech_config_list_len;
+    }
+    c->ech_grease = o->ech_grease;
     if (server_side && ns_strlist_copy(&c->alpn, &o->alpn) != NS_OK)
+        goto fail;
+    if (server_side && (c->identities = ns_identity_set_build(o)) == NULL)
         goto fail;
     return c;
 nomem:
@@ -46,10 +75,14 @@ void ns_tls_config_unref(ns_tls_config *c)
 {
     if (c == NULL || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
+    ns_session_cache_clear(c);
+    pthread_mutex_destroy(&c->session_lock);
     SSL_CTX_free(c->ctx);
     ns_verifier_unref(c->verifier);
     ns_key_log_unref(c->key_log);
     free(c->sni);
+    free(c->ech_config_list);
+    ns_identity_set_unref(c->identities);
     ns_strlist_clear(&c->alpn);
     free(c);
 }

@@ -12,6 +12,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "netsocket.h"
+
 struct test_cert {
     X509 *x509;
     EVP_PKEY *key;
@@ -156,4 +158,27 @@ void certgen_free(test_cert *c)
     OPENSSL_free(c->cert_der);
     OPENSSL_free(c->key_der);
     free(c);
+}
+
+int tls_fixture_init(tls_fixture *f)
+{
+    f->ca = certgen_ca("fixture CA");
+    f->leaf = certgen_leaf(f->ca, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 30);
+    f->server = ns_options_new(NS_SERVER_TLS_SOCKET_OPTIONS);
+    f->client = ns_options_new(NS_TLS_SOCKET_OPTIONS);
+    if (!f->ca || !f->leaf || !f->server || !f->client)
+        return 0;
+    const char *cert = certgen_cert_pem(f->leaf), *key = certgen_key_pem(f->leaf);
+    const char *ca = certgen_cert_pem(f->ca);
+    return ns_options_add_certificate(f->server, cert, strlen(cert)) == NS_OK &&
+           ns_options_set_private_key(f->server, key, strlen(key)) == NS_OK &&
+           ns_options_add_trusted_certificate(f->client, ca, strlen(ca)) == NS_OK;
+}
+
+void tls_fixture_free(tls_fixture *f)
+{
+    ns_options_free(f->server);
+    ns_options_free(f->client);
+    certgen_free(f->ca);
+    certgen_free(f->leaf);
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "netsocket.h"
+
 typedef struct test_cert test_cert;
 
 /* A CA named cn. */
@@ -26,5 +28,15 @@ int certgen_is(const test_cert *c, const unsigned char *der, size_t len);
 /* Writes cert and key PEM files into dir as <name>.crt/<name>.key. */
 int certgen_write(const test_cert *c, const char *dir, const char *name);
 void certgen_free(test_cert *c);
+
+/* A CA, a leaf for localhost and 127.0.0.1 signed by it, and options for
+ * each side: `server` (server TLS kind, the leaf and its key) and `client`
+ * (TLS kind, trusting the CA), both with defaults otherwise. */
+typedef struct {
+    test_cert *ca, *leaf;
+    ns_options *server, *client;
+} tls_fixture;
+int tls_fixture_init(tls_fixture *f);
+void tls_fixture_free(tls_fixture *f);
 
 #endif

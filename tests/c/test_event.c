@@ -9,36 +9,14 @@
 #include "certgen.h"
 #include "testlib.h"
 
-/* A CA, a leaf for localhost and server/client options trusting it. */
-typedef struct {
-    test_cert *ca, *leaf;
-    ns_options *server, *client;
-} tls_fixture;
-
-static void fixture_init(tls_fixture *f, int64_t read_timeout)
+/* TLS options for both sides with the given read timeout; the handshake
+ * is left to the caller. */
+static int fixture_init(tls_fixture *f, int64_t read_timeout)
 {
-    f->ca = certgen_ca("event CA");
-    f->leaf = certgen_leaf(f->ca, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 30);
-    f->server = ns_options_new(NS_SERVER_TLS_SOCKET_OPTIONS);
-    ns_options_add_certificate(f->server, certgen_cert_pem(f->leaf),
-                               strlen(certgen_cert_pem(f->leaf)));
-    ns_options_set_private_key(f->server, certgen_key_pem(f->leaf),
-                               strlen(certgen_key_pem(f->leaf)));
-    ns_options_set_read_timeout(f->server, read_timeout);
-    ns_options_set_handshake(f->server, 0);
-    f->client = ns_options_new(NS_TLS_SOCKET_OPTIONS);
-    ns_options_add_trusted_certificate(f->client, certgen_cert_pem(f->ca),
-                                       strlen(certgen_cert_pem(f->ca)));
-    ns_options_set_handshake(f->client, 0);
-    ns_options_set_read_timeout(f->client, read_timeout);
-}
-
-static void fixture_free(tls_fixture *f)
-{
-    ns_options_free(f->server);
-    ns_options_free(f->client);
-    certgen_free(f->ca);
-    certgen_free(f->leaf);
+    return tls_fixture_init(f) && ns_options_set_read_timeout(f->server, read_timeout) == NS_OK &&
+           ns_options_set_handshake(f->server, 0) == NS_OK &&
+           ns_options_set_handshake(f->client, 0) == NS_OK &&
+           ns_options_set_read_timeout(f->client, read_timeout) == NS_OK;
 }
 
 /* Polls s's wants_fd for its wants; 1 if ready within timeout_ms. */
@@ -203,7 +181,7 @@ static void test_accept_without_a_connection_wants_read(void)
 static void test_tls_handshake_and_io_driven_by_wants_in_one_thread(void)
 {
     tls_fixture f;
-    fixture_init(&f, -1);
+    CHECK(fixture_init(&f, -1));
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", f.server);
     CHECK(server != NULL);
     ns_socket *client = ns_make_client_tls_socket("localhost", port_of(server), f.client);
@@ -260,7 +238,7 @@ static void test_tls_handshake_and_io_driven_by_wants_in_one_thread(void)
     CHECK_EQ(drain(client, sent), sent);
     CHECK(wait_as_told(conn, 5000));
     free_all(server, client, conn);
-    fixture_free(&f);
+    tls_fixture_free(&f);
 }
 
 /* A silent client: the non-blocking handshake's deadline (the read
@@ -269,7 +247,7 @@ static void test_nonblocking_handshake_has_a_fixed_deadline(void)
 {
     tls_fixture f;
     int64_t budget = SLACK(300000);
-    fixture_init(&f, budget);
+    CHECK(fixture_init(&f, budget));
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", f.server);
     CHECK(server != NULL);
     ns_options *po = ns_options_new(NS_SOCKET_OPTIONS);
@@ -305,7 +283,7 @@ static void test_nonblocking_handshake_has_a_fixed_deadline(void)
     CHECK(took >= budget - 1000 && took < budget + SLACK(500000));
     CHECK_EQ(ns_socket_wants(conn), 0);
     free_all(server, silent, conn);
-    fixture_free(&f);
+    tls_fixture_free(&f);
 }
 
 static const ns_test tests[] = {

@@ -280,10 +280,9 @@ static void peers_stop(void)
             if (getenv("NS_INTEROP_REQUIRE_PEERS")) {                                      \
                 fprintf(stderr, "  %s is not installed\n", prog);                          \
                 ns_test_failed = 1;                                                        \
-            } else {                                                                       \
-                printf("skip: %s is not installed\n", prog);                               \
+                return;                                                                    \
             }                                                                              \
-            return;                                                                        \
+            SKIP("%s is not installed", prog);                                             \
         }                                                                                  \
     } while (0)
 
@@ -363,8 +362,9 @@ static int connect_status(const char *port, const char *sni, const char *const *
 }
 
 /* A blocking TLS server on 127.0.0.1 with our server identity, ALPN names
- * from a NULL-terminated list, and, if require_cert, mTLS against our CA. */
-static ns_socket *tls_server(const char *const *alpn, int require_cert)
+ * from a NULL-terminated list, if require_cert mTLS against our CA, and the
+ * counting verifier with v (NULL: none). */
+static ns_socket *tls_server_verified(const char *const *alpn, int require_cert, verdict *v)
 {
     ns_options *o = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, TIMEOUT_US);
     const char *pem = certgen_cert_pem(server_cert);
@@ -378,9 +378,16 @@ static ns_socket *tls_server(const char *const *alpn, int require_cert)
         ns_options_add_trusted_certificate(o, pem, strlen(pem));
         ns_options_set_client_certificate_required(o, 1);
     }
+    if (v)
+        ns_options_set_certificate_verifier(o, verdict_verifier, v);
     ns_socket *s = ns_make_server_tls_socket("127.0.0.1", "0", o);
     ns_options_free(o);
     return s;
+}
+
+static ns_socket *tls_server(const char *const *alpn, int require_cert)
+{
+    return tls_server_verified(alpn, require_cert, NULL);
 }
 
 /* Accepts one connection from a peer started just before (p NULL: none),
@@ -1025,6 +1032,92 @@ PEER_TEST(test_server_openssl_client_resumes_tls12)
     check_resumption("-tls1_2", "TLSv1.2");
 }
 
+/* s_client resuming with -sess_in is verified again: the server's verifier
+ * runs over the session's client chain (2 calls, exactly), and when it says
+ * no, the resumed connection is refused (the first call, at depth 1). */
+static void check_verifier_on_resumption(const char *version_flag, const char *version)
+{
+    verdict v = {.accept = 1};
+    ns_socket *server = tls_server_verified(NULL, 1, &v);
+    CHECK(server != NULL);
+    const char *first[] = {version_flag, "-cert", path("client", "crt"), "-key",
+                           path("client", "key"), "-sess_out", path("session", "pem"), NULL};
+    const char *again[] = {version_flag, "-sess_in", path("session", "pem"), NULL};
+    char new_session[32], reused_session[32];
+    snprintf(new_session, sizeof new_session, "New, %s", version);
+    snprintf(reused_session, sizeof reused_session, "Reused, %s", version);
+    int ok = serve_s_client_expecting(server, first, new_session);
+    int calls_full = v.calls;
+    ok = ok && serve_s_client_expecting(server, again, reused_session);
+    int calls_resumed = v.calls - calls_full;
+    v.accept = 0;
+    peer *p = ok ? start_s_client(server, again) : NULL;
+    ns_socket *conn = p ? accept_peer(server, p) : NULL;
+    int status = ns_last_status();
+    char message[256];
+    snprintf(message, sizeof message, "%s", ns_last_error());
+    ns_socket_free(conn);
+    ns_socket_free(server);
+    CHECK(ok);
+    CHECK_EQ(calls_full, 2);
+    CHECK_EQ(calls_resumed, 2);
+    CHECK(conn == NULL);
+    CHECK_EQ(status, NS_ERR_CERTIFICATE);
+    CHECK_EQ(v.calls, 5);
+    const char *cause = strstr(message, ": the certificate verifier");
+    CHECK(strncmp(message, "TLS handshake with 127.0.0.1:", 29) == 0 && cause != NULL);
+    CHECK_STR(cause, ": the certificate verifier rejected the certificate at depth 1 "
+                     "(application verification failure)");
+    CHECK(peer_saw(p, "alert bad certificate", TIMEOUT_US));
+}
+
+PEER_TEST(test_server_verifier_runs_on_openssl_client_resumption_tls13)
+{
+    REQUIRE_PROGRAM("openssl");
+    check_verifier_on_resumption("-tls1_3", "TLSv1.3");
+}
+
+PEER_TEST(test_server_verifier_runs_on_openssl_client_resumption_tls12)
+{
+    REQUIRE_PROGRAM("openssl");
+    check_verifier_on_resumption("-tls1_2", "TLSv1.2");
+}
+
+/* A netsocket client resumes TLS 1.2 sessions from one options object, more
+ * than once (TLS 1.2 sessions are not single-use), with the verifier run on
+ * each resumed connection. */
+PEER_TEST(test_client_resumes_tls12_with_openssl_server)
+{
+    REQUIRE_PROGRAM("openssl");
+    const char *port;
+    const char *extra[] = {"-naccept", "3", "-tls1_2", "-no_ticket", NULL};
+    peer *p = start_s_server(extra, &port);
+    CHECK(p != NULL);
+    ns_options *o = blocking_options(NS_TLS_SOCKET_OPTIONS, TIMEOUT_US);
+    ns_options_add_trusted_certificate(o, certgen_cert_pem(ca), strlen(certgen_cert_pem(ca)));
+    verdict v = {.accept = 1};
+    ns_options_set_certificate_verifier(o, verdict_verifier, &v);
+    int reused[3] = {-1, -1, -1};
+    int64_t deadline = now_us() + 3000000;
+    for (int i = 0; i < 3; i++) {
+        ns_socket *c = ns_make_client_tls_socket("127.0.0.1", port, o);
+        while (c == NULL && ns_last_status() == NS_ERR_CONNECT && now_us() < deadline) {
+            usleep(20000); /* s_server may still be starting */
+            c = ns_make_client_tls_socket("127.0.0.1", port, o);
+        }
+        if (c == NULL)
+            break;
+        reused[i] = ns_socket_session_reused(c);
+        ns_socket_free(c);
+    }
+    ns_options_free(o);
+    CHECK_EQ(reused[0], 0);
+    CHECK_EQ(reused[1], 1);
+    CHECK_EQ(reused[2], 1);
+    CHECK_EQ(v.calls, 6);
+    CHECK(peer_wait_exit(p, TIMEOUT_US));
+}
+
 /* A server with ALPN names: a client offering none of them fails with
  * no_application_protocol; a client offering no ALPN at all is served
  * without it. */
@@ -1147,6 +1240,9 @@ static const ns_test tests[] = {
     TEST(test_server_refuses_openssl_client_renegotiation),
     TEST(test_server_openssl_client_resumes_tls13),
     TEST(test_server_openssl_client_resumes_tls12),
+    TEST(test_server_verifier_runs_on_openssl_client_resumption_tls13),
+    TEST(test_server_verifier_runs_on_openssl_client_resumption_tls12),
+    TEST(test_client_resumes_tls12_with_openssl_server),
     TEST(test_server_openssl_client_key_update),
     TEST(test_server_openssl_client_hello_retry_request),
     TEST(test_server_gnutls_client_tls13_alpn_sni_mtls),

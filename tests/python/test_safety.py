@@ -20,7 +20,8 @@ def run_python(code):
 
 def test_raw_delete_functions_cannot_free_twice():
     r = run_python("""
-        import _netsocket, netsocket
+        import netsocket
+        from netsocket import _netsocket
         handles = [("Options", netsocket.socket_options(), _netsocket.delete_Options, lambda o: o.read_timeout),
                    ("Socket", netsocket.make_server_socket("127.0.0.1", "0"), _netsocket.delete_Socket,
                     lambda s: s.fileno()),

@@ -5,38 +5,43 @@
 require "netsocket/netsocket"
 
 module Netsocket
-  # Options of +kind+ from keyword fields: scalars call set_<name>, arrays
-  # call add_<name without its plural s> per item; a block is the verifier.
-  def self.build_options(kind, fields, verifier)
+  # The option fields, from the one table in option_fields.i:
+  # field => [field, method, kinds, kinds described, type described, list?].
+  OPTION_FIELDS = option_fields.to_h { |row| [row[0].to_sym, row.freeze] }.freeze
+
+  # Options of +kind+ from keyword fields: each field's method (from the
+  # table) is called with the value, or once per item of a list field; a
+  # block is the verifier.
+  def self.build_options(builder, kind, fields, verifier)
     from = fields.delete(:from)
     options = from ? Options.new(kind, from) : Options.new(kind)
     fields[:certificate_verifier] = verifier if verifier
     fields.each do |name, value|
-      if value.is_a?(Array)
-        add = "add_#{name.to_s.sub(/s\z/, "")}"
-        raise ArgumentError, "unknown list option #{name}" unless options.respond_to?(add)
+      row = OPTION_FIELDS[name]
+      raise ArgumentError, "#{builder}: no option field #{name} (the fields: #{OPTION_FIELDS.keys.join(", ")})" unless row
 
-        value.each { |item| options.public_send(add, item) }
-      else
-        set = "set_#{name}"
-        raise ArgumentError, "unknown option #{name}" unless options.respond_to?(set)
+      field, method, _, _, type_text, list = row
+      raise TypeError, "#{builder}: #{field} takes #{type_text}, not #{value.class}" if list != value.is_a?(Array)
 
-        options.public_send(set, value)
+      (list ? value : [value]).each do |item|
+        options.public_send(method, item)
+      rescue TypeError
+        raise TypeError, "#{builder}: #{field} takes #{type_text}, not #{item.class}"
       end
     end
     options
   end
 
   def self.socket_options(**fields, &verifier)
-    build_options(NS_SOCKET_OPTIONS, fields, verifier)
+    build_options(:socket_options, NS_SOCKET_OPTIONS, fields, verifier)
   end
 
   def self.tls_socket_options(**fields, &verifier)
-    build_options(NS_TLS_SOCKET_OPTIONS, fields, verifier)
+    build_options(:tls_socket_options, NS_TLS_SOCKET_OPTIONS, fields, verifier)
   end
 
   def self.server_tls_socket_options(**fields, &verifier)
-    build_options(NS_SERVER_TLS_SOCKET_OPTIONS, fields, verifier)
+    build_options(:server_tls_socket_options, NS_SERVER_TLS_SOCKET_OPTIONS, fields, verifier)
   end
 
   class << self
@@ -52,17 +57,21 @@ module Netsocket
       mod.prepend(Module.new do
         names.each do |name|
           define_method(name) do |*args, &blk|
-            sock = super(*args)
-            return sock unless blk
-
-            begin
-              blk.call(sock)
-            ensure
-              sock.close
-            end
+            BlockForm.yield_and_close(super(*args), blk)
           end
         end
       end)
+    end
+
+    # sock, or with a block: the block's value, sock closed afterwards.
+    def self.yield_and_close(sock, blk)
+      return sock unless blk
+
+      begin
+        blk.call(sock)
+      ensure
+        sock.close
+      end
     end
   end
   BlockForm.wrap(singleton_class, %i[make_client_socket make_client_tls_socket make_server_socket
@@ -81,7 +90,29 @@ module Netsocket
     alias to_i fileno
 
     def inspect
-      "#<Netsocket::Socket#{tls? ? " tls" : ""} #{closed? ? "closed" : "fd=#{fileno}"}>"
+      "#<Netsocket::Socket #{describe}>"
+    end
+
+    # An IO on the socket's descriptor (never closing it), so IO.select and
+    # IO#wait_readable take sockets.  A TLS socket may hold decrypted bytes
+    # already read from the descriptor: check #pending before waiting.
+    def to_io
+      raise IOError, "closed netsocket" if closed?
+
+      @io = nil if @io && @io.fileno != fileno
+      @io ||= IO.for_fd(fileno, autoclose: false)
+    end
+  end
+
+  class Options
+    def inspect
+      "#<Netsocket::Options #{describe}>"
+    end
+  end
+
+  class SelectorCore
+    def inspect
+      "#<#{self.class.name} #{describe}>"
     end
   end
   BlockForm.wrap(Socket, %i[accept])
@@ -144,3 +175,5 @@ module Netsocket
     alias size count
   end
 end
+
+require "netsocket/fiber_scheduler"
