@@ -47,6 +47,9 @@ typedef struct { size_t n; const unsigned char **items; size_t *lens; int text; 
 typedef struct { char ip[64]; int port; } nsb_addr;
 /* A language callable (a strong reference, a GC-marked box, a registry ref). */
 typedef void *nsb_callable;
+/* Any language value held the same way (e.g. a selector's per-socket data);
+ * nsb_release drops it. */
+typedef void *nsb_value;
 
 /* The calling thread's failure, captured right after the C call and raised
  * by %exception once the wrapper holds the interpreter lock again. */
@@ -503,8 +506,12 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
 %extend nsb_selector {
     nsb_selector() { return (nsb_selector *)nsb_check_ptr(ns_selector_new()); }
     ~nsb_selector() { ns_selector_free($self); }
-    void watch(nsb_socket *s, int64_t timeout_us, long key) {
-        nsb_check(ns_selector_add($self, s, timeout_us, (void *)(intptr_t)key));
+    /* Watches s for interest (NS_WANT_READ | NS_WANT_WRITE) with an idle
+     * timeout; the selector owns value until s leaves it (removed, closed,
+     * freed, or the selector freed), so the language side keeps no table
+     * and a wait costs O(ready). */
+    void watch(nsb_socket *s, int interest, int64_t timeout_us, nsb_value value) {
+        nsb_check(ns_selector_watch($self, s, interest, timeout_us, value, nsb_release));
     }
     void unwatch(nsb_socket *s) { nsb_check(ns_selector_remove($self, s)); }
     int poll(int64_t timeout_us) {
@@ -512,7 +519,9 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, const char
         nsb_unlocked(&c);
         return (int)nsb_check(c.r);
     }
-    long event_key(int i) { return (long)(intptr_t)ns_selector_event_data($self, i); }
+    /* Event i's value (as given to watch) and what it is ready for. */
+    nsb_value event_value(int i) { return ns_selector_event_data($self, i); }
+    int event_ready(int i) { return ns_selector_event_ready($self, i); }
     bool event_timed_out(int i) { return ns_selector_event_timed_out($self, i) != 0; }
     void interrupt() { nsb_check(ns_selector_interrupt($self)); }
     long count() { return (long)ns_selector_count($self); }

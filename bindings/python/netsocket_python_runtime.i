@@ -180,7 +180,8 @@ static void nsb_raise(void)
         $1 = $input;
     }
 }
-%typemap(out) nsb_callable { $result = $1 ? (PyObject *)$1 : Py_None; Py_INCREF($result); }
+%typemap(out) nsb_callable, nsb_value { $result = $1 ? (PyObject *)$1 : Py_None; Py_INCREF($result); }
+%typemap(in) nsb_value { Py_INCREF($input); $1 = $input; }
 /* Flags: any truthy object. */
 %typemap(in) int on { int t = PyObject_IsTrue($input); if (t < 0) SWIG_fail; $1 = t; }
 %typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
