@@ -1,14 +1,19 @@
 #!/bin/sh
-# check-version.sh VERSION_FILE HEADER MAP_IN LIB PRINT_VERSION BASELINE_DIR
-# The version is written in several places; they must agree (abi/README.md):
+# check-version.sh VERSION_FILE HEADER MAP_IN LIB PRINT_VERSION BASELINE_DIR BINDINGS_DIR
+# VERSION is the one source of the version; what cannot read it must agree
+# with it (abi/README.md; abi/bump-version.sh writes them all):
 #  VERSION "M.N.P" = the header's NS_VERSION_MAJOR/MINOR/PATCH
 #                  = ns_version() and ns_version_number() of the built library
+#                  = the Lua rockspec's file name and version ("M.N.P-1");
+#                    the gemspec and the Python build read VERSION itself
+#                    (no version written in them)
 #  SONAME          = libnetsocket.so.M
 #  version script  = nodes NETSOCKET_M.x only, none newer than M.N, and
 #                    exactly the nodes the built library defines
 #  abi/            = a baseline libnetsocket-M.0.abi.xml for this major
 set -u
-version_file=$1 header=$2 map=$3 lib=$4 print_version=$5 baseline_dir=$6
+# LIB and PRINT_VERSION "-": check the sources only (no built library).
+version_file=$1 header=$2 map=$3 lib=$4 print_version=$5 baseline_dir=$6 bindings=$7
 fail=0
 bad() { echo "check-version: $*"; fail=1; }
 work=$(mktemp -d)
@@ -27,6 +32,21 @@ echo "check-version: VERSION $version"
 macro() { sed -n "s/^#define $1 \([0-9]*\)\$/\1/p" "$header"; }
 [ "$(macro NS_VERSION_MAJOR).$(macro NS_VERSION_MINOR).$(macro NS_VERSION_PATCH)" = "$version" ] ||
     bad "header says $(macro NS_VERSION_MAJOR).$(macro NS_VERSION_MINOR).$(macro NS_VERSION_PATCH)"
+
+rockspecs=$(cd "$bindings/lua" && echo netsocket-*.rockspec)
+[ "$rockspecs" = "netsocket-$version-1.rockspec" ] ||
+    bad "bindings/lua has '$rockspecs', expected netsocket-$version-1.rockspec"
+[ -f "$bindings/lua/netsocket-$version-1.rockspec" ] &&
+    ! grep -q "^version = \"$version-1\"\$" "$bindings/lua/netsocket-$version-1.rockspec" &&
+    bad "netsocket-$version-1.rockspec does not say version = \"$version-1\""
+for f in "$bindings/ruby/netsocket.gemspec" "$bindings/python/netsocket_build.py" "$bindings/python/pyproject.toml"; do
+    grep -Eq '[0-9]+\.[0-9]+\.[0-9]+' "$f" && bad "$f writes a version number: read VERSION instead"
+done
+
+if [ "$lib" = - ]; then
+    [ "$fail" -eq 0 ] && echo "check-version: VERSION, header and packages agree (sources only)"
+    exit "$fail"
+fi
 
 expected_number=$(( (major << 16) | (minor << 8) | patch ))
 [ "$("$print_version")" = "$version $expected_number" ] ||
@@ -48,5 +68,5 @@ done < "$work/map-nodes"
 
 [ -f "$baseline_dir/libnetsocket-$major.0.abi.xml" ] || bad "no baseline $baseline_dir/libnetsocket-$major.0.abi.xml"
 
-[ "$fail" -eq 0 ] && echo "check-version: VERSION, header, ns_version(), SONAME, version script and baseline agree"
+[ "$fail" -eq 0 ] && echo "check-version: VERSION, header, packages, ns_version(), SONAME, version script and baseline agree"
 exit "$fail"

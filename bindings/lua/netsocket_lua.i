@@ -63,6 +63,19 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     return ok;
 }
 
+static void nsb_key_log(void *userdata, const char *line)
+{
+    nsb_lua_box *b = (nsb_lua_box *)userdata;
+    lua_State *L = nsb_lua_current ? nsb_lua_current : b->main;
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 3))
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+    lua_pushstring(L, line);
+    lua_pcall(L, 1, 0, 0);
+    lua_settop(L, top);
+}
+
 static void nsb_release(void *userdata)
 {
     nsb_lua_box *b = (nsb_lua_box *)userdata;
@@ -76,7 +89,8 @@ static int nsb_lua_error_tostring(lua_State *L)
     return 1;
 }
 
-/* Pushes {status=, message=, code=, os_error=} with a __tostring. */
+/* Pushes {status=, message=, code=, os_error=, verify_code=, verify_message=,
+ * alert=, alert_code=, alert_sent=} with a __tostring. */
 static void nsb_lua_push_error(lua_State *L)
 {
     int st = nsb_err.status;
@@ -86,12 +100,48 @@ static void nsb_lua_push_error(lua_State *L)
     lua_pushstring(L, nsb_err.message);    lua_setfield(L, -2, "message");
     lua_pushinteger(L, st);                lua_setfield(L, -2, "code");
     lua_pushinteger(L, nsb_err.os_error);  lua_setfield(L, -2, "os_error");
+    if (nsb_err.verify_code) { /* a TLS failure's details: absent (nil) when none */
+        lua_pushinteger(L, nsb_err.verify_code);   lua_setfield(L, -2, "verify_code");
+        lua_pushstring(L, nsb_err.verify_message); lua_setfield(L, -2, "verify_message");
+    }
+    if (nsb_err.alert >= 0) {
+        lua_pushstring(L, ns_tls_alert_name(nsb_err.alert)); lua_setfield(L, -2, "alert");
+        lua_pushinteger(L, nsb_err.alert);                   lua_setfield(L, -2, "alert_code");
+        lua_pushboolean(L, nsb_err.alert_sent);              lua_setfield(L, -2, "alert_sent");
+    }
     if (luaL_newmetatable(L, "netsocket.Error")) {
         lua_pushcfunction(L, nsb_lua_error_tostring);
         lua_setfield(L, -2, "__tostring");
     }
     lua_setmetatable(L, -2);
 }
+%}
+
+/* SWIG's argument errors, reworded (netsocket_argerrors.i); methods are
+ * called with `:`, so self is SWIG's argument 1. */
+%{
+static void nsb_lua_arg_error(lua_State *L, const char *swig_name, int argn, const char *ctype)
+{
+    char method[128], text[320];
+    int is_method;
+    nsb_arg_method_name(method, sizeof method, NSB_LUA, swig_name, &is_method);
+    nsb_arg_error_text(text, sizeof text, NSB_LUA, method, argn - is_method, ctype, luaL_typename(L, argn));
+    lua_pushstring(L, text);
+}
+static void nsb_lua_arg_count_error(lua_State *L, const char *swig_name, int least, int most)
+{
+    char method[128];
+    int is_method;
+    nsb_arg_method_name(method, sizeof method, NSB_LUA, swig_name, &is_method);
+    lua_pushfstring(L, least == most ? "%s: expects %d argument(s), got %d" : "%s: expects %d to %d arguments, got %d",
+                    method, least - is_method, least == most ? lua_gettop(L) - is_method : most - is_method,
+                    lua_gettop(L) - is_method);
+}
+#undef SWIG_fail_arg
+#define SWIG_fail_arg(func_name, argnum, type) { nsb_lua_arg_error(L, func_name, argnum, type); goto fail; }
+#undef SWIG_check_num_args
+#define SWIG_check_num_args(func_name, a, b) \
+    if (lua_gettop(L) < (a) || lua_gettop(L) > (b)) { nsb_lua_arg_count_error(L, func_name, a, b); goto fail; }
 %}
 
 %exception {
@@ -110,10 +160,33 @@ static void nsb_lua_push_error(lua_State *L)
     if (nsb_err.status) { nsb_lua_push_error(L); SWIG_fail; }
 }
 
-%typemap(in, checkfn="lua_isstring") (const void *data, size_t LEN), (const void *pem, size_t LEN) {
+%typemap(in, checkfn="lua_isstring") (const void *data, size_t LEN), (const void *pem, size_t LEN),
+    (const void *chain, size_t LEN), (const void *key, size_t KEYLEN), (const void *config, size_t CONFLEN) {
     $1 = (void *)lua_tolstring(L, $input, &$2);
 }
 %typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = lua_isstring(L, $input); }
+/* A password: a string, a function returning one (called now, when the
+ * key is loaded; its result stays on the stack for the call), or nil. */
+%typemap(in, checkfn="nsb_lua_is_password") (const void *password, size_t PWLEN) {
+    int at = $input;
+    if (lua_isfunction(L, at)) {
+        lua_pushvalue(L, at);
+        lua_call(L, 0, 1);
+        at = lua_gettop(L);
+    }
+    if (lua_isnil(L, at)) {
+        $1 = NULL;
+        $2 = 0;
+    } else {
+        $1 = (void *)luaL_checklstring(L, at, &$2);
+    }
+}
+%{
+static int nsb_lua_is_password(lua_State *L, int i)
+{
+    return lua_isnoneornil(L, i) || lua_isstring(L, i) || lua_isfunction(L, i);
+}
+%}
 /* Integers stay Lua integers (SWIG's default pushes floats). */
 %typemap(out) int, long, unsigned, unsigned int, size_t, int64_t { lua_pushinteger(L, (lua_Integer)$1); SWIG_arg++; }
 %typemap(out) nsb_bytes {

@@ -141,6 +141,36 @@ static void *nsb_rb_vcall_locked(void *p)
     return NULL;
 }
 
+typedef struct { VALUE proc; const char *line; } nsb_rb_kcall;
+
+static VALUE nsb_rb_kcall_body(VALUE p)
+{
+    nsb_rb_kcall *k = (nsb_rb_kcall *)p;
+    rb_funcall(k->proc, rb_intern("call"), 1, rb_str_new_cstr(k->line));
+    return Qnil;
+}
+
+static void *nsb_rb_kcall_locked(void *p)
+{
+    int state = 0;
+    int prev = nsb_rb_unlocked;
+    nsb_rb_unlocked = 0;
+    rb_protect(nsb_rb_kcall_body, (VALUE)p, &state);
+    nsb_rb_unlocked = prev;
+    if (state)
+        rb_set_errinfo(Qnil);
+    return NULL;
+}
+
+static void nsb_key_log(void *userdata, const char *line)
+{
+    nsb_rb_kcall k = { ((nsb_rb_box *)userdata)->proc, line };
+    if (nsb_rb_unlocked)
+        rb_thread_call_with_gvl(nsb_rb_kcall_locked, &k);
+    else
+        nsb_rb_kcall_locked(&k);
+}
+
 static int nsb_verify(void *userdata, int depth, int preverify_error,
                       const unsigned char *der, size_t der_len)
 {
@@ -169,8 +199,41 @@ static void nsb_raise(void)
     rb_iv_set(e, "@status", rb_str_new_cstr(ns_status_name(st)));
     rb_iv_set(e, "@code", INT2NUM(st));
     rb_iv_set(e, "@os_error", INT2NUM(nsb_err.os_error));
+    /* The TLS failure's details, nil when there are none. */
+    int v = nsb_err.verify_code, a = nsb_err.alert;
+    rb_iv_set(e, "@verify_code", v ? INT2NUM(v) : Qnil);
+    rb_iv_set(e, "@verify_message", v ? rb_str_new_cstr(nsb_err.verify_message) : Qnil);
+    rb_iv_set(e, "@alert", a >= 0 ? rb_str_new_cstr(ns_tls_alert_name(a)) : Qnil);
+    rb_iv_set(e, "@alert_code", a >= 0 ? INT2NUM(a) : Qnil);
+    rb_iv_set(e, "@alert_sent", a >= 0 ? (nsb_err.alert_sent ? Qtrue : Qfalse) : Qnil);
     rb_exc_raise(e);
 }
+%}
+
+/* SWIG's argument errors, reworded (netsocket_argerrors.i): every wrapper
+ * has `self`, the receiver (the module for module functions).  The wrong
+ * argument itself is not used: referring to it from every wrapper's error
+ * path changed the stack layout enough for the conservative GC to keep a
+ * collected verifier alive in test_verifier_is_collected_after_its_last_user. */
+%{
+static const char *nsb_rb_arg_error(VALUE self, const char *ctype, const char *name, int argn)
+{
+    static __thread char text[320];
+    char method[128];
+    int is_method = !RB_TYPE_P(self, T_MODULE) && !RB_TYPE_P(self, T_CLASS);
+    const char *cls = nsb_arg_class_name(name, strlen(name), NSB_RUBY);
+    if (strncmp(name, "nsb_", 4) == 0)
+        name += 4;
+    if (cls) /* a constructor: SWIG names it after the C type */
+        snprintf(method, sizeof method, "%s.new", cls);
+    else if (is_method)
+        snprintf(method, sizeof method, "%s#%s", rb_obj_classname(self), name);
+    else
+        snprintf(method, sizeof method, "%s.%s", RB_TYPE_P(self, T_MODULE) ? rb_class2name(self) : "Netsocket", name);
+    nsb_arg_error_text(text, sizeof text, NSB_RUBY, method, cls ? argn : argn - is_method, ctype, NULL);
+    return text;
+}
+#define Ruby_Format_TypeError(msg, type, name, argn, input) nsb_rb_arg_error(self, type, name, argn)
 %}
 
 %exception {
@@ -182,17 +245,36 @@ static void nsb_raise(void)
 
 /* A frozen (shared, copy-on-write) view of the string: safe to read
  * without the GVL while other threads run. */
-%define NSB_RUBY_BYTES(NAME)
-%typemap(in) (const void *NAME, size_t LEN) (VALUE frozen) {
+%define NSB_RUBY_BYTES(NAME, LENGTH)
+%typemap(in) (const void *NAME, size_t LENGTH) (VALUE frozen) {
     frozen = rb_str_new_frozen(StringValue($input));
     $1 = (void *)RSTRING_PTR(frozen);
     $2 = (size_t)RSTRING_LEN(frozen);
 }
-%typemap(freearg) (const void *NAME, size_t LEN) { RB_GC_GUARD(frozen$argnum); }
+%typemap(freearg) (const void *NAME, size_t LENGTH) { RB_GC_GUARD(frozen$argnum); }
 %enddef
-NSB_RUBY_BYTES(data)
-NSB_RUBY_BYTES(pem)
+NSB_RUBY_BYTES(data, LEN)
+NSB_RUBY_BYTES(pem, LEN)
+NSB_RUBY_BYTES(chain, LEN)
+NSB_RUBY_BYTES(key, KEYLEN)
+NSB_RUBY_BYTES(config, CONFLEN)
 %typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = RB_TYPE_P($input, T_STRING); }
+/* A password: a String, something answering call that returns one (asked
+ * now, when the key is loaded), or nil (none given). */
+%typemap(in) (const void *password, size_t PWLEN) (VALUE frozen = Qnil) {
+    VALUE v = $input;
+    if (!NIL_P(v) && !RB_TYPE_P(v, T_STRING) && rb_respond_to(v, rb_intern("call")))
+        v = rb_funcall(v, rb_intern("call"), 0);
+    if (NIL_P(v)) {
+        $1 = NULL;
+        $2 = 0;
+    } else {
+        frozen = rb_str_new_frozen(StringValue(v));
+        $1 = (void *)RSTRING_PTR(frozen);
+        $2 = (size_t)RSTRING_LEN(frozen);
+    }
+}
+%typemap(freearg) (const void *password, size_t PWLEN) { RB_GC_GUARD(frozen$argnum); }
 %typemap(out) nsb_bytes {
     $result = $1.none ? Qnil : rb_str_new((const char *)$1.data, (long)$1.len);
     free($1.data);
@@ -234,6 +316,11 @@ NSB_RUBY_BYTES(pem)
     rb_define_attr(base, "status", 1, 0);
     rb_define_attr(base, "code", 1, 0);
     rb_define_attr(base, "os_error", 1, 0);
+    rb_define_attr(base, "verify_code", 1, 0);
+    rb_define_attr(base, "verify_message", 1, 0);
+    rb_define_attr(base, "alert", 1, 0);
+    rb_define_attr(base, "alert_code", 1, 0);
+    rb_define_attr(base, "alert_sent", 1, 0);
     nsb_rb_errors[0] = base;
     for (size_t i = 1; i < NSB_STATUS_COUNT; i++) {
         const nsb_status_row *row = &nsb_statuses[i];

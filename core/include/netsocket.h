@@ -124,6 +124,26 @@ NS_API int ns_last_os_error(void);
  * handshake fails.  Thread-local, valid until the thread's next ECH rejection;
  * NULL (and *len 0) if none.  Cannot fail. */
 NS_API const unsigned char *ns_last_ech_retry_configs(size_t *len);
+/* The details of the calling thread's last failure when it was a TLS one
+ * (NS_ERR_TLS, NS_ERR_CERTIFICATE, or an I/O failure on a TLS socket); like
+ * ns_last_error they are reset by every failure and by ns_clear_error, and
+ * cannot fail.
+ * ns_last_verify_code: the X.509 verification result that rejected the
+ * peer's certificate (X509_V_ERR_*, e.g. 10 expired, 18 self-signed, 20
+ * unknown issuer, 62 host name mismatch), or 0. */
+NS_API int ns_last_verify_code(void);
+/* The text of ns_last_verify_code (e.g. "certificate has expired"), or ""
+ * when it is 0.  Static storage: never free it. */
+NS_API const char *ns_last_verify_message(void);
+/* The TLS alert this end sent or received last (its code, e.g. 40 for
+ * handshake_failure, 48 for unknown_ca; see ns_tls_alert_name), or -1 if
+ * none; close_notify is not counted. */
+NS_API int ns_last_tls_alert(void);
+/* 1 if this end sent ns_last_tls_alert, 0 if the peer sent it (or none). */
+NS_API int ns_last_tls_alert_sent(void);
+/* The RFC 8446 name of a TLS alert code, e.g. "handshake_failure";
+ * "unknown" for a code it does not know.  Static storage.  Cannot fail. */
+NS_API const char *ns_tls_alert_name(int alert);
 /* Resets the calling thread's error state to NS_OK / "" / 0.  Cannot fail. */
 NS_API void ns_clear_error(void);
 
@@ -203,7 +223,8 @@ NS_API int ns_options_get_non_blocking(const ns_options *o);
  * negative = none (default -1). */
 NS_API int ns_options_set_connection_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_connection_timeout(const ns_options *o);
-/* Bounds each recv, and a server's TLS handshake in accept; default -1. */
+/* Bounds each recv, a blocking accept's wait for a connection, and a TLS
+ * handshake (see ns_socket_accept); default -1. */
 NS_API int ns_options_set_read_timeout(ns_options *o, int64_t us);
 NS_API int64_t ns_options_get_read_timeout(const ns_options *o);
 /* write-timeout (1.1): bounds each send that waits (a blocking send, and
@@ -306,8 +327,9 @@ NS_API int ns_options_set_certificate_verifier_owned(ns_options *o, ns_certifica
  * *userdata if userdata is not NULL.  The userdata stays owned as it was set. */
 NS_API ns_certificate_verifier ns_options_get_certificate_verifier(const ns_options *o,
                                                                    void **userdata);
-/* sni*: a client sends the first name as SNI and checks the server's
- * certificate against it.  Names are 1..255 bytes, no NUL, copied.  add:
+/* sni* (TLS client kind; NS_ERR_INVALID on server options, which serve
+ * certificates by name with ns_options_add_identity instead): a client
+ * sends the first name as SNI and checks the server's certificate against it.  Names are 1..255 bytes, no NUL, copied.  add:
  * NS_ERR_INVALID (plain options, NULL, empty or longer name), NS_ERR_NOMEM;
  * clear removes all; count returns 0 for NULL. */
 NS_API int ns_options_add_sni(ns_options *o, const char *name);
@@ -360,6 +382,35 @@ NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn
  * *userdata if userdata is not NULL. */
 NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
                                                            void **userdata);
+/* Server identities (server TLS kind only; NS_ERR_INVALID on other kinds).
+ * Besides its certificates and private key (the default identity), a server
+ * can hold more identities, each a certificate chain and its key, served to
+ * clients whose SNI asks for one of the identity's names: by default the DNS
+ * names of its certificate's subjectAltName, "*.example.com" matching one
+ * whole label as in the host name check (exact names win over wildcards, the
+ * first identity added over later ones).  No SNI, or no name matching: the
+ * default.  (sni* is a client field: a server refuses it.)
+ * add_identity: chain is PEM (leaf first) or one DER certificate, key PEM or
+ * DER (an encrypted key asks the password callback), both copied.  Errors:
+ * NS_ERR_INVALID (no key, unparsable data, a key that does not match the
+ * leaf), NS_ERR_NOMEM; nothing is changed on error.  The identity's index is
+ * ns_options_identity_count() - 1 after the call. */
+NS_API int ns_options_add_identity(ns_options *o, const void *chain, size_t chain_len,
+                                   const void *key, size_t key_len);
+/* Serves identity i for name too (1..255 bytes, copied).  The first name
+ * given replaces the names taken from the certificate.  NS_ERR_INVALID for
+ * no identity i or a bad name, NS_ERR_NOMEM. */
+NS_API int ns_options_add_identity_name(ns_options *o, size_t i, const char *name);
+NS_API int ns_options_clear_identities(ns_options *o);
+/* The number of identities (default not counted; 0 for NULL); identity i's
+ * number of names and name j; certificate j (0 = the leaf) of identity i
+ * as DER (its length in *der_len if not NULL).  Owned by the options: valid
+ * until their identities change or they are freed; NULL / 0 out of range. */
+NS_API size_t ns_options_identity_count(const ns_options *o);
+NS_API size_t ns_options_identity_name_count(const ns_options *o, size_t i);
+NS_API const char *ns_options_get_identity_name(const ns_options *o, size_t i, size_t j);
+NS_API const unsigned char *ns_options_get_identity_certificate(const ns_options *o, size_t i,
+                                                                size_t j, size_t *der_len);
 /* Encrypted Client Hello (BoringSSL's ECH, draft-13 code point): a client
  * given the server's ECHConfigList encrypts its real ClientHello, server name
  * included, to the server's ECH key; on the wire only the config's public
@@ -500,20 +551,33 @@ NS_API ssize_t ns_socket_send_all(ns_socket *s, const void *buf, size_t len, int
 /* Receives up to len bytes into buf (the caller's) and returns their number;
  * 0 = orderly end of stream.  Waits at most the read timeout
  * (NS_ERR_READ_TIMEOUT); non-blocking with nothing to read:
- * NS_ERR_WOULD_BLOCK at once.  flags: MSG_PEEK, MSG_WAITALL, ... (TLS honours
- * MSG_PEEK only).  MSG_WAITALL on a blocking socket gathers len bytes; if
- * the stream ends, or the timeout or an error strikes, after some arrived,
- * those are returned (the error recurs on the next call).  A TLS peer that
+ * NS_ERR_WOULD_BLOCK at once, as with MSG_DONTWAIT on any socket.  flags:
+ * MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, ... (TLS honours MSG_PEEK and
+ * MSG_DONTWAIT only).  MSG_WAITALL on a blocking socket gathers len bytes
+ * (with MSG_PEEK: peeks at len bytes); if the stream ends, or the timeout
+ * or an error strikes, after some arrived, those are returned (the error
+ * recurs on the next call).  A TLS peer that
  * vanishes without close_notify:
  * NS_ERR_CLOSED, or 0 with ignore-unexpected-eof? set.  Other errors: NS_ERR_INVALID, NS_ERR_TLS, NS_ERR_IO. */
 NS_API ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags);
 /* Accepts one connection; the new socket inherits the server's options
- * (non-blocking?, read-timeout).  A TLS server also handshakes, bounded by
- * its read timeout, unless handshake is 0.  A non-blocking server with no
- * pending connection: NS_ERR_WOULD_BLOCK.  Other errors: NS_ERR_INVALID (not
- * a server socket), NS_ERR_CLOSED, NS_ERR_READ_TIMEOUT, NS_ERR_TLS,
- * NS_ERR_CERTIFICATE, NS_ERR_IO, NS_ERR_NOMEM.  The new socket is the
- * caller's: free it with ns_socket_free. */
+ * (non-blocking?, read-timeout, write-timeout).  A blocking server waits for
+ * a connection at most its read timeout (NS_ERR_READ_TIMEOUT), as Python's
+ * settimeout bounds accept; a non-blocking server with no pending
+ * connection: NS_ERR_WOULD_BLOCK at once.
+ * A TLS server with handshake 1 also handshakes, within a budget: the read
+ * timeout, or 60 s when it has none (nginx's ssl_handshake_timeout
+ * default), so that a client that never speaks cannot hold the server.  A
+ * blocking server completes the handshake in accept (NS_ERR_READ_TIMEOUT
+ * when the budget runs out).  A non-blocking server never waits for it:
+ * the socket is returned at once with the handshake pending,
+ * ns_socket_wants(conn) says NS_WANT_READ and ns_socket_wants_timeout the
+ * budget; ns_socket_handshake, recv or send continue it and fail with
+ * NS_ERR_READ_TIMEOUT once the budget is spent.
+ * Errors: NS_ERR_INVALID (not a server socket), NS_ERR_CLOSED,
+ * NS_ERR_READ_TIMEOUT, NS_ERR_TLS, NS_ERR_CERTIFICATE, NS_ERR_IO,
+ * NS_ERR_NOMEM.  The new socket is the caller's: free it with
+ * ns_socket_free. */
 NS_API ns_socket *ns_socket_accept(ns_socket *server);
 /* Runs (or resumes) the TLS handshake; NS_ERR_WOULD_BLOCK on a non-blocking
  * socket that must wait (call again when the fd is ready).  NS_OK if already
@@ -588,6 +652,20 @@ NS_API const char *ns_socket_server_name(const ns_socket *s);
 NS_API const char *ns_socket_tls_version(const ns_socket *s);
 /* The cipher suite's standard name, e.g. "TLS_AES_128_GCM_SHA256"; static storage. */
 NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
+/* Accepted TLS sockets: the index of the server identity the handshake
+ * used (see ns_options_add_identity), or -1 for the default identity (also
+ * for other sockets, NULL, and before the handshake). */
+NS_API int ns_socket_identity_index(const ns_socket *s);
+/* Rotation: replaces a listening TLS server's identities (default and per
+ * name) with those of o (server TLS kind, with certificates and a private
+ * key), e.g. after a renewal.  Handshakes of connections accepted afterwards
+ * use the new ones; connections already accepted keep theirs; each handshake
+ * sees one whole set, never part of a swap.  Other settings (trust, ALPN,
+ * ECH keys) stay as the server was made.  May be called from any thread
+ * while another accepts; o is not kept.  Errors: NS_ERR_INVALID (not a
+ * listening TLS server, o not server TLS, o without certificates and key, an
+ * identity without names), NS_ERR_NOMEM; on error nothing changes. */
+NS_API int ns_socket_replace_identities(ns_socket *server, const ns_options *o);
 /* 1 if the handshake used ECH (client: the server accepted it; server: it
  * decrypted the client's ECH and ns_socket_server_name is the hidden name),
  * else 0. */

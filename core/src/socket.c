@@ -103,7 +103,9 @@ int ns_check_open(const ns_socket *s, const char *what)
 
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause)
 {
-    return ns_fail(status, os_error, "%s %s: %s", what, s->peer_label, cause);
+    ns_fail(status, os_error, "%s %s: %s", what, s->peer_label, cause);
+    ns_tls_note_failure(s);
+    return status;
 }
 
 static int fail_errno(const ns_socket *s, const char *what, int err)
@@ -358,9 +360,10 @@ static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "recv from", errno);
-        if (s->non_blocking)
+        if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_would_block(s, NS_WANT_READ, deadline, "recv from",
-                                  "no data yet (non-blocking)");
+                                  s->non_blocking ? "no data yet (non-blocking)"
+                                                  : "no data yet (MSG_DONTWAIT)");
         int rc = wait_fd(s, POLLIN, deadline, "recv from");
         if (rc != NS_OK)
             return rc;
@@ -376,10 +379,15 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
     if (s->ssl)
         return ns_tls_recv(s, buf, len, flags);
     int64_t deadline = ns_deadline_after(s->read_timeout);
-    if (!(flags & MSG_WAITALL) || s->non_blocking)
+    if (!(flags & MSG_WAITALL) || s->non_blocking || (flags & MSG_DONTWAIT))
         return recv_once(s, buf, len, flags & ~MSG_WAITALL, deadline);
-    /* MSG_WAITALL on our internally non-blocking fd: gather until full,
-     * end of stream, or the read timeout. */
+    /* A peek cannot be gathered piece by piece (each piece would peek at
+     * the same first bytes): the kernel waits for all of it on the blocking
+     * descriptor, under SO_RCVTIMEO. */
+    if (flags & MSG_PEEK)
+        return recv_once(s, buf, len, flags, deadline);
+    /* MSG_WAITALL: gather until full, end of stream, or the read timeout
+     * (a signal ends the kernel's own wait early). */
     size_t got = 0;
     while (got < len) {
         ssize_t n = recv_once(s, (char *)buf + got, len - got, flags & ~MSG_WAITALL, deadline);
@@ -390,6 +398,28 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
         got += (size_t)n;
     }
     return (ssize_t)got;
+}
+
+/*
+ * A TLS server's handshake on accept, bounded (see
+ * ns_tls_start_handshake_clock) so that a silent or slow client cannot hold
+ * the server.  A non-blocking server never waits for it: the socket comes
+ * back at once with the handshake pending, and its first calls (or the
+ * caller's loop, told by ns_socket_wants to wait to read) drive it.
+ */
+static int accept_handshake(ns_socket *server, ns_socket *conn)
+{
+    int rc = ns_tls_accept_start(server, conn);
+    if (rc != NS_OK || !server->handshake_on_accept)
+        return rc;
+    ns_tls_start_handshake_clock(conn);
+    if (conn->non_blocking) {
+        conn->want = NS_WANT_READ; /* the client speaks first */
+        conn->want_deadline = conn->handshake_deadline;
+        return NS_OK;
+    }
+    return ns_tls_handshake(conn, conn->handshake_deadline, conn->handshake_budget, 0,
+                            NS_ERR_READ_TIMEOUT);
 }
 
 ns_socket *ns_socket_accept(ns_socket *server)
@@ -403,6 +433,7 @@ ns_socket *ns_socket_accept(ns_socket *server)
     ns_socket_begin_call(server);
     struct sockaddr_storage peer;
     int fd;
+    int64_t deadline = -2; /* the read timeout's, set when a wait starts */
     for (;;) {
         socklen_t plen = sizeof peer;
         fd = accept4(server->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -420,7 +451,9 @@ ns_socket *ns_socket_accept(ns_socket *server)
                            "accept on", "no pending connection (non-blocking)");
             return NULL;
         }
-        if (wait_fd(server, POLLIN, -1, "accept on") != NS_OK)
+        if (deadline == -2)
+            deadline = ns_deadline_after(server->read_timeout);
+        if (wait_fd(server, POLLIN, deadline, "accept on") != NS_OK)
             return NULL;
     }
     char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
@@ -436,16 +469,9 @@ ns_socket *ns_socket_accept(ns_socket *server)
     conn->non_blocking = server->non_blocking;
     conn->read_timeout = server->read_timeout;
     conn->write_timeout = server->write_timeout;
-    if (server->ctx != NULL) {
-        /* The handshake is bounded by the read timeout, so a silent or slow
-         * client cannot hold the server. */
-        if (ns_tls_accept_start(server, conn) != NS_OK ||
-            (server->handshake_on_accept &&
-             ns_tls_handshake(conn, ns_deadline_after(conn->read_timeout), conn->read_timeout,
-                              0, NS_ERR_READ_TIMEOUT) != NS_OK)) {
-            ns_socket_free(conn);
-            return NULL;
-        }
+    if (server->ctx != NULL && accept_handshake(server, conn) != NS_OK) {
+        ns_socket_free(conn);
+        return NULL;
     }
     if (ns_socket_sync_fd(conn) != NS_OK) {
         ns_socket_free(conn);

@@ -23,8 +23,8 @@ static int describe_ssl_error(char *msg, size_t len)
     else if (e == 0)
         snprintf(msg, len, "protocol error");
     else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET)
-        snprintf(msg, len, "the peer sent the alert \"%s\"",
-                 SSL_alert_desc_string_long(reason - SSL_AD_REASON_OFFSET));
+        snprintf(msg, len, "the peer sent the alert %s (%d)",
+                 ns_tls_alert_name(reason - SSL_AD_REASON_OFFSET), reason - SSL_AD_REASON_OFFSET);
     else
         snprintf(msg, len, "%s", ERR_reason_error_string(e) ? ERR_reason_error_string(e)
                                                             : "unknown error");
@@ -70,6 +70,10 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
             ERR_clear_error();
             return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, what,
                               "the client sent no certificate, but one is required");
+        }
+        if (ns_tls_describe_not_tls(s, e, msg, sizeof msg)) {
+            ERR_clear_error();
+            return ns_fail_io(s, NS_ERR_TLS, 0, what, msg);
         }
         if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_ECH_REJECTED) {
             ERR_clear_error();
@@ -121,6 +125,19 @@ static void after_handshake(ns_socket *s)
     s->handshake_done = 1;
 }
 
+/* The peer closed or reset the connection before the handshake finished
+ * (classify recorded how): NS_ERR_TLS saying so, with the OS's reason. */
+static int handshake_truncated(ns_socket *s)
+{
+    int err = ns_last_os_error();
+    char cause[192];
+    snprintf(cause, sizeof cause,
+             "%s before the handshake finished (handshake truncated; does the %s speak TLS?)",
+             err ? strerror(err) : "the peer closed the connection",
+             s->role == NS_ROLE_CLIENT ? "server" : "client");
+    return ns_fail_io(s, NS_ERR_TLS, err, "TLS handshake with", cause);
+}
+
 int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonblocking,
                      int timeout_status)
 {
@@ -138,10 +155,10 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
         }
         short events = 0;
         int rc = classify(s, ret, "TLS handshake with", &events);
+        if (rc == NS_ERR_CLOSED)
+            return handshake_truncated(s);
         if (rc != 1)
-            return rc == NS_ERR_CLOSED ? ns_fail(NS_ERR_TLS, 0, "%s (handshake truncated)",
-                                                 ns_last_error())
-                                       : rc;
+            return rc;
         if (nonblocking) {
             if (deadline >= 0 && ns_now_us() >= deadline)
                 return timed_out(s, budget, timeout_status, "TLS handshake with");
@@ -154,21 +171,22 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
     }
 }
 
-/* Fixes the handshake's deadline when it starts (see ns_socket). */
-static void start_handshake_clock(ns_socket *s)
+void ns_tls_start_handshake_clock(ns_socket *s)
 {
-    if (!s->handshake_started) {
-        s->handshake_started = 1;
-        s->handshake_deadline = ns_deadline_after(s->read_timeout);
-        s->handshake_budget = s->read_timeout;
-    }
+    if (s->handshake_started)
+        return;
+    s->handshake_started = 1;
+    s->handshake_budget = s->read_timeout;
+    if (s->handshake_budget < 0 && s->role == NS_ROLE_ACCEPTED)
+        s->handshake_budget = NS_ACCEPT_HANDSHAKE_TIMEOUT;
+    s->handshake_deadline = ns_deadline_after(s->handshake_budget);
 }
 
 int ns_tls_resume_handshake(ns_socket *s)
 {
     if (s->handshake_done)
         return NS_OK;
-    start_handshake_clock(s);
+    ns_tls_start_handshake_clock(s);
     return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, s->non_blocking,
                             NS_ERR_READ_TIMEOUT);
 }
@@ -180,7 +198,7 @@ static int handshake_for_send(ns_socket *s, int wait, int64_t deadline)
 {
     if (s->handshake_done || !wait)
         return ns_tls_resume_handshake(s);
-    start_handshake_clock(s);
+    ns_tls_start_handshake_clock(s);
     if (deadline >= 0 && (s->handshake_deadline < 0 || deadline < s->handshake_deadline))
         return ns_tls_handshake(s, deadline, s->write_timeout, 0, NS_ERR_WRITE_TIMEOUT);
     return ns_tls_handshake(s, s->handshake_deadline, s->handshake_budget, 0,
@@ -297,7 +315,7 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     /* As for plain sockets (socket.c, recv_once): after a send, poll
      * before reading unless bytes are already buffered. */
-    if (should_wait_first(s) && !ns_tls_readable_now(s)) {
+    if (should_wait_first(s) && !(flags & MSG_DONTWAIT) && !ns_tls_readable_now(s)) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -320,9 +338,10 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
             return rc;
-        if (s->non_blocking)
+        if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_would_block(s, want_of(events), deadline, "TLS recv from",
-                                  "no data yet (non-blocking)");
+                                  s->non_blocking ? "no data yet (non-blocking)"
+                                                  : "no data yet (MSG_DONTWAIT)");
         rc = wait_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -357,6 +376,7 @@ void ns_tls_free(ns_socket *s)
     ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
     free(s->ech_retry);
+    ns_identity_set_unref(s->identities);
     OPENSSL_free(s->peer_der);
     free(s->session_key);
     SSL_SESSION_free(s->last_session);
@@ -369,6 +389,7 @@ void ns_tls_free(ns_socket *s)
     s->tls_config = NULL;
     s->key_log = NULL;
     s->ech_retry = NULL;
+    s->identities = NULL;
     s->peer_der = NULL;
 }
 

@@ -1,5 +1,5 @@
 -- Shared by the Lua test files beside test_netsocket.lua: test
--- certificates, a plain runner ("N passed, N failed"), and a TLS pair made
+-- certificates, a plain runner ("N passed, N failed, N skipped"), and a TLS pair made
 -- in one Lua thread.  Loopback only; every loop is bounded.
 local netsocket = require "netsocket"
 
@@ -66,13 +66,27 @@ function T.stepped(client_fields)
   return client_fields
 end
 
--- Both ends of a TLS connection in this Lua thread: a client of srv made
--- with options (see T.stepped) and the accepted socket, their non-blocking
--- handshakes stepped alternately.  Returns client, accepted (blocking), or
--- raises the first failure.
+-- A client of srv made with options (see T.stepped) and the accepted
+-- socket, handshaken (see T.handshake_both).
 function T.tls_connect(srv, options)
   local c = netsocket.make_client_tls_socket("localhost", select(2, srv:info()), options)
-  local conn = srv:accept()
+  return T.handshake_both(c, srv:accept())
+end
+
+-- Both ends of a TLS connection in this Lua thread: non-blocking
+-- handshakes stepped alternately.  Returns client, accepted (blocking), or
+-- raises the first failure.
+function T.tls_pair(server_fields, client_fields)
+  local srv = T.tls_server(server_fields)
+  local ok, c, conn = pcall(T.tls_connect, srv, netsocket.tls_socket_options(T.stepped(client_fields)))
+  srv:close()
+  if not ok then error(c, 0) end
+  return c, conn
+end
+
+-- Steps the non-blocking handshakes of client c and accepted conn
+-- alternately; returns both, blocking again, or raises the first failure.
+function T.handshake_both(c, conn)
   conn:set_non_blocking(true)
   local done = {}
   for _ = 1, 5000 do
@@ -93,26 +107,26 @@ function T.tls_connect(srv, options)
       return c, conn
     end
   end
-  error("tls_connect: the handshake did not finish", 2)
-end
-
--- A server for one connection and that connection (see T.tls_connect).
-function T.tls_pair(server_fields, client_fields)
-  local srv = T.tls_server(server_fields)
-  local ok, c, conn = pcall(T.tls_connect, srv, netsocket.tls_socket_options(T.stepped(client_fields)))
-  srv:close()
-  if not ok then error(c, 0) end
-  return c, conn
+  error("the handshake did not finish", 2)
 end
 
 -- Runs a list of {name, fn}, prints "N passed, N failed", removes the
 -- certificate directory `dir` and exits with the verdict.
+-- Ends a test as skipped: counted and printed apart, never as passed.
+local SKIPPED = {}
+function T.skip(why) error({ [SKIPPED] = why }, 0) end
+
 function T.run_tests(list, dir)
-  local passed, failed = 0, 0
+  local passed, failed, skipped = 0, 0, 0
   for _, t in ipairs(list) do
-    local ok, err = xpcall(t[2], debug.traceback)
+    local ok, err = xpcall(t[2], function(e)
+      return (type(e) == "table" and e[SKIPPED]) and e or debug.traceback(e)
+    end)
     if ok then
       passed = passed + 1
+    elseif type(err) == "table" and err[SKIPPED] then
+      skipped = skipped + 1
+      print(("SKIP %s: %s"):format(t[1], err[SKIPPED]))
     else
       failed = failed + 1
       io.stderr:write(("FAIL %s: %s\n"):format(t[1], tostring(err)))
@@ -120,7 +134,7 @@ function T.run_tests(list, dir)
     collectgarbage()
   end
   if dir then os.execute(("rm -rf '%s'"):format(dir)) end
-  print(("%d passed, %d failed"):format(passed, failed))
+  print(("%d passed, %d failed, %d skipped"):format(passed, failed, skipped))
   os.exit(failed == 0 and 0 or 1)
 end
 

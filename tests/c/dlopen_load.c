@@ -1,11 +1,11 @@
 /*
- * test_dlopen: loads libnetsocket.so.1 by SONAME alone (LD_LIBRARY_PATH is
+ * dlopen_load (ctest c.dlopen): loads libnetsocket.so.1 by SONAME alone (LD_LIBRARY_PATH is
  * set by ctest), as a language runtime does, and drives a TLS round trip
  * through dlsym-resolved functions only: a server thread accepts, the client
  * verifies the server against a test CA for "localhost", negotiates ALPN
  * and exchanges a message with an embedded NUL byte.
  *
- * usage: test_dlopen GEN_CERTS_SH   (certificates are made at test time)
+ * usage: dlopen_load GEN_CERTS_SH   (certificates are made at test time)
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     LOAD(ns_socket_free);
     LOAD(ns_last_error);
 
-    CHECK(strcmp(p_ns_version(), "1.1.0") == 0);
+    CHECK(strcmp(p_ns_version(), NS_EXPECTED_VERSION) == 0); /* VERSION, via CMake */
 
     ns_options *so = p_ns_options_new(NS_SERVER_TLS_SOCKET_OPTIONS);
     CHECK(p_ns_options_set_non_blocking(so, 0) == NS_OK);
