@@ -1,7 +1,8 @@
 -- Lua packaging for netsocket (no network needed), from bindings/lua:
---   luarocks make netsocket-*.rockspec NETSOCKET_DIR=/usr/local
--- (NETSOCKET_INCDIR / NETSOCKET_LIBDIR point at a source tree's
--- core/include and build/ instead).  SWIG generates the module from
+--   luarocks --lua-version=5.4 make netsocket-*.rockspec NETSOCKET_DIR=/usr/local
+-- with the C library where `cmake --install` put it (the module's rpath is
+-- PREFIX/lib); NETSOCKET_INCDIR / NETSOCKET_LIBDIR point at a source tree's
+-- core/include and build/ instead.  SWIG generates the module from
 -- ../netsocket.i; it is installed as netsocket-core.so next to netsocket.lua.
 package = "netsocket"
 version = "1.1.0-1"
@@ -20,7 +21,7 @@ build = {
     .. " && $(CC) $(CFLAGS) -Wno-unused-function -I$(LUA_INCDIR) -I$(NETSOCKET_INCDIR) $(LIBFLAG)"
     .. " -o netsocket-core.so netsocket_wrap.c -L$(NETSOCKET_LIBDIR) -Wl,-rpath,$(NETSOCKET_LIBDIR) -lnetsocket",
   install = {
-    lua = { netsocket = "netsocket.lua" },
+    lua = { netsocket = "netsocket.lua", ["netsocket.async"] = "netsocket/async.lua" },
     lib = { ["netsocket-core"] = "netsocket-core.so" },
   },
 }

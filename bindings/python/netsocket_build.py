@@ -64,7 +64,10 @@ def _compile(work, pkg):
     include = os.environ.get("NETSOCKET_INCLUDE_DIR", str(ROOT / "core" / "include"))
     swig = work / "swig"
     swig.mkdir()
-    subprocess.run(["swig", "-python", "-I" + include, "-I" + str(HERE.parent), "-o", str(swig / "netsocket_wrap.c"),
+    subprocess.run([sys.executable, str(HERE / "gen_docs.py"), str(pathlib.Path(include) / "netsocket.h"),
+                    str(HERE / "netsocket" / "__init__.pyi"), str(swig / "netsocket_docs.i")], check=True)
+    subprocess.run(["swig", "-python", "-I" + include, "-I" + str(HERE.parent), "-I" + str(swig),
+                    "-o", str(swig / "netsocket_wrap.c"),
                     "-outdir", str(swig), str(HERE.parent / "netsocket.i")], check=True)
     shutil.copy(swig / "netsocket.py", pkg / "__init__.py")
     shutil.copy(_library(work) / SONAME, pkg / SONAME)

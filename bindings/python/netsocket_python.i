@@ -4,11 +4,11 @@
 %init %{
 {
     /* One class per row of the header's status list (nsb_statuses), with
-     * the builtin Python programs expect mixed in.  ValueError and
-     * MemoryError are raised as the builtins themselves. */
+     * the builtin Python programs expect mixed in: every failure is a
+     * netsocket.Error, and a bad argument also a ValueError. */
     static const struct { int status; PyObject **builtin; int instead; } builtins[] = {
-        { NS_ERR_INVALID, &PyExc_ValueError, 1 },
-        { NS_ERR_NOMEM, &PyExc_MemoryError, 1 },
+        { NS_ERR_INVALID, &PyExc_ValueError, 0 },
+        { NS_ERR_NOMEM, &PyExc_MemoryError, 0 },
         { NS_ERR_CONNECT_TIMEOUT, &PyExc_TimeoutError, 0 },
         { NS_ERR_READ_TIMEOUT, &PyExc_TimeoutError, 0 },
         { NS_ERR_WRITE_TIMEOUT, &PyExc_TimeoutError, 0 },
@@ -43,6 +43,21 @@
         if (cls) {
             PyDict_SetItemString(d, row->exception, cls);
             PyObject *name = PyUnicode_FromString(row->exception);
+            if (name) PyList_Append(names, name);
+            Py_XDECREF(name);
+        }
+    }
+    for (size_t j = 0; j < sizeof nsb_py_file_errors / sizeof nsb_py_file_errors[0]; j++) {
+        PyObject *bases = PyTuple_Pack(2, nsb_py_errors[nsb_status_index(NS_ERR_INVALID)],
+                                       *nsb_py_file_errors[j].builtin);
+        char qualified[64];
+        snprintf(qualified, sizeof qualified, "netsocket.%s", nsb_py_file_errors[j].name);
+        nsb_py_file_errors[j].cls = bases ? PyErr_NewExceptionWithDoc(qualified,
+            "A file named in the options cannot be opened (also a netsocket.ValueError).", bases, NULL) : NULL;
+        Py_XDECREF(bases);
+        if (nsb_py_file_errors[j].cls) {
+            PyDict_SetItemString(d, nsb_py_file_errors[j].name, nsb_py_file_errors[j].cls);
+            PyObject *name = PyUnicode_FromString(nsb_py_file_errors[j].name);
             if (name) PyList_Append(names, name);
             Py_XDECREF(name);
         }
@@ -159,6 +174,8 @@ def _makefile(self, mode="r", buffering=None, *, encoding=None, errors=None, new
 Options.__repr__ = lambda self: "<netsocket.Options %s>" % self.describe()
 Socket.__repr__ = lambda self: "<netsocket.Socket %s>" % self.describe()
 SelectorCore.__repr__ = lambda self: "<netsocket.%s %s>" % (type(self).__name__, self.describe())
+Socket.__init__.__doc__ = "Sockets come from make_client_socket(), make_client_tls_socket(), " \
+    "make_server_socket(), make_server_tls_socket() and accept()."
 Socket.__enter__ = lambda self: self
 Socket.__exit__ = lambda self, *exc: self.close()
 Socket.makefile = _makefile
@@ -169,12 +186,16 @@ class Selector(SelectorCore):
     """Watches sockets once each; wait() returns (socket, data, timed_out) events."""
 
     def __init__(self):
+        """An empty selector."""
         super().__init__()
         self._watched = {}  # key -> (socket, data)
         self._keys = {}  # id(socket) -> key
         self._next_key = 0
 
     def add(self, sock, timeout=-1, data=None):
+        """Watches sock once: wait() reports it when readable, or when timeout
+        (microseconds; -1: none) passes, with data.  Adding it again replaces
+        its timeout and data."""
         key = self._keys.get(id(sock))
         if key is None:
             self._next_key += 1
@@ -184,10 +205,13 @@ class Selector(SelectorCore):
         self._keys[id(sock)] = key
 
     def remove(self, sock):
+        """Stops watching sock."""
         self.unwatch(sock)
         self._watched.pop(self._keys.pop(id(sock)), None)
 
     def wait(self, timeout=-1):
+        """Waits up to timeout microseconds (-1: no limit); returns a list of
+        (socket, data, timed_out) events, each socket then no longer watched."""
         events = []
         for i in range(self.poll(timeout)):
             sock, data = self._watched.pop(self.event_key(i))

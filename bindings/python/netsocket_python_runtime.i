@@ -4,6 +4,7 @@
  * types.  The idioms on top are in netsocket_python.i. */
 
 %feature("compactdefaultargs");
+%feature("kwargs"); /* every argument may be given by name */
 
 %{
 #define NSB_FREED(what) do { PyErr_SetString(PyExc_ValueError, "netsocket: this " what " was freed"); SWIG_fail; } while (0)
@@ -73,9 +74,21 @@ static void nsb_release(void *userdata)
  * netsocket_python.i); row 0 (NS_OK) holds the base class netsocket.Error. */
 static PyObject *nsb_py_errors[NSB_STATUS_COUNT];
 
+/* Files that cannot be opened: the status's class with the OSError
+ * subclass Python programs catch for that errno mixed in (made at import
+ * by netsocket_python.i, named after the builtin: netsocket.FileNotFoundError). */
+static struct { int os_error; PyObject **builtin; const char *name; PyObject *cls; } nsb_py_file_errors[] = {
+    { ENOENT, &PyExc_FileNotFoundError, "FileNotFoundError", NULL },
+    { EACCES, &PyExc_PermissionError, "PermissionError", NULL },
+};
+
 static PyObject *nsb_py_error_class(int status)
 {
     int i = nsb_status_index(status);
+    if (status == NS_ERR_INVALID)
+        for (size_t j = 0; j < sizeof nsb_py_file_errors / sizeof nsb_py_file_errors[0]; j++)
+            if (nsb_py_file_errors[j].os_error == nsb_err.os_error && nsb_py_file_errors[j].cls)
+                return nsb_py_file_errors[j].cls;
     return i > 0 && nsb_py_errors[i] ? nsb_py_errors[i] : nsb_py_errors[0];
 }
 
@@ -109,6 +122,25 @@ static void nsb_raise(void)
 }
 %}
 
+/* SWIG's argument errors, reworded (netsocket_argerrors.i). */
+%{
+static void nsb_py_arg_error(int code, const char *swig_msg, PyObject *given)
+{
+    char wrapper[96], ctype[64], method[128], text[320];
+    int argn, is_method;
+    if (sscanf(swig_msg, "in method '%95[^']', argument %d of type '%63[^']'", wrapper, &argn, ctype) != 3) {
+        SWIG_Error(code, swig_msg);
+        return;
+    }
+    nsb_arg_method_name(method, sizeof method, NSB_PYTHON, wrapper, &is_method);
+    nsb_arg_error_text(text, sizeof text, NSB_PYTHON, method, argn - is_method, ctype,
+                       given ? Py_TYPE(given)->tp_name : NULL);
+    SWIG_Error(code, text);
+}
+#undef SWIG_exception_fail
+#define SWIG_exception_fail(code, msg) do { nsb_py_arg_error(code, msg, NULL); SWIG_fail; } while (0)
+%}
+
 %exception {
     nsb_err.status = 0;
     nsb_err.verifier_raised[0] = '\0';
@@ -117,15 +149,18 @@ static void nsb_raise(void)
 }
 
 /* Bytes in: anything with the buffer protocol; pem also takes str. */
-%typemap(in) (const void *data, size_t LEN) (Py_buffer view, int have = 0) {
+%define NSB_PY_DATA(NAME, LENGTH)
+%typemap(in) (const void *NAME, size_t LENGTH) (Py_buffer view, int have = 0) {
     if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
     have = 1;
     $1 = view.buf;
     $2 = (size_t)view.len;
 }
-%typemap(freearg) (const void *data, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
-%typemap(typecheck) (const void *data, size_t LEN) { $1 = PyObject_CheckBuffer($input); }
-%typemap(in) (const void *pem, size_t LEN) (Py_buffer view, int have = 0) {
+%typemap(freearg) (const void *NAME, size_t LENGTH) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(typecheck) (const void *NAME, size_t LENGTH) { $1 = PyObject_CheckBuffer($input); }
+%enddef
+%define NSB_PY_PEM(NAME, LENGTH)
+%typemap(in) (const void *NAME, size_t LENGTH) (Py_buffer view, int have = 0) {
     if (PyUnicode_Check($input)) {
         Py_ssize_t n;
         $1 = (void *)PyUnicode_AsUTF8AndSize($input, &n);
@@ -138,7 +173,40 @@ static void nsb_raise(void)
         $2 = (size_t)view.len;
     }
 }
-%typemap(freearg) (const void *pem, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(freearg) (const void *NAME, size_t LENGTH) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%enddef
+NSB_PY_DATA(data, LEN)
+NSB_PY_DATA(config, CONFLEN)
+NSB_PY_PEM(pem, LEN)
+NSB_PY_PEM(chain, LEN)
+NSB_PY_PEM(key, KEYLEN)
+/* A password: bytes or str, a callable returning one (asked now, when
+ * the key is loaded), or None (none given). */
+%typemap(in) (const void *password, size_t PWLEN) (Py_buffer view, int have = 0, PyObject *got = NULL) {
+    PyObject *v = $input;
+    if (v != Py_None && PyCallable_Check(v)) {
+        if ((got = PyObject_CallNoArgs(v)) == NULL) SWIG_fail;
+        v = got;
+    }
+    if (v == Py_None) {
+        $1 = NULL;
+        $2 = 0;
+    } else if (PyUnicode_Check(v)) {
+        Py_ssize_t n;
+        $1 = (void *)PyUnicode_AsUTF8AndSize(v, &n);
+        if ($1 == NULL) SWIG_fail;
+        $2 = (size_t)n;
+    } else {
+        if (PyObject_GetBuffer(v, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
+        have = 1;
+        $1 = view.buf;
+        $2 = (size_t)view.len;
+    }
+}
+%typemap(freearg) (const void *password, size_t PWLEN) {
+    if (have$argnum) PyBuffer_Release(&view$argnum);
+    Py_XDECREF(got$argnum);
+}
 %typemap(in) (void *buffer, size_t LEN) (Py_buffer view, int have = 0) {
     if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) < 0) SWIG_fail;
     have = 1;

@@ -2,10 +2,11 @@
 
 # Ruby packaging for netsocket (no network needed):
 #   cd bindings/ruby && gem build netsocket.gemspec
-#   NETSOCKET_LIB_DIR=/path/to/build gem install --local netsocket-*.gem
+#   gem install --local netsocket-*.gem -- --with-netsocket-dir=PREFIX
 # Building the gem runs SWIG on ../netsocket.i and ships the generated
-# wrapper and netsocket.h; installing compiles it against libnetsocket
-# (NETSOCKET_LIB_DIR, or --with-netsocket-dir, or the system paths).
+# wrapper and netsocket.h; installing compiles it against the libnetsocket
+# that `cmake --install` put in PREFIX (or NETSOCKET_LIB_DIR, or the system
+# paths), with that directory as the extension's rpath.
 root = File.expand_path("../..", __dir__)
 ext = File.join(__dir__, "ext", "netsocket")
 interface = File.join(root, "bindings", "netsocket.i")
@@ -24,7 +25,7 @@ Gem::Specification.new do |s|
   s.authors = ["netsocket developers"]
   s.license = "Nonstandard"
   s.required_ruby_version = ">= 3.0"
-  s.files = %w[lib/netsocket.rb ext/netsocket/extconf.rb ext/netsocket/netsocket_wrap.c ext/netsocket/netsocket.h]
+  s.files = %w[lib/netsocket.rb lib/netsocket/fiber_scheduler.rb ext/netsocket/extconf.rb ext/netsocket/netsocket_wrap.c ext/netsocket/netsocket.h]
   s.extensions = ["ext/netsocket/extconf.rb"]
   s.require_paths = ["lib"]
 end

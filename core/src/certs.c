@@ -1,11 +1,15 @@
 /* Certificates from PEM or DER, in memory or in files (keys: keys.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/mem.h>
 #include <openssl/pem.h>
 
 #include "internal.h"
@@ -99,42 +103,57 @@ int ns_certs_parse(const void *data, size_t len, const char *what, ns_certlist *
     return rc;
 }
 
+/* Wipes and frees a buffer that may hold key bytes. */
+static void wipe_free(uint8_t *buf, size_t len)
+{
+    if (buf)
+        OPENSSL_cleanse(buf, len);
+    free(buf);
+}
+
+/*
+ * Opens without waiting (a FIFO would wait for a writer), then refuses
+ * anything but a regular file: a FIFO, a device or a directory given as a
+ * certificate or key would block or never end.  The contents go into one
+ * block of the file's size, never grown: a grown block would leave an
+ * unwiped copy of key bytes in the freed one.
+ */
 int ns_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len)
 {
     if (path == NULL)
         return ns_fail(NS_ERR_INVALID, 0, "%s: NULL file name", what);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
         return ns_fail(errno == ENOMEM ? NS_ERR_NOMEM : NS_ERR_INVALID, errno,
                        "%s: cannot open %s: %s", what, path, strerror(errno));
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
+    struct stat st;
     int rc = NS_OK;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            uint8_t *nbuf = ncap <= NS_FILE_MAX ? realloc(buf, ncap) : NULL;
-            if (nbuf == NULL) {
-                rc = ncap > NS_FILE_MAX
-                         ? ns_fail(NS_ERR_INVALID, 0, "%s: %s is larger than 16 MiB", what, path)
-                         : ns_fail(NS_ERR_NOMEM, ENOMEM, "%s: out of memory reading %s", what, path);
-                break;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f))
-                rc = ns_fail(NS_ERR_INVALID, errno, "%s: cannot read %s: %s", what, path,
-                             strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = ns_fail(NS_ERR_INVALID, errno, "%s: cannot read %s: %s", what, path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = ns_fail(NS_ERR_INVALID, 0, "%s: %s is not a regular file", what, path);
+    else if (st.st_size > NS_FILE_MAX)
+        rc = ns_fail(NS_ERR_INVALID, 0, "%s: %s is larger than 16 MiB", what, path);
+    /* One byte more than the size, to notice a file that grew meanwhile. */
+    size_t cap = rc == NS_OK ? (size_t)st.st_size + 1 : 0, len = 0;
+    uint8_t *buf = rc == NS_OK ? malloc(cap) : NULL;
+    if (rc == NS_OK && buf == NULL)
+        rc = ns_fail(NS_ERR_NOMEM, ENOMEM, "%s: out of memory reading %s", what, path);
+    while (rc == NS_OK) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = ns_fail(NS_ERR_INVALID, errno, "%s: cannot read %s: %s", what, path,
+                         strerror(errno));
+        else if (n == 0)
             break;
-        }
+        else if ((len += (size_t)n) == cap)
+            rc = ns_fail(NS_ERR_INVALID, 0, "%s: %s changed while it was read", what, path);
     }
-    fclose(f);
+    close(fd);
     if (rc != NS_OK) {
-        free(buf);
+        wipe_free(buf, cap);
         return rc;
     }
     *out = buf;

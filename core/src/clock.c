@@ -1,6 +1,7 @@
 /* Deadlines and polling with a deadline (EINTR retried). */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "internal.h"
@@ -16,7 +17,9 @@ int64_t ns_deadline_after(int64_t us)
 {
     if (us < 0)
         return -1;
-    return ns_now_us() + us;
+    int64_t now = ns_now_us();
+    /* A timeout of centuries is as good as none, and must not overflow. */
+    return us > INT64_MAX - now ? INT64_MAX : now + us;
 }
 
 int ns_poll_ms_left(int64_t deadline)

@@ -134,6 +134,7 @@ typedef struct ns_tls_config {
     size_t ech_config_list_len;
     int ech_grease;
     ns_strlist alpn;    /* servers: our names, in preference order */
+    struct ns_identity_set *identities; /* servers: what the context was built with */
 } ns_tls_config;
 /* Builds the configuration of o (locked by the caller) for one side; NULL
  * with the failure recorded. */
@@ -156,6 +157,29 @@ ns_key_log *ns_key_log_ref(ns_key_log *k);
 void ns_key_log_unref(ns_key_log *k);
 /* Makes ctx's handshakes log to their socket's key log (if k is set). */
 void ns_key_log_install(SSL_CTX *ctx, const ns_key_log *k);
+
+/* ---- identities.c: a server's certificates per name, and rotation ---- */
+typedef struct {
+    ns_certlist chain;  /* leaf first */
+    EVP_PKEY *key;
+    ns_strlist names;   /* served for these SNI names ("*.x" = one label) */
+    int explicit_names; /* names were given, replacing the certificate's */
+} ns_identity;
+/* Parses chain + key (the key with pw's password); names from the leaf. */
+int ns_identity_parse(ns_identity *id, const void *chain, size_t chain_len, const void *key,
+                      size_t key_len, const ns_password *pw);
+int ns_identity_copy(ns_identity *dst, const ns_identity *src);
+void ns_identity_clear(ns_identity *id);
+typedef struct ns_identity_set ns_identity_set;
+/* The set of o (locked by the caller): its certificates and key as the
+ * default, and its identities.  NULL with the failure recorded. */
+ns_identity_set *ns_identity_set_build(const ns_options *o);
+ns_identity_set *ns_identity_set_ref(ns_identity_set *s);
+void ns_identity_set_unref(ns_identity_set *s);
+/* Makes a server context serve each connection from its socket's set. */
+void ns_identities_install(SSL_CTX *ctx);
+/* A reference to server's current set (rotation may replace it). */
+ns_identity_set *ns_identities_current(ns_socket *server);
 
 /* ---- ech.c: Encrypted Client Hello ---- */
 /* A server's ECH keys: immutable once made, shared by reference count. */
@@ -195,6 +219,8 @@ struct ns_options {
     ns_password_callback password_fn; /* not owned: see the header */
     void *password_userdata;
     ns_key_log *key_log;
+    ns_identity *identities;  /* server: per name, besides the default */
+    size_t identity_count;
     ns_ech_keys *ech_keys;    /* server */
     uint8_t *ech_config_list; /* client */
     size_t ech_config_list_len;
@@ -211,6 +237,8 @@ const ns_options *ns_options_for(const ns_options *o, ns_options_kind kind, ns_o
  * fields copied into *values (its lists left empty: never free it), and for
  * tls the compiled configuration of that side (a new reference in
  * *compiled, built and cached on first use). */
+/* A new identity set from o (taking its lock): see ns_identity_set_build. */
+ns_identity_set *ns_options_identity_set(const ns_options *o);
 int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_options *values,
                         ns_tls_config **compiled);
 
@@ -240,9 +268,15 @@ struct ns_socket {
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
     ns_key_log *key_log;     /* own reference, or NULL */
+    /* Servers: the current identities (replaced by rotation, under the
+     * spin lock); accepted sockets: the set their handshake uses. */
+    struct ns_identity_set *identities;
+    int identities_lock;
+    int identity_index;      /* accepted: the identity chosen, -1 = default */
     uint8_t *ech_retry;      /* client: retry configs of a rejected ECH */
     size_t ech_retry_len;
     int verifier_rejected;   /* the verifier said no during this handshake */
+    int bad_server_name;     /* server: the client's SNI was refused */
     int verify_depth_failed, verify_error_failed;
     uint8_t *peer_der;       /* peer certificate, encoded on first request */
     size_t peer_der_len;
@@ -345,8 +379,12 @@ void ns_verify_install(SSL_CTX *ctx, int server_side, int require_peer_cert);
 int ns_verify_set_host(SSL *ssl, const char *host);
 /* 1 if host is a name to send as SNI (not an IP literal). */
 int ns_verify_wants_sni(const char *host);
+/* 1 if name is a host name: dot-separated labels of letters, digits, '-'
+ * and '_', 1 to 63 bytes each, 253 in all, no trailing dot. */
+int ns_is_host_name(const char *name);
 /* NS_ERR_CERTIFICATE with a description in msg if verification failed
- * during the last handshake, else NS_OK. */
+ * during the last handshake (NS_ERR_TLS if the server refused the client's
+ * SNI), else NS_OK. */
 int ns_verify_failure_status(ns_socket *s, char *msg, size_t len);
 
 /* Resumed handshakes skip verification: runs the library's checks and the

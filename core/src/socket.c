@@ -358,9 +358,10 @@ static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return fail_errno(s, "recv from", errno);
-        if (s->non_blocking)
+        if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_would_block(s, NS_WANT_READ, deadline, "recv from",
-                                  "no data yet (non-blocking)");
+                                  s->non_blocking ? "no data yet (non-blocking)"
+                                                  : "no data yet (MSG_DONTWAIT)");
         int rc = wait_fd(s, POLLIN, deadline, "recv from");
         if (rc != NS_OK)
             return rc;
@@ -376,10 +377,15 @@ ssize_t ns_socket_recv(ns_socket *s, void *buf, size_t len, int flags)
     if (s->ssl)
         return ns_tls_recv(s, buf, len, flags);
     int64_t deadline = ns_deadline_after(s->read_timeout);
-    if (!(flags & MSG_WAITALL) || s->non_blocking)
+    if (!(flags & MSG_WAITALL) || s->non_blocking || (flags & MSG_DONTWAIT))
         return recv_once(s, buf, len, flags & ~MSG_WAITALL, deadline);
-    /* MSG_WAITALL on our internally non-blocking fd: gather until full,
-     * end of stream, or the read timeout. */
+    /* A peek cannot be gathered piece by piece (each piece would peek at
+     * the same first bytes): the kernel waits for all of it on the blocking
+     * descriptor, under SO_RCVTIMEO. */
+    if (flags & MSG_PEEK)
+        return recv_once(s, buf, len, flags, deadline);
+    /* MSG_WAITALL: gather until full, end of stream, or the read timeout
+     * (a signal ends the kernel's own wait early). */
     size_t got = 0;
     while (got < len) {
         ssize_t n = recv_once(s, (char *)buf + got, len - got, flags & ~MSG_WAITALL, deadline);

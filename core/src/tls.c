@@ -298,7 +298,7 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
     /* As for plain sockets (socket.c, recv_once): after a send, poll
      * before reading unless bytes are already buffered. */
-    if (should_wait_first(s) && !ns_tls_readable_now(s)) {
+    if (should_wait_first(s) && !(flags & MSG_DONTWAIT) && !ns_tls_readable_now(s)) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -321,9 +321,10 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         rc = classify(s, n, "TLS recv from", &events);
         if (rc != 1)
             return rc;
-        if (s->non_blocking)
+        if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_would_block(s, want_of(events), deadline, "TLS recv from",
-                                  "no data yet (non-blocking)");
+                                  s->non_blocking ? "no data yet (non-blocking)"
+                                                  : "no data yet (MSG_DONTWAIT)");
         rc = wait_for(s, events, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)
             return rc;
@@ -358,6 +359,7 @@ void ns_tls_free(ns_socket *s)
     ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
     free(s->ech_retry);
+    ns_identity_set_unref(s->identities);
     OPENSSL_free(s->peer_der);
     free(s->session_key);
     SSL_SESSION_free(s->last_session);
@@ -370,6 +372,7 @@ void ns_tls_free(ns_socket *s)
     s->tls_config = NULL;
     s->key_log = NULL;
     s->ech_retry = NULL;
+    s->identities = NULL;
     s->peer_der = NULL;
 }
 

@@ -10,6 +10,15 @@
 
 #define NS_SYSTEM_CERT_DIR "/etc/ssl/certs"
 
+/* TLS 1.2 suites, in the server's order of preference: ECDHE key exchange
+ * (forward secrecy) with AEAD ciphers only, Mozilla's "intermediate"
+ * list.  No static RSA, no CBC, no SHA-1 MACs, no 3DES (SWEET32).  TLS 1.3
+ * suites are all AEAD with ephemeral key exchange and need no list. */
+#define NS_TLS12_CIPHERS                                                              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                      \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                      \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 /* ALPN names in wire format (length-prefixed), as both sides need them. */
 static int alpn_wire(const ns_strlist *names, uint8_t **out, size_t *out_len)
 {
@@ -50,6 +59,22 @@ static int select_alpn(SSL *ssl, const uint8_t **out, uint8_t *out_len, const ui
         }
     }
     return SSL_TLSEXT_ERR_ALERT_FATAL; /* no overlap: no_application_protocol */
+}
+
+/* Server: a client's SNI that is not a valid host name (control
+ * characters, spaces, a forged log line) fails the handshake with the
+ * alert unrecognized_name, as BoringSSL does for a name with a NUL byte;
+ * so ns_socket_server_name never reports one. */
+static int check_server_name(SSL *ssl, int *out_alert, void *arg)
+{
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == NULL || ns_is_host_name(name))
+        return SSL_TLSEXT_ERR_OK;
+    ns_socket *s = SSL_get_app_data(ssl);
+    if (s)
+        s->bad_server_name = 1;
+    *out_alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 static int use_identity(SSL_CTX *ctx, const ns_options *o)
@@ -99,12 +124,18 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
         !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
         return ns_fail_ssl(NS_ERR_TLS, "TLS: cannot set the protocol versions");
+    if (!SSL_CTX_set_strict_cipher_list(ctx, NS_TLS12_CIPHERS))
+        return ns_fail_ssl(NS_ERR_NOMEM, "TLS: cannot set the cipher suites");
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     int rc = use_identity(ctx, o);
     if (rc == NS_OK)
         rc = use_trust(ctx, o, server_side);
     if (rc != NS_OK)
         return rc;
+    if (server_side) {
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+        SSL_CTX_set_tlsext_servername_callback(ctx, check_server_name);
+    }
     if (!server_side) {
         ns_verify_install(ctx, 0, 0);
     } else if (o->client_certificate_required || o->trusted.count > 0 || o->verifier) {
@@ -112,6 +143,8 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     }
     if (o->alpn.count > 0 && server_side)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    if (server_side)
+        ns_identities_install(ctx);
     ns_key_log_install(ctx, o->key_log);
     ns_session_install(ctx, server_side, o->session_resumption);
     if (server_side && (rc = ns_ech_server_install(ctx, o->ech_keys)) != NS_OK)
@@ -191,11 +224,16 @@ void ns_tls_server_start(ns_socket *server, ns_tls_config *c)
     server->ctx = c->ctx;
     server->verifier = ns_verifier_ref(c->verifier);
     server->key_log = ns_key_log_ref(c->key_log);
+    server->identities = ns_identity_set_ref(c->identities);
 }
 
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
 {
     ns_tls_server_start(conn, server->tls_config);
+    /* The identities current now, whatever a rotation does later. */
+    ns_identity_set_unref(conn->identities);
+    conn->identities = ns_identities_current(server);
+    conn->identity_index = -1;
     conn->ignore_unexpected_eof = server->ignore_unexpected_eof;
     int rc = ssl_attach(conn);
     if (rc == NS_OK)

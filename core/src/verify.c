@@ -48,18 +48,44 @@ void ns_verify_install(SSL_CTX *ctx, int server_side, int require_peer_cert)
     SSL_CTX_set_verify(ctx, mode, verify_callback);
 }
 
-static int is_ip_literal(const char *host)
+/*
+ * The address host names, if the resolver would take it as a numeric
+ * address: IPv4 in every form inet_aton accepts (127.1, 2130706433,
+ * 0x7f.1 as well as 127.0.0.1), IPv6 with an optional %scope.  Such a host
+ * is an IP literal everywhere: no SNI, and the certificate's IP addresses
+ * are checked, never its DNS names.  Returns the address length (4 or 16),
+ * or 0 for a name.
+ */
+static size_t ip_literal(const char *host, unsigned char out[16])
 {
-    unsigned char buf[16];
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+    /* inet_aton also accepts "127.1 anything"; getaddrinfo does not. */
+    if (host[0] == '\0' || strpbrk(host, " \t\n\v\f\r") != NULL)
+        return 0;
+    struct in_addr v4;
+    if (inet_aton(host, &v4) == 1) {
+        memcpy(out, &v4, 4);
+        return 4;
+    }
+    char v6[INET6_ADDRSTRLEN];
+    size_t len = strcspn(host, "%");
+    if (len >= sizeof v6)
+        return 0;
+    memcpy(v6, host, len);
+    v6[len] = '\0';
+    return inet_pton(AF_INET6, v6, out) == 1 ? 16 : 0;
 }
 
 int ns_verify_set_host(SSL *ssl, const char *host)
 {
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+    unsigned char ip[16];
+    size_t ip_len = ip_literal(host, ip);
+    /* Only the subjectAltName counts: a certificate whose subject CN alone
+     * names the host is not accepted for it (RFC 6125, 6.4.4). */
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     /* This BoringSSL treats namelen 0 as invalid, not "use strlen": pass it. */
-    int ok = is_ip_literal(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
-                                 : X509_VERIFY_PARAM_set1_host(param, host, strlen(host));
+    int ok = ip_len ? X509_VERIFY_PARAM_set1_ip(param, ip, ip_len)
+                    : X509_VERIFY_PARAM_set1_host(param, host, strlen(host));
     /* host is a non-empty, NUL-free name or a parsed IP literal: only an
      * allocation can fail here. */
     if (!ok)
@@ -69,11 +95,37 @@ int ns_verify_set_host(SSL *ssl, const char *host)
 
 int ns_verify_wants_sni(const char *host)
 {
-    return host != NULL && !is_ip_literal(host);
+    unsigned char ip[16];
+    return host != NULL && ip_literal(host, ip) == 0;
+}
+
+int ns_is_host_name(const char *name)
+{
+    size_t total = strlen(name), label = 0;
+    if (total == 0 || total > 253)
+        return 0;
+    for (const char *p = name; *p; p++) {
+        if (*p == '.') {
+            if (label == 0)
+                return 0; /* an empty label, a leading or a doubled dot */
+            label = 0;
+            continue;
+        }
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                 (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
+        if (!ok || ++label > 63)
+            return 0;
+    }
+    return label > 0; /* no trailing dot (RFC 6066, 3) */
 }
 
 int ns_verify_failure_status(ns_socket *s, char *msg, size_t len)
 {
+    if (s->bad_server_name) {
+        snprintf(msg, len, "the client's server name (SNI) is not a valid host name "
+                           "(refused with the alert \"unrecognized_name\")");
+        return NS_ERR_TLS;
+    }
     if (s->verify_error_failed == X509_V_OK)
         return NS_OK;
     if (s->verifier_rejected)

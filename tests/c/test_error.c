@@ -1,4 +1,6 @@
 /* Status names, the per-thread error state and the version. */
+#include <limits.h>
+
 #include "testlib.h"
 
 static void test_status_names(void)
@@ -11,6 +13,14 @@ static void test_status_names(void)
     CHECK(strcmp(ns_status_name(NS_ERR_WRITE_TIMEOUT), "NS_ERR_WRITE_TIMEOUT") == 0);
     CHECK(strcmp(ns_status_name(-13), "NS_ERR_UNKNOWN") == 0);
     CHECK(strcmp(ns_status_name(5), "NS_ERR_UNKNOWN") == 0);
+}
+
+/* -INT_MIN overflows: the name must come from a comparison (UBSan sees it). */
+static void test_status_name_of_extreme_values(void)
+{
+    CHECK_STR(ns_status_name(INT_MIN), "NS_ERR_UNKNOWN");
+    CHECK_STR(ns_status_name(INT_MIN + 1), "NS_ERR_UNKNOWN");
+    CHECK_STR(ns_status_name(INT_MAX), "NS_ERR_UNKNOWN");
     CHECK_EQ(NS_ERR_CONNECT_TIMEOUT, -5);
     CHECK_EQ(NS_ERR_CLOSED, -8);
 }
@@ -72,6 +82,7 @@ static void test_error_state_is_per_thread_and_kept_on_success(void)
 
 static const ns_test tests[] = {
     TEST(test_status_names),
+    TEST(test_status_name_of_extreme_values),
     TEST(test_status_map),
     TEST(test_version_matches_macros),
     TEST(test_error_state_is_per_thread_and_kept_on_success),

@@ -280,10 +280,9 @@ static void peers_stop(void)
             if (getenv("NS_INTEROP_REQUIRE_PEERS")) {                                      \
                 fprintf(stderr, "  %s is not installed\n", prog);                          \
                 ns_test_failed = 1;                                                        \
-            } else {                                                                       \
-                printf("skip: %s is not installed\n", prog);                               \
+                return;                                                                    \
             }                                                                              \
-            return;                                                                        \
+            SKIP("%s is not installed", prog);                                             \
         }                                                                                  \
     } while (0)
 

@@ -184,10 +184,9 @@ static void *serve_one(void *arg)
             if (getenv("NS_INTEROP_REQUIRE_PEERS")) {                                      \
                 fprintf(stderr, "  %s\n", ossl.error);                                     \
                 ns_test_failed = 1;                                                        \
-            } else {                                                                       \
-                printf("skip %s: %s\n", __func__, ossl.error);                             \
+                return;                                                                    \
             }                                                                              \
-            return;                                                                        \
+            SKIP("%s", ossl.error);                                                        \
         }                                                                                  \
     } while (0)
 
@@ -349,8 +348,7 @@ static void test_netsocket_exchange_with_openssl_preloaded(void)
 {
     REQUIRE_OPENSSL();
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    printf("skip %s: a sanitizer runtime must be loaded first\n", __func__);
-    return;
+    SKIP("a sanitizer runtime must be loaded first");
 #endif
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

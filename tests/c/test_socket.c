@@ -357,8 +357,7 @@ static void test_ipv6_loopback_exchange(void)
     if (probe >= 0)
         close(probe);
     if (!have_v6) {
-        printf("  (no IPv6 loopback here: skipped)\n");
-        return;
+        SKIP("no IPv6 loopback here");
     }
     ns_options *o = blocking_options(NS_SOCKET_OPTIONS, 5000000);
     ns_options_set_ai_family(o, AF_INET6);
@@ -424,8 +423,9 @@ static void test_sockopts_peek_and_shutdown(void)
     CHECK_EQ(ns_socket_send_all(c, "peek", 4, 0), 4);
     CHECK_EQ(ns_socket_shutdown(c, SHUT_WR), NS_OK);
     CHECK_EQ(ns_socket_shutdown(c, 42), NS_ERR_INVALID);
-    char buf[8] = {0};
-    CHECK_EQ(ns_socket_recv(c, buf, 4, MSG_PEEK | MSG_WAITALL), 4);
+    char peeked[8] = {0}, buf[8] = {0};
+    CHECK_EQ(ns_socket_recv(c, peeked, 4, MSG_PEEK | MSG_WAITALL), 4);
+    CHECK(memcmp(peeked, "peek", 4) == 0);
     CHECK_EQ(ns_socket_recv(c, buf, sizeof buf, MSG_WAITALL), 4);
     CHECK(memcmp(buf, "peek", 4) == 0);
     pthread_join(t, NULL);
@@ -478,6 +478,119 @@ static void test_recv_on_a_listening_socket_is_invalid(void)
     ns_socket_free(server);
 }
 
+/* Sends "abc", then after 100 ms "def", then ends the stream. */
+static void send_in_two_parts(ns_socket *conn)
+{
+    ns_socket_send_all(conn, "abc", 3, 0);
+    usleep(100000);
+    ns_socket_send_all(conn, "def", 3, 0);
+    ns_socket_shutdown(conn, SHUT_WR);
+    wait_for_close(conn);
+}
+
+static void test_peek_waitall_peeks_once_at_all_of_it(void)
+{
+    ns_socket *server = blocking_server("127.0.0.1", 5000000);
+    server_job job = {server, send_in_two_parts};
+    pthread_t t = spawn(serve_one, &job);
+    ns_socket *c = blocking_client(port_of(server), 5000000);
+    CHECK(c != NULL);
+    char peeked[16], buf[16];
+    /* Waits for the second part, and peeks at each byte once. */
+    memset(peeked, '-', sizeof peeked);
+    CHECK_EQ(ns_socket_recv(c, peeked, 6, MSG_PEEK | MSG_WAITALL), 6);
+    CHECK(memcmp(peeked, "abcdef----", 10) == 0);
+    /* At the end of the stream a longer peek returns what there is. */
+    memset(peeked, '-', sizeof peeked);
+    CHECK_EQ(ns_socket_recv(c, peeked, 9, MSG_PEEK | MSG_WAITALL), 6);
+    CHECK(memcmp(peeked, "abcdef----", 10) == 0);
+    /* Nothing was consumed. */
+    memset(buf, '-', sizeof buf);
+    CHECK_EQ(ns_socket_recv(c, buf, 9, MSG_WAITALL), 6);
+    CHECK(memcmp(buf, "abcdef----", 10) == 0);
+    ns_socket_free(c);
+    pthread_join(t, NULL);
+    ns_socket_free(server);
+}
+
+static void echo_and_stay(ns_socket *conn)
+{
+    echo_line(conn);
+    wait_for_close(conn);
+}
+
+static void test_peek_waitall_at_the_read_timeout_returns_what_arrived(void)
+{
+    ns_socket *server = blocking_server("127.0.0.1", 5000000);
+    server_job job = {server, echo_and_stay};
+    pthread_t t = spawn(serve_one, &job);
+    ns_socket *c = blocking_client(port_of(server), 5000000);
+    CHECK(c != NULL);
+    CHECK_EQ(ns_socket_send_all(c, "abc", 3, 0), 3);
+    char peeked[16];
+    /* The echo is there (however loaded the machine), then a short timeout. */
+    CHECK_EQ(ns_socket_recv(c, peeked, 3, MSG_PEEK | MSG_WAITALL), 3);
+    CHECK_EQ(ns_socket_set_read_timeout(c, 200000), NS_OK);
+    memset(peeked, '-', sizeof peeked);
+    int64_t start = now_us();
+    CHECK_EQ(ns_socket_recv(c, peeked, 9, MSG_PEEK | MSG_WAITALL), 3);
+    CHECK(now_us() - start >= 150000);
+    CHECK(memcmp(peeked, "abc-------", 10) == 0);
+    ns_socket_free(c);
+    pthread_join(t, NULL);
+    ns_socket_free(server);
+}
+
+/* MSG_DONTWAIT: at once, even on a blocking socket with a long read timeout. */
+static void test_dontwait_on_a_blocking_socket_returns_at_once(void)
+{
+    ns_socket *server = blocking_server("127.0.0.1", 5000000);
+    server_job job = {server, echo_line};
+    pthread_t t = spawn(serve_one, &job);
+    ns_socket *c = blocking_client(port_of(server), 3000000);
+    CHECK(c != NULL);
+    char buf[8], expect[128];
+    int64_t start = now_us();
+    CHECK_EQ(ns_socket_recv(c, buf, sizeof buf, MSG_DONTWAIT), NS_ERR_WOULD_BLOCK);
+    CHECK(now_us() - start < SLACK(100000));
+    snprintf(expect, sizeof expect, "recv from 127.0.0.1:%s: no data yet (MSG_DONTWAIT)",
+             port_of(server));
+    CHECK_STR(ns_last_error(), expect);
+    start = now_us();
+    CHECK_EQ(ns_socket_recv(c, buf, sizeof buf, MSG_DONTWAIT | MSG_WAITALL), NS_ERR_WOULD_BLOCK);
+    CHECK(now_us() - start < SLACK(100000));
+    /* The socket is still blocking: a plain recv waits for the echo. */
+    CHECK_EQ(ns_socket_send_all(c, "hi", 2, 0), 2);
+    CHECK_EQ(ns_socket_recv(c, buf, 2, MSG_WAITALL), 2);
+    CHECK(memcmp(buf, "hi", 2) == 0);
+    ns_socket_free(c);
+    pthread_join(t, NULL);
+    ns_socket_free(server);
+}
+
+/* Timeouts of centuries mean "none"; computing their deadlines must not
+ * overflow (UBSan in the sanitizer phase sees it if it does). */
+static void test_timeouts_near_int64_max_do_not_overflow(void)
+{
+    ns_options *o = blocking_options(NS_SOCKET_OPTIONS, INT64_MAX);
+    ns_options_set_connection_timeout(o, INT64_MAX);
+    ns_socket *server = ns_make_server_socket("127.0.0.1", "0", o);
+    CHECK(server != NULL);
+    server_job job = {server, echo_line};
+    pthread_t t = spawn(serve_one, &job);
+    ns_socket *c = ns_make_client_socket("127.0.0.1", port_of(server), o);
+    CHECK(c != NULL);
+    CHECK_EQ(ns_socket_send_all(c, "far", 3, 0), 3);
+    char buf[8];
+    CHECK_EQ(ns_socket_recv(c, buf, 3, MSG_WAITALL), 3);
+    CHECK(memcmp(buf, "far", 3) == 0);
+    ns_socket_free(c);
+    pthread_join(t, NULL);
+    CHECK_EQ(job.accept_status, NS_OK);
+    ns_socket_free(server);
+    ns_options_free(o);
+}
+
 static const ns_test tests[] = {
     TEST(test_exchange_echoes_a_line),
     TEST(test_client_read_timeout_while_server_waits),
@@ -497,5 +610,9 @@ static const ns_test tests[] = {
     TEST(test_sockopts_peek_and_shutdown),
     TEST(test_send_all_sends_everything_on_a_non_blocking_socket),
     TEST(test_recv_on_a_listening_socket_is_invalid),
+    TEST(test_peek_waitall_peeks_once_at_all_of_it),
+    TEST(test_peek_waitall_at_the_read_timeout_returns_what_arrived),
+    TEST(test_dontwait_on_a_blocking_socket_returns_at_once),
+    TEST(test_timeouts_near_int64_max_do_not_overflow),
 };
 NS_TEST_MAIN(tests)

@@ -31,4 +31,20 @@ test("tostring of sockets and selectors", function()
   conn:close()
 end)
 
+test("argument errors name the method and the type", function()
+  local o = netsocket.socket_options()
+  local cases = {
+    { function() o:set_read_timeout("x") end, "netsocket.Options:set_read_timeout: argument 1 must be integer, not string" },
+    { function() netsocket.Options("tls") end, "netsocket.Options: argument 1 must be integer, not string" },
+    { function() netsocket.make_client_socket({}, "1") end,
+      "netsocket.make_client_socket: argument 1 must be string, not table" },
+    { function() o:set_read_timeout() end, "netsocket.Options:set_read_timeout: expects 1 argument(s), got 0" },
+  }
+  for _, case in ipairs(cases) do
+    local ok, err = pcall(case[1])
+    eq(ok, false)
+    eq(err, case[2])
+  end
+end)
+
 T.run()

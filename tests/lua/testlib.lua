@@ -1,5 +1,5 @@
 -- Shared by the Lua test files beside test_netsocket.lua: test
--- certificates, a plain runner ("N passed, N failed"), and a TLS pair made
+-- certificates, a plain runner ("N passed, N failed, N skipped"), and a TLS pair made
 -- in one Lua thread.  Loopback only; every loop is bounded.
 local netsocket = require "netsocket"
 
@@ -65,6 +65,12 @@ function T.tls_pair(server_fields, client_fields)
                                              netsocket.tls_socket_options(client_fields))
   local conn = srv:accept()
   srv:close()
+  return T.handshake_both(c, conn)
+end
+
+-- Steps the non-blocking handshakes of client c and accepted conn
+-- alternately; returns both, blocking again, or raises the first failure.
+function T.handshake_both(c, conn)
   conn:set_non_blocking(true)
   local done = {}
   for _ = 1, 5000 do
@@ -85,17 +91,26 @@ function T.tls_pair(server_fields, client_fields)
       return c, conn
     end
   end
-  error("tls_pair: the handshake did not finish", 2)
+  error("the handshake did not finish", 2)
 end
 
 -- Runs a list of {name, fn}, prints "N passed, N failed", removes the
 -- certificate directory `dir` and exits with the verdict.
+-- Ends a test as skipped: counted and printed apart, never as passed.
+local SKIPPED = {}
+function T.skip(why) error({ [SKIPPED] = why }, 0) end
+
 function T.run_tests(list, dir)
-  local passed, failed = 0, 0
+  local passed, failed, skipped = 0, 0, 0
   for _, t in ipairs(list) do
-    local ok, err = xpcall(t[2], debug.traceback)
+    local ok, err = xpcall(t[2], function(e)
+      return (type(e) == "table" and e[SKIPPED]) and e or debug.traceback(e)
+    end)
     if ok then
       passed = passed + 1
+    elseif type(err) == "table" and err[SKIPPED] then
+      skipped = skipped + 1
+      print(("SKIP %s: %s"):format(t[1], err[SKIPPED]))
     else
       failed = failed + 1
       io.stderr:write(("FAIL %s: %s\n"):format(t[1], tostring(err)))
@@ -103,7 +118,7 @@ function T.run_tests(list, dir)
     collectgarbage()
   end
   if dir then os.execute(("rm -rf '%s'"):format(dir)) end
-  print(("%d passed, %d failed"):format(passed, failed))
+  print(("%d passed, %d failed, %d skipped"):format(passed, failed, skipped))
   os.exit(failed == 0 and 0 or 1)
 end
 

@@ -1,5 +1,8 @@
 """The module as a Python user expects it: a package with stubs and a version."""
+import inspect
 import pathlib
+
+import pytest
 
 import netsocket
 from conftest import start
@@ -60,3 +63,95 @@ def test_repr_of_sockets_and_selectors(certs):
     assert repr(c) == "<netsocket.Socket tls closed>"
     conn.close()
     srv.close()
+
+
+# ------------------------------------------------------------ signatures, docs, arguments
+
+
+def _public_callables():
+    for name in dir(netsocket):
+        obj = getattr(netsocket, name)
+        if name.startswith("_") or isinstance(obj, type) and issubclass(obj, BaseException):
+            continue
+        if isinstance(obj, type):
+            for attr, member in vars(obj).items():
+                if callable(member) and (not attr.startswith("_") or attr == "__init__"):
+                    yield "%s.%s" % (name, attr), member
+        elif callable(obj):
+            yield name, obj
+
+
+def test_every_function_is_in_the_stub_and_documented_without_swig():
+    stub = (pathlib.Path(netsocket.__file__).parent / "__init__.pyi").read_text()
+    undocumented, leaking = [], []
+    for name, fn in _public_callables():
+        assert "def %s(" % name.split(".")[-1] in stub, name
+        doc = fn.__doc__ or ""
+        if not doc.strip():
+            undocumented.append(name)
+        for word in ("nsb_", "SWIG", "Proxy of C", "p.q(", "char const", "int64_t", "size_t"):
+            if word in doc:
+                leaking.append((name, word))
+    assert undocumented == [] and leaking == []
+    assert inspect.getdoc(netsocket.Socket.recv).startswith(
+        "recv(self, size: int, flags: int=0) -> Optional[bytes]\nReceives up to len bytes")
+    header = " ".join((ROOT / "core" / "include" / "netsocket.h").read_text().replace("*", " ").split())
+    signature, text = inspect.getdoc(netsocket.Options.set_read_timeout).split("\n", 1)
+    assert signature == "set_read_timeout(self, us: int) -> None"
+    assert text.startswith("Bounds each recv") and text in header
+    assert netsocket.__doc__.startswith("Plain TCP and TLS sockets")
+
+
+def test_keyword_arguments(plain_server):
+    o = netsocket.Options(kind=netsocket.NS_TLS_SOCKET_OPTIONS, from_=netsocket.socket_options(read_timeout=7))
+    assert (o.kind, o.read_timeout) == (netsocket.NS_TLS_SOCKET_OPTIONS, 7)
+    o.set_read_timeout(us=5_000_000)
+    o.set_non_blocking(on=False)
+    o.add_alpn(name="h2")
+    assert (o.read_timeout, o.non_blocking, o.alpn) == (5_000_000, False, ["h2"])
+    c = netsocket.make_client_socket(node="127.0.0.1", service=plain_server.info()[1],
+                                     options=netsocket.socket_options(non_blocking=False, read_timeout=5_000_000))
+    conn = plain_server.accept()
+    assert c.send_all(data=b"abc", flags=0) == 3
+    assert conn.recv(size=3, flags=netsocket.MSG_WAITALL) == b"abc"
+    c.close()
+    conn.close()
+
+
+def test_argument_errors_name_the_method_and_the_type():
+    o = netsocket.socket_options()
+    cases = [(lambda: o.set_read_timeout("x"), TypeError, "Options.set_read_timeout() argument 1 must be int"),
+             (lambda: netsocket.make_client_socket(1, 2), TypeError, "make_client_socket() argument 1 must be str"),
+             (lambda: netsocket.Options("tls"), TypeError, "Options() argument 1 must be int"),
+             (lambda: netsocket.Socket.recv(o, 5), TypeError, "Socket.recv() self must be Socket")]
+    for call, cls, message in cases:
+        with pytest.raises(cls) as e:
+            call()
+        assert str(e.value) == message
+
+
+# ------------------------------------------------------------ errors
+
+
+def test_every_failure_is_a_netsocket_error_with_the_builtin():
+    o = netsocket.tls_socket_options()
+    with pytest.raises(netsocket.Error) as e:
+        o.add_certificate_file("/nonexistent/cert.pem")
+    assert type(e.value) is netsocket.FileNotFoundError
+    assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, ValueError)
+    assert (str(e.value), e.value.errno, e.value.status) == (
+        "certificates: cannot open /nonexistent/cert.pem: No such file or directory", 2, "NS_ERR_INVALID")
+    with pytest.raises(netsocket.Error) as e:
+        o.add_certificate(b"junk")
+    assert type(e.value) is netsocket.ValueError and isinstance(e.value, ValueError)
+    assert str(e.value) == "certificates: neither PEM nor a DER certificate: HEADER_TOO_LONG"
+    with pytest.raises(netsocket.Error) as e:
+        netsocket.Options(99)
+    assert isinstance(e.value, ValueError) and str(e.value) == "ns_options_new: unknown options kind 99"
+
+
+def test_stub_lists_every_error_class():
+    stub = (pathlib.Path(netsocket.__file__).parent / "__init__.pyi").read_text()
+    names = sorted(n for n in dir(netsocket) if n.endswith("Error"))
+    assert [n for n in names if "class %s(" % n not in stub] == []
+    assert issubclass(netsocket.MemoryError, netsocket.Error) and issubclass(netsocket.MemoryError, MemoryError)

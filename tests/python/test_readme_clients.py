@@ -15,7 +15,10 @@ import pytest
 import netsocket
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BUILD = pathlib.Path(netsocket.__file__).resolve().parent.parent  # build/bindings
+# build/bindings: named by ctest (NS_BINDINGS_DIR), as the package rerun
+# imports netsocket from a venv; else found from the module's place.
+BUILD = pathlib.Path(os.environ.get("NS_BINDINGS_DIR") or
+                     pathlib.Path(netsocket.__file__).resolve().parents[2])
 
 
 def readme_client(lang):

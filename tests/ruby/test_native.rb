@@ -57,4 +57,18 @@ class NativeTest < Minitest::Test
     conn.close
     srv.close
   end
+
+  def test_argument_errors_name_the_method_and_the_type
+    o = Netsocket.socket_options
+    {
+      -> { o.set_read_timeout("x") } => "Netsocket::Options#set_read_timeout: argument 1 must be Integer",
+      -> { Netsocket.make_client_socket(1, 2) } =>
+        "Netsocket.make_client_socket: argument 1 must be String",
+      -> { Netsocket::Options.new("tls") } => "Netsocket::Options.new: argument 1 must be Integer",
+      -> { Netsocket::Selector.new.add(o) } =>
+        "Netsocket::Selector#watch: argument 1 must be Netsocket::Socket"
+    }.each do |call, message|
+      assert_equal message, assert_raises(TypeError, &call).message
+    end
+  end
 end

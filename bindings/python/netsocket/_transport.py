@@ -3,29 +3,15 @@ import asyncio
 
 import netsocket
 
-READ, WRITE = 1, 2
+READ, WRITE = netsocket.NS_WANT_READ, netsocket.NS_WANT_WRITE
 CHUNK = 256 * 1024  # bytes per recv; also the most one send hands to TLS
 READS_PER_EVENT = 16  # recvs per readiness event before yielding to other callbacks
 
 
-def wants(sock, default):
-    """Which way a socket that raised WouldBlockError must wait."""
-    query = getattr(sock, "wants", None)
-    if query is not None:
-        w = query()
-        if w & WRITE:
-            return WRITE
-        if w & READ:
-            return READ
-    return default
-
-
-def recv_or_none(sock, size):
-    """recv that returns None when it would block (both module conventions)."""
-    try:
-        return sock.recv(size)
-    except BlockingIOError:
-        return None
+def direction(exc, default):
+    """Which way to wait after a WouldBlockError (its wants attribute:
+    netsocket.NS_WANT_READ or NS_WANT_WRITE; a TLS read may need to write)."""
+    return getattr(exc, "wants", 0) or default
 
 
 class Transport(asyncio.Transport):
@@ -115,14 +101,14 @@ class Transport(asyncio.Transport):
             return
         for _ in range(READS_PER_EVENT):
             try:
-                data = recv_or_none(self._sock, CHUNK)
+                data = self._sock.recv(CHUNK)
+            except BlockingIOError as exc:
+                self._wait("read", direction(exc, READ))
+                return
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 self._fatal_error(exc)
-                return
-            if data is None:
-                self._wait("read", wants(self._sock, READ))
                 return
             if not data:
                 self._unwait("read")
@@ -183,8 +169,8 @@ class Transport(asyncio.Transport):
             try:
                 # The retry after WouldBlockError starts with the same bytes.
                 n = self._sock.send(memoryview(self._buffer)[:CHUNK])
-            except BlockingIOError:
-                self._wait("write", wants(self._sock, WRITE))
+            except BlockingIOError as exc:
+                self._wait("write", direction(exc, WRITE))
                 return
             except (SystemExit, KeyboardInterrupt):
                 raise

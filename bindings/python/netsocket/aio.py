@@ -10,14 +10,14 @@ switches with one line.  AsyncSocket gives awaitable recv/send/accept/
 handshake for lower-level use.  Any loop with add_reader/add_writer works
 (asyncio's default loop, uvloop).
 
-A netsocket call that must wait raises WouldBlockError (or, for recv on
-older modules, returns None); the socket then says which way to wait
-(Socket.wants(): WANTREAD / WANTWRITE) and the loop watches its fd.
+A netsocket call that must wait raises WouldBlockError, whose wants
+attribute says which way (NS_WANT_READ / NS_WANT_WRITE); the loop then
+watches the socket's fd that way.
 """
 import asyncio
 
 import netsocket
-from netsocket._transport import CHUNK, READ, WRITE, Transport, wants
+from netsocket._transport import CHUNK, READ, WRITE, Transport, direction
 
 _DEFAULT_LIMIT = 2 ** 16  # asyncio's stream buffer limit
 _HANDSHAKE_TIMEOUT = 60.0  # seconds, as asyncio's ssl_handshake_timeout
@@ -64,17 +64,16 @@ async def _until_done(loop, sock, call, default, deadline=None, on_timeout=None)
     while True:
         try:
             return call()
-        except BlockingIOError:
-            pass
-        direction = wants(sock, default)
+        except BlockingIOError as exc:
+            way = direction(exc, default)
         if deadline is None:
-            await _ready(loop, sock.fileno(), direction)
+            await _ready(loop, sock.fileno(), way)
             continue
         left = deadline - loop.time()
         if left <= 0:
             raise on_timeout()
         try:
-            await asyncio.wait_for(_ready(loop, sock.fileno(), direction), left)
+            await asyncio.wait_for(_ready(loop, sock.fileno(), way), left)
         except asyncio.TimeoutError:
             raise on_timeout() from None
 
@@ -130,13 +129,7 @@ class AsyncSocket:
         us = sock.read_timeout
         deadline = None if us < 0 else self._loop.time() + us / 1e6
 
-        def call():
-            data = sock.recv(size, flags)
-            if data is None:
-                raise netsocket.WouldBlockError("recv would block")
-            return data
-
-        return await _until_done(self._loop, sock, call, READ, deadline,
+        return await _until_done(self._loop, sock, lambda: sock.recv(size, flags), READ, deadline,
                                  lambda: _timeout_error(netsocket.SocketReadTimeoutError, "recv", us))
 
     async def send(self, data, flags=0):

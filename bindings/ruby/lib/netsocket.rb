@@ -57,17 +57,21 @@ module Netsocket
       mod.prepend(Module.new do
         names.each do |name|
           define_method(name) do |*args, &blk|
-            sock = super(*args)
-            return sock unless blk
-
-            begin
-              blk.call(sock)
-            ensure
-              sock.close
-            end
+            BlockForm.yield_and_close(super(*args), blk)
           end
         end
       end)
+    end
+
+    # sock, or with a block: the block's value, sock closed afterwards.
+    def self.yield_and_close(sock, blk)
+      return sock unless blk
+
+      begin
+        blk.call(sock)
+      ensure
+        sock.close
+      end
     end
   end
   BlockForm.wrap(singleton_class, %i[make_client_socket make_client_tls_socket make_server_socket
@@ -171,3 +175,5 @@ module Netsocket
     alias size count
   end
 end
+
+require "netsocket/fiber_scheduler"
