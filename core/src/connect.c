@@ -27,6 +27,7 @@
  * so a numeric address costs no descriptor or system call beyond the
  * connection's own.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -416,23 +417,33 @@ int ns_socket_connect_continue(ns_socket *s)
     return rc == NS_OK ? NS_OK : fail_open(s, rc);
 }
 
-/* Numeric addresses resolve at once; names go to the resolver thread. */
-static int begin_resolving(ns_socket *s, ns_connecting *c)
+/* 1 if node is an address getaddrinfo takes as numeric (inet_aton's forms
+ * such as 127.1 included): resolving it cannot block. */
+static int is_numeric(const char *node)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    return inet_pton(AF_INET6, node, &a6) == 1 || inet_aton(node, &a4) != 0;
+}
+
+/* Numeric addresses resolve at once; names go to the resolver thread,
+ * unless the caller blocks without a deadline anyway (a blocking
+ * constructor with no connection timeout): then a thread buys nothing. */
+static int begin_resolving(ns_socket *s, ns_connecting *c, int blocking)
 {
     struct addrinfo hints = {
         .ai_family = c->values.ai_family,
         .ai_socktype = c->values.ai_socktype,
         .ai_protocol = c->values.ai_protocol,
-        .ai_flags = c->values.ai_flags | AI_NUMERICHOST,
+        .ai_flags = c->values.ai_flags,
     };
+    if (!is_numeric(s->node) && !(blocking && c->deadline < 0))
+        return start_lookup(c, s->node, s->service, &hints);
     int rc = getaddrinfo(s->node, s->service, &hints, &c->res);
     if (rc == 0)
         return order_addresses(c);
     c->res = NULL;
-    if (rc != EAI_NONAME)
-        return ns_resolve_failure(rc, errno, "connect to", s->node, s->service);
-    hints.ai_flags &= ~AI_NUMERICHOST;
-    return start_lookup(c, s->node, s->service, &hints);
+    return ns_resolve_failure(rc, errno, "connect to", s->node, s->service);
 }
 
 ns_socket *ns_socket_connect_start(const ns_options *o, const char *node, const char *service)
@@ -441,10 +452,11 @@ ns_socket *ns_socket_connect_start(const ns_options *o, const char *node, const 
         ns_fail(NS_ERR_INVALID, 0, "connect start: NULL options");
         return NULL;
     }
-    return ns_connect_begin(o, node, service, ns_options_is_tls(o));
+    return ns_connect_begin(o, node, service, ns_options_is_tls(o), 0);
 }
 
-ns_socket *ns_connect_begin(const ns_options *o, const char *node, const char *service, int tls)
+ns_socket *ns_connect_begin(const ns_options *o, const char *node, const char *service, int tls,
+                            int blocking)
 {
     if (node == NULL || service == NULL) {
         ns_fail(NS_ERR_INVALID, 0, "connect: node and service are required");
@@ -472,7 +484,7 @@ ns_socket *ns_connect_begin(const ns_options *o, const char *node, const char *s
                      service);
     if (rc == NS_OK) {
         c->deadline = ns_deadline_after(c->values.connection_timeout);
-        rc = begin_resolving(s, c);
+        rc = begin_resolving(s, c, blocking);
     }
     if (rc != NS_OK) {
         if (s)

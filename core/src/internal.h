@@ -402,8 +402,10 @@ int ns_session_load(ns_tls_config *c, const void *data, size_t len);
 
 /* ---- connect.c: opening a client (see there) ---- */
 /* Starts opening a client: a socket whose open ns_socket_connect_continue
- * (or ns_connect_drive, blocking) finishes; NULL on an immediate error. */
-ns_socket *ns_connect_begin(const ns_options *o, const char *node, const char *service, int tls);
+ * (or, if `blocking`, ns_connect_drive) finishes; NULL on an immediate
+ * error. */
+ns_socket *ns_connect_begin(const ns_options *o, const char *node, const char *service, int tls,
+                            int blocking);
 /* Continues until the open is done or fails, waiting with poll. */
 int ns_connect_drive(ns_socket *s);
 /* Releases an unfinished open's state (close and free call it). */

@@ -185,7 +185,7 @@ static ns_socket *finish_open(ns_socket *s, const ns_options *values, ns_options
 static ns_socket *make_client(const char *node, const char *service, const ns_options *o,
                               int tls)
 {
-    ns_socket *s = ns_connect_begin(o, node, service, tls);
+    ns_socket *s = ns_connect_begin(o, node, service, tls, 1);
     if (s && ns_connect_drive(s) != NS_OK) {
         ns_socket_free(s);
         return NULL;
