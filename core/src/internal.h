@@ -23,6 +23,9 @@ int ns_fail_ssl(int status, const char *fmt, ...) NS_PRINTF(2, 3);
 /* Empties BoringSSL's error queue; returns its oldest entry (0 if none) and
  * sets *out_of_memory if any entry is a failed allocation. */
 uint32_t ns_ssl_take_errors(int *out_of_memory);
+/* Sets this thread's TLS failure details (ns_last_verify_code, ...); call
+ * after ns_fail*, which resets them. */
+void ns_set_tls_details(int verify_code, int alert, int alert_sent);
 /* The errno -> status mapping for socket I/O errors. */
 int ns_status_from_errno(int err);
 #define NS_CHECK_HANDLE(h, what)                                                \
@@ -278,6 +281,8 @@ struct ns_socket {
     int verifier_rejected;   /* the verifier said no during this handshake */
     int bad_server_name;     /* server: the client's SNI was refused */
     int verify_depth_failed, verify_error_failed;
+    char verify_names[256];  /* host name mismatch: the names the certificate holds */
+    int alert_seen, alert, alert_sent; /* the last TLS alert (tls_failure.c) */
     uint8_t *peer_der;       /* peer certificate, encoded on first request */
     size_t peer_der_len;
     char alpn[256];          /* negotiated ALPN, "" if none */
@@ -333,6 +338,9 @@ int ns_open_server_fd(const char *node, const char *service, const ns_options *o
 /* A BIO reading and writing fd with recv/send(MSG_NOSIGNAL), reading small
  * requests ahead; NULL on ENOMEM. */
 BIO *ns_bio_new_fd(int fd);
+/* The first bytes ever read from the fd (up to 16), for messages about a
+ * peer that does not speak TLS; their count. */
+size_t ns_bio_first_bytes(BIO *b, const uint8_t **out);
 /* Bytes read ahead from the fd and not yet handed to BoringSSL. */
 size_t ns_bio_pending(BIO *b);
 /* 1 if the last read from the fd found nothing: the bytes buffered (here
@@ -410,6 +418,17 @@ ns_socket *ns_connect_begin(const ns_options *o, const char *node, const char *s
 int ns_connect_drive(ns_socket *s);
 /* Releases an unfinished open's state (close and free call it). */
 void ns_connecting_free(ns_socket *s);
+
+/* ---- tls_failure.c: explaining TLS failures ---- */
+/* Records the alerts ssl's socket sends and receives. */
+void ns_tls_watch_alerts(SSL *ssl);
+/* Sets this thread's TLS details from s (after a failure on s). */
+void ns_tls_note_failure(const ns_socket *s);
+/* Keeps the names cert holds in s->verify_names, for a host name mismatch. */
+void ns_verify_note_names(ns_socket *s, X509 *cert);
+/* 1 and a description in msg if the error e means the peer does not speak
+ * TLS (e.g. a plain HTTP server), else 0. */
+int ns_tls_describe_not_tls(ns_socket *s, uint32_t e, char *msg, size_t len);
 
 /* ---- selector.c ---- */
 void ns_selector_forget(ns_socket *s);
