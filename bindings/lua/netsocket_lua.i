@@ -76,7 +76,8 @@ static int nsb_lua_error_tostring(lua_State *L)
     return 1;
 }
 
-/* Pushes {status=, message=, code=, os_error=} with a __tostring. */
+/* Pushes {status=, message=, code=, os_error=, verify_code=, verify_message=,
+ * alert=, alert_code=, alert_sent=} with a __tostring. */
 static void nsb_lua_push_error(lua_State *L)
 {
     int st = nsb_err.status;
@@ -86,6 +87,15 @@ static void nsb_lua_push_error(lua_State *L)
     lua_pushstring(L, nsb_err.message);    lua_setfield(L, -2, "message");
     lua_pushinteger(L, st);                lua_setfield(L, -2, "code");
     lua_pushinteger(L, nsb_err.os_error);  lua_setfield(L, -2, "os_error");
+    if (nsb_err.verify_code) { /* a TLS failure's details: absent (nil) when none */
+        lua_pushinteger(L, nsb_err.verify_code);   lua_setfield(L, -2, "verify_code");
+        lua_pushstring(L, nsb_err.verify_message); lua_setfield(L, -2, "verify_message");
+    }
+    if (nsb_err.alert >= 0) {
+        lua_pushstring(L, ns_tls_alert_name(nsb_err.alert)); lua_setfield(L, -2, "alert");
+        lua_pushinteger(L, nsb_err.alert);                   lua_setfield(L, -2, "alert_code");
+        lua_pushboolean(L, nsb_err.alert_sent);              lua_setfield(L, -2, "alert_sent");
+    }
     if (luaL_newmetatable(L, "netsocket.Error")) {
         lua_pushcfunction(L, nsb_lua_error_tostring);
         lua_setfield(L, -2, "__tostring");

@@ -470,6 +470,22 @@ test("each error status", function()
   eq(netsocket.last_status(), netsocket.NS_ERR_INVALID)
 end)
 
+test("TLS errors carry the verify code, the alert and the names", function()
+  local err = raises("NS_ERR_CERTIFICATE", tls_pair, {}, { sni = { "wrong.example" } })
+  local tail = ": certificate rejected at depth 0: Hostname mismatch: expected \"wrong.example\", " ..
+    "the certificate holds DNS:localhost, IP:127.0.0.1, IP:::1"
+  check(err.message:find("^TLS handshake with localhost:%d+: ") and err.message:sub(-#tail) == tail, err.message)
+  eq(err.verify_code, 62)
+  eq(err.verify_message, "Hostname mismatch")
+  eq(err.alert, "bad_certificate")
+  eq(err.alert_code, 42)
+  eq(err.alert_sent, true)
+  local closed = raises("NS_ERR_CONNECT", netsocket.make_client_socket, "127.0.0.1", "1",
+                        netsocket.socket_options(blocking()))
+  eq(closed.verify_code, nil)
+  eq(closed.alert, nil)
+end)
+
 -- ------------------------------------------------------------ selector
 test("selector events, timeouts and interrupt", function()
   local srv <close> = netsocket.make_server_socket("127.0.0.1", "0", netsocket.socket_options(blocking()))
