@@ -189,6 +189,10 @@ static void nsb_unlocked(nsb_call *c);
 static int nsb_verify(void *userdata, int depth, int preverify_error,
                       const unsigned char *der, size_t der_len);
 static void nsb_release(void *userdata);
+/* The key log callback's trampoline (per language, beside nsb_verify): an
+ * error in the callable is dropped, as a debugging aid must not break the
+ * handshake. */
+static void nsb_key_log(void *userdata, const char *line);
 %}
 
 /* ------------------------------------------------------------------ */
@@ -402,6 +406,7 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, cons
 %{
 static long nsb_options_identity_count_get(nsb_options *o) { return (long)ns_options_identity_count(o); }
 static long nsb_options_ech_key_count_get(nsb_options *o) { return (long)ns_options_ech_key_count(o); }
+
 static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
 {
     size_t len = 0;

@@ -63,6 +63,19 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     return ok;
 }
 
+static void nsb_key_log(void *userdata, const char *line)
+{
+    nsb_lua_box *b = (nsb_lua_box *)userdata;
+    lua_State *L = nsb_lua_current ? nsb_lua_current : b->main;
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 3))
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+    lua_pushstring(L, line);
+    lua_pcall(L, 1, 0, 0);
+    lua_settop(L, top);
+}
+
 static void nsb_release(void *userdata)
 {
     nsb_lua_box *b = (nsb_lua_box *)userdata;

@@ -63,6 +63,16 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     return ok;
 }
 
+static void nsb_key_log(void *userdata, const char *line)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_CallFunction((PyObject *)userdata, "s", line);
+    Py_XDECREF(r);
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)userdata);
+    PyGILState_Release(g);
+}
+
 static void nsb_release(void *userdata)
 {
     PyGILState_STATE g = PyGILState_Ensure();

@@ -141,6 +141,36 @@ static void *nsb_rb_vcall_locked(void *p)
     return NULL;
 }
 
+typedef struct { VALUE proc; const char *line; } nsb_rb_kcall;
+
+static VALUE nsb_rb_kcall_body(VALUE p)
+{
+    nsb_rb_kcall *k = (nsb_rb_kcall *)p;
+    rb_funcall(k->proc, rb_intern("call"), 1, rb_str_new_cstr(k->line));
+    return Qnil;
+}
+
+static void *nsb_rb_kcall_locked(void *p)
+{
+    int state = 0;
+    int prev = nsb_rb_unlocked;
+    nsb_rb_unlocked = 0;
+    rb_protect(nsb_rb_kcall_body, (VALUE)p, &state);
+    nsb_rb_unlocked = prev;
+    if (state)
+        rb_set_errinfo(Qnil);
+    return NULL;
+}
+
+static void nsb_key_log(void *userdata, const char *line)
+{
+    nsb_rb_kcall k = { ((nsb_rb_box *)userdata)->proc, line };
+    if (nsb_rb_unlocked)
+        rb_thread_call_with_gvl(nsb_rb_kcall_locked, &k);
+    else
+        nsb_rb_kcall_locked(&k);
+}
+
 static int nsb_verify(void *userdata, int depth, int preverify_error,
                       const unsigned char *der, size_t der_len)
 {
