@@ -40,6 +40,16 @@ typedef struct ns_selector nsb_selector;
  * none = the language's None/nil (e.g. recv on a non-blocking socket with
  * nothing to read). */
 typedef struct { unsigned char *data; size_t len; int none; } nsb_bytes;
+/* Bytes owned by the library, copied for a language (None/nil if absent). */
+static nsb_bytes nsb_bytes_copy(const unsigned char *p, size_t len)
+{
+    nsb_bytes b = { NULL, 0, p == NULL };
+    if (p != NULL && (b.data = (unsigned char *)malloc(len ? len : 1)) != NULL) {
+        memcpy(b.data, p, len);
+        b.len = len;
+    }
+    return b;
+}
 /* A list of byte strings (text = 1: of UTF-8 strings); items point into
  * the options, copied by the out typemap. */
 typedef struct { size_t n; const unsigned char **items; size_t *lens; int text; } nsb_list;
@@ -314,6 +324,13 @@ static unsigned nsb_version_number(void) { return ns_version_number(); }
 static const char *nsb_status_name(int status) { return ns_status_name(status); }
 static int nsb_last_status(void) { return ns_last_status(); }
 static const char *nsb_last_error(void) { return ns_last_error(); }
+/* The retry configs of this thread's last ECH rejection (None/nil if none). */
+static nsb_bytes nsb_last_ech_retry_configs(void)
+{
+    size_t len = 0;
+    const unsigned char *p = ns_last_ech_retry_configs(&len);
+    return nsb_bytes_copy(p, len);
+}
 static int nsb_last_os_error(void) { return ns_last_os_error(); }
 static void nsb_clear_error(void) { ns_clear_error(); }
 
@@ -371,6 +388,62 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, cons
 
 /* Every field's setter (or adder) and read-only view: from one table. */
 %include "option_fields.i"
+
+/* Server identities and keys: calls with more than one argument, so not
+ * rows of the field table (their getters are views here). */
+%{
+static long nsb_options_identity_count_get(nsb_options *o) { return (long)ns_options_identity_count(o); }
+static long nsb_options_ech_key_count_get(nsb_options *o) { return (long)ns_options_ech_key_count(o); }
+static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
+{
+    size_t len = 0;
+    const unsigned char *p = ns_options_get_published_ech_config_list(o, &len);
+    return nsb_bytes_copy(p, len);
+}
+%}
+%immutable;
+%extend nsb_options {
+    long identity_count;
+    long ech_key_count;
+    nsb_bytes published_ech_config_list;
+}
+%mutable;
+%extend nsb_options {
+    /* Protected keys: password as bytes/str, or a callable returning them
+     * (asked now, while the key loads); None/nil = none given. */
+    void set_private_key_with_password(const void *pem, size_t LEN, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_private_key_with_password($self, pem, LEN, password, PWLEN));
+    }
+    void set_private_key_file_with_password(const char *path, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_private_key_file_with_password($self, path, password, PWLEN));
+    }
+    void set_pkcs12(const void *data, size_t LEN, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_pkcs12($self, data, LEN, password, PWLEN));
+    }
+    void set_pkcs12_file(const char *path, const void *password, size_t PWLEN) {
+        nsb_check(ns_options_set_pkcs12_file($self, path, password, PWLEN));
+    }
+    /* A chain and its key served by name (the certificate's names, or those
+     * given with add_identity_name). */
+    void add_identity(const void *chain, size_t LEN, const void *key, size_t KEYLEN) {
+        nsb_check(ns_options_add_identity($self, chain, LEN, key, KEYLEN));
+    }
+    void add_identity_name(long i, const char *name) {
+        /* a negative index is out of range like any other */
+        size_t at = i < 0 ? ns_options_identity_count($self) : (size_t)i;
+        nsb_check(ns_options_add_identity_name($self, at, name));
+    }
+    void clear_identities() { nsb_check(ns_options_clear_identities($self)); }
+    /* Encrypted Client Hello keys (server). */
+    void add_ech_key(const void *data, size_t LEN, const void *config, size_t CONFLEN, int retry = 1) {
+        nsb_check(ns_options_add_ech_key($self, data, LEN, config, CONFLEN, retry));
+    }
+    void generate_ech_key(const char *public_name, int config_id) {
+        nsb_check(ns_options_generate_ech_key($self, public_name, config_id));
+    }
+    void clear_ech_keys() { nsb_check(ns_options_clear_ech_keys($self)); }
+}
+
 
 #if defined(SWIGPYTHON)
 %define NSB_FROM from_ %enddef
@@ -500,6 +573,16 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, cons
     }
     const char *selected_alpn() { return ns_socket_selected_alpn($self); }
     const char *server_name() { return ns_socket_server_name($self); }
+    /* The server identity used (accepted sockets), -1 for the default. */
+    int identity_index() { return ns_socket_identity_index($self); }
+    bool ech_accepted() { return ns_socket_ech_accepted($self) != 0; }
+    nsb_bytes ech_retry_configs() {
+        size_t len = 0;
+        const unsigned char *p = ns_socket_ech_retry_configs($self, &len);
+        return nsb_bytes_copy(p, len);
+    }
+    /* Rotation: serve o's identities from now on (any thread). */
+    void replace_identities(const nsb_options *o) { nsb_check(ns_socket_replace_identities($self, o)); }
     const char *tls_version() { return ns_socket_tls_version($self); }
     const char *tls_cipher() { return ns_socket_tls_cipher($self); }
     int pending() { return ns_socket_pending($self); }

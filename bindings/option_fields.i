@@ -20,7 +20,7 @@
  *   field  the builder's keyword and the name of the read-only view;
  *   item   the C API's name for it (a list's name for one item);
  *   kinds  ALL (every options kind), TLS (both TLS kinds), SERVER (server TLS);
- *   type   INT, BOOL, MICROSECONDS, KEY, PATH, VERIFIER (one value), or
+ *   type   INT, BOOL, MICROSECONDS, KEY, PATH, STRING, BYTES, VERIFIER (one value), or
  *          CERTIFICATE_LIST, STRING_LIST, PATH_LIST (a list).
  */
 
@@ -44,6 +44,9 @@ X(trusted_certificates,        trusted_certificate,         TLS,    CERTIFICATE_
 X(trusted_certificate_files,   trusted_certificate_file,    TLS,    PATH_LIST)
 X(client_certificate_required, client_certificate_required, SERVER, BOOL)
 X(ignore_unexpected_eof,       ignore_unexpected_eof,       TLS,    BOOL)
+X(key_log_file,                key_log_file,                TLS,    STRING)
+X(ech_config_list,             ech_config_list,             TLS,    BYTES)
+X(ech_grease,                  ech_grease,                  TLS,    BOOL)
 %enddef
 
 %{
@@ -61,6 +64,8 @@ X(ignore_unexpected_eof,       ignore_unexpected_eof,       TLS,    BOOL)
 #define NSB_TYPE_MICROSECONDS "an integer (microseconds, negative = no limit)", 0
 #define NSB_TYPE_KEY "a PEM or DER string", 0
 #define NSB_TYPE_PATH "a file name", 0
+#define NSB_TYPE_STRING "a string, or nothing to remove it", 0
+#define NSB_TYPE_BYTES "a byte string", 0
 #define NSB_TYPE_VERIFIER "a callable (depth, preverify_error, der) or nothing", 0
 #define NSB_TYPE_CERTIFICATE_LIST "a list of PEM or DER strings", 1
 #define NSB_TYPE_STRING_LIST "a list of strings", 1
@@ -128,6 +133,31 @@ NSB_SCALAR_VIEW(field, item, int64_t, (int64_t))
 
 %define NSB_FIELD_PATH(field, item)
 %extend nsb_options { void set_##field(const char *path) { nsb_check(ns_options_set_##item($self, path)); } }
+%enddef
+
+/* A string with a view (NULL: none). */
+%define NSB_FIELD_STRING(field, item)
+%{ static const char *nsb_options_##field##_get(nsb_options *o) { return ns_options_get_##item(o); } %}
+%extend nsb_options {
+    %immutable; const char *field; %mutable;
+    void set_##field(const char *value = NULL) { nsb_check(ns_options_set_##item($self, value)); }
+}
+%enddef
+
+/* Bytes with a view (None/nil when unset). */
+%define NSB_FIELD_BYTES(field, item)
+%{
+static nsb_bytes nsb_options_##field##_get(nsb_options *o)
+{
+    size_t len = 0;
+    const unsigned char *p = ns_options_get_##item(o, &len);
+    return nsb_bytes_copy(p, len);
+}
+%}
+%extend nsb_options {
+    %immutable; nsb_bytes field; %mutable;
+    void set_##field(const void *data, size_t LEN) { nsb_check(ns_options_set_##item($self, data, LEN)); }
+}
 %enddef
 
 /* A callable (depth, preverify_error, der) -> truthy to accept; None/nil removes. */
@@ -206,6 +236,8 @@ NSB_OPTION_FIELDS(NSB_FIELD_METHODS)
 #define NSB_METHOD_MICROSECONDS NSB_SETTER
 #define NSB_METHOD_KEY NSB_SETTER
 #define NSB_METHOD_PATH NSB_SETTER
+#define NSB_METHOD_STRING NSB_SETTER
+#define NSB_METHOD_BYTES NSB_SETTER
 #define NSB_METHOD_VERIFIER NSB_SETTER
 #define NSB_METHOD_CERTIFICATE_LIST NSB_ADDER
 #define NSB_METHOD_STRING_LIST NSB_ADDER

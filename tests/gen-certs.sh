@@ -5,6 +5,9 @@
 #   server.pem/server.key   "localhost" + IP 127.0.0.1 + ::1, signed by the CA
 #   client.pem/client.key   a client certificate (CN=client), signed by the CA
 #   other-ca.pem            an unrelated CA (for rejection tests)
+#   alt.pem/alt.key         "alt.test" (and "public.test", an ECH public name), by the CA
+#   server-enc.key          server.key encrypted (PKCS#8, AES-256, password "s3cret")
+#   server.p12              server.key + server.pem + ca.pem (PKCS#12, password "s3cret")
 set -eu
 dir=$1
 mkdir -p "$dir"
@@ -26,4 +29,9 @@ leaf() { # name cn ext
 leaf server localhost "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
 extendedKeyUsage=serverAuth"
 leaf client client "extendedKeyUsage=clientAuth"
+leaf alt alt.test "subjectAltName=DNS:alt.test,DNS:public.test
+extendedKeyUsage=serverAuth"
+openssl pkcs8 -topk8 -in server.key -v2 aes-256-cbc -passout pass:s3cret -out server-enc.key
+openssl pkcs12 -export -inkey server.key -in server.pem -certfile ca.pem -passout pass:s3cret \
+  -out server.p12
 rm -f ./*.csr ./*.ext ./*.srl

@@ -137,10 +137,33 @@ static void nsb_lua_arg_count_error(lua_State *L, const char *swig_name, int lea
     if (nsb_err.status) { nsb_lua_push_error(L); SWIG_fail; }
 }
 
-%typemap(in, checkfn="lua_isstring") (const void *data, size_t LEN), (const void *pem, size_t LEN) {
+%typemap(in, checkfn="lua_isstring") (const void *data, size_t LEN), (const void *pem, size_t LEN),
+    (const void *chain, size_t LEN), (const void *key, size_t KEYLEN), (const void *config, size_t CONFLEN) {
     $1 = (void *)lua_tolstring(L, $input, &$2);
 }
 %typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = lua_isstring(L, $input); }
+/* A password: a string, a function returning one (called now, when the
+ * key is loaded; its result stays on the stack for the call), or nil. */
+%typemap(in, checkfn="nsb_lua_is_password") (const void *password, size_t PWLEN) {
+    int at = $input;
+    if (lua_isfunction(L, at)) {
+        lua_pushvalue(L, at);
+        lua_call(L, 0, 1);
+        at = lua_gettop(L);
+    }
+    if (lua_isnil(L, at)) {
+        $1 = NULL;
+        $2 = 0;
+    } else {
+        $1 = (void *)luaL_checklstring(L, at, &$2);
+    }
+}
+%{
+static int nsb_lua_is_password(lua_State *L, int i)
+{
+    return lua_isnoneornil(L, i) || lua_isstring(L, i) || lua_isfunction(L, i);
+}
+%}
 /* Integers stay Lua integers (SWIG's default pushes floats). */
 %typemap(out) int, long, unsigned, unsigned int, size_t, int64_t { lua_pushinteger(L, (lua_Integer)$1); SWIG_arg++; }
 %typemap(out) nsb_bytes {

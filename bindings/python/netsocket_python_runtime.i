@@ -149,15 +149,18 @@ static void nsb_py_arg_error(int code, const char *swig_msg, PyObject *given)
 }
 
 /* Bytes in: anything with the buffer protocol; pem also takes str. */
-%typemap(in) (const void *data, size_t LEN) (Py_buffer view, int have = 0) {
+%define NSB_PY_DATA(NAME, LENGTH)
+%typemap(in) (const void *NAME, size_t LENGTH) (Py_buffer view, int have = 0) {
     if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
     have = 1;
     $1 = view.buf;
     $2 = (size_t)view.len;
 }
-%typemap(freearg) (const void *data, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
-%typemap(typecheck) (const void *data, size_t LEN) { $1 = PyObject_CheckBuffer($input); }
-%typemap(in) (const void *pem, size_t LEN) (Py_buffer view, int have = 0) {
+%typemap(freearg) (const void *NAME, size_t LENGTH) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(typecheck) (const void *NAME, size_t LENGTH) { $1 = PyObject_CheckBuffer($input); }
+%enddef
+%define NSB_PY_PEM(NAME, LENGTH)
+%typemap(in) (const void *NAME, size_t LENGTH) (Py_buffer view, int have = 0) {
     if (PyUnicode_Check($input)) {
         Py_ssize_t n;
         $1 = (void *)PyUnicode_AsUTF8AndSize($input, &n);
@@ -170,7 +173,40 @@ static void nsb_py_arg_error(int code, const char *swig_msg, PyObject *given)
         $2 = (size_t)view.len;
     }
 }
-%typemap(freearg) (const void *pem, size_t LEN) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(freearg) (const void *NAME, size_t LENGTH) { if (have$argnum) PyBuffer_Release(&view$argnum); }
+%enddef
+NSB_PY_DATA(data, LEN)
+NSB_PY_DATA(config, CONFLEN)
+NSB_PY_PEM(pem, LEN)
+NSB_PY_PEM(chain, LEN)
+NSB_PY_PEM(key, KEYLEN)
+/* A password: bytes or str, a callable returning one (asked now, when
+ * the key is loaded), or None (none given). */
+%typemap(in) (const void *password, size_t PWLEN) (Py_buffer view, int have = 0, PyObject *got = NULL) {
+    PyObject *v = $input;
+    if (v != Py_None && PyCallable_Check(v)) {
+        if ((got = PyObject_CallNoArgs(v)) == NULL) SWIG_fail;
+        v = got;
+    }
+    if (v == Py_None) {
+        $1 = NULL;
+        $2 = 0;
+    } else if (PyUnicode_Check(v)) {
+        Py_ssize_t n;
+        $1 = (void *)PyUnicode_AsUTF8AndSize(v, &n);
+        if ($1 == NULL) SWIG_fail;
+        $2 = (size_t)n;
+    } else {
+        if (PyObject_GetBuffer(v, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
+        have = 1;
+        $1 = view.buf;
+        $2 = (size_t)view.len;
+    }
+}
+%typemap(freearg) (const void *password, size_t PWLEN) {
+    if (have$argnum) PyBuffer_Release(&view$argnum);
+    Py_XDECREF(got$argnum);
+}
 %typemap(in) (void *buffer, size_t LEN) (Py_buffer view, int have = 0) {
     if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) < 0) SWIG_fail;
     have = 1;

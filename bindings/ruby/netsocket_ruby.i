@@ -208,17 +208,36 @@ static const char *nsb_rb_arg_error(VALUE self, const char *ctype, const char *n
 
 /* A frozen (shared, copy-on-write) view of the string: safe to read
  * without the GVL while other threads run. */
-%define NSB_RUBY_BYTES(NAME)
-%typemap(in) (const void *NAME, size_t LEN) (VALUE frozen) {
+%define NSB_RUBY_BYTES(NAME, LENGTH)
+%typemap(in) (const void *NAME, size_t LENGTH) (VALUE frozen) {
     frozen = rb_str_new_frozen(StringValue($input));
     $1 = (void *)RSTRING_PTR(frozen);
     $2 = (size_t)RSTRING_LEN(frozen);
 }
-%typemap(freearg) (const void *NAME, size_t LEN) { RB_GC_GUARD(frozen$argnum); }
+%typemap(freearg) (const void *NAME, size_t LENGTH) { RB_GC_GUARD(frozen$argnum); }
 %enddef
-NSB_RUBY_BYTES(data)
-NSB_RUBY_BYTES(pem)
+NSB_RUBY_BYTES(data, LEN)
+NSB_RUBY_BYTES(pem, LEN)
+NSB_RUBY_BYTES(chain, LEN)
+NSB_RUBY_BYTES(key, KEYLEN)
+NSB_RUBY_BYTES(config, CONFLEN)
 %typemap(typecheck) (const void *data, size_t LEN), (const void *pem, size_t LEN) { $1 = RB_TYPE_P($input, T_STRING); }
+/* A password: a String, something answering call that returns one (asked
+ * now, when the key is loaded), or nil (none given). */
+%typemap(in) (const void *password, size_t PWLEN) (VALUE frozen = Qnil) {
+    VALUE v = $input;
+    if (!NIL_P(v) && !RB_TYPE_P(v, T_STRING) && rb_respond_to(v, rb_intern("call")))
+        v = rb_funcall(v, rb_intern("call"), 0);
+    if (NIL_P(v)) {
+        $1 = NULL;
+        $2 = 0;
+    } else {
+        frozen = rb_str_new_frozen(StringValue(v));
+        $1 = (void *)RSTRING_PTR(frozen);
+        $2 = (size_t)RSTRING_LEN(frozen);
+    }
+}
+%typemap(freearg) (const void *password, size_t PWLEN) { RB_GC_GUARD(frozen$argnum); }
 %typemap(out) nsb_bytes {
     $result = $1.none ? Qnil : rb_str_new((const char *)$1.data, (long)$1.len);
     free($1.data);

@@ -307,8 +307,9 @@ NS_API int ns_options_set_certificate_verifier_owned(ns_options *o, ns_certifica
  * *userdata if userdata is not NULL.  The userdata stays owned as it was set. */
 NS_API ns_certificate_verifier ns_options_get_certificate_verifier(const ns_options *o,
                                                                    void **userdata);
-/* sni*: a client sends the first name as SNI and checks the server's
- * certificate against it.  Names are 1..255 bytes, no NUL, copied.  add:
+/* sni* (TLS client kind; NS_ERR_INVALID on server options, which serve
+ * certificates by name with ns_options_add_identity instead): a client
+ * sends the first name as SNI and checks the server's certificate against it.  Names are 1..255 bytes, no NUL, copied.  add:
  * NS_ERR_INVALID (plain options, NULL, empty or longer name), NS_ERR_NOMEM;
  * clear removes all; count returns 0 for NULL. */
 NS_API int ns_options_add_sni(ns_options *o, const char *name);
@@ -361,6 +362,35 @@ NS_API int ns_options_set_key_log_callback(ns_options *o, ns_key_log_callback fn
  * *userdata if userdata is not NULL. */
 NS_API ns_key_log_callback ns_options_get_key_log_callback(const ns_options *o,
                                                            void **userdata);
+/* Server identities (server TLS kind only; NS_ERR_INVALID on other kinds).
+ * Besides its certificates and private key (the default identity), a server
+ * can hold more identities, each a certificate chain and its key, served to
+ * clients whose SNI asks for one of the identity's names: by default the DNS
+ * names of its certificate's subjectAltName, "*.example.com" matching one
+ * whole label as in the host name check (exact names win over wildcards, the
+ * first identity added over later ones).  No SNI, or no name matching: the
+ * default.  (sni* is a client field: a server refuses it.)
+ * add_identity: chain is PEM (leaf first) or one DER certificate, key PEM or
+ * DER (an encrypted key asks the password callback), both copied.  Errors:
+ * NS_ERR_INVALID (no key, unparsable data, a key that does not match the
+ * leaf), NS_ERR_NOMEM; nothing is changed on error.  The identity's index is
+ * ns_options_identity_count() - 1 after the call. */
+NS_API int ns_options_add_identity(ns_options *o, const void *chain, size_t chain_len,
+                                   const void *key, size_t key_len);
+/* Serves identity i for name too (1..255 bytes, copied).  The first name
+ * given replaces the names taken from the certificate.  NS_ERR_INVALID for
+ * no identity i or a bad name, NS_ERR_NOMEM. */
+NS_API int ns_options_add_identity_name(ns_options *o, size_t i, const char *name);
+NS_API int ns_options_clear_identities(ns_options *o);
+/* The number of identities (default not counted; 0 for NULL); identity i's
+ * number of names and name j; certificate j (0 = the leaf) of identity i
+ * as DER (its length in *der_len if not NULL).  Owned by the options: valid
+ * until their identities change or they are freed; NULL / 0 out of range. */
+NS_API size_t ns_options_identity_count(const ns_options *o);
+NS_API size_t ns_options_identity_name_count(const ns_options *o, size_t i);
+NS_API const char *ns_options_get_identity_name(const ns_options *o, size_t i, size_t j);
+NS_API const unsigned char *ns_options_get_identity_certificate(const ns_options *o, size_t i,
+                                                                size_t j, size_t *der_len);
 /* Encrypted Client Hello (BoringSSL's ECH, draft-13 code point): a client
  * given the server's ECHConfigList encrypts its real ClientHello, server name
  * included, to the server's ECH key; on the wire only the config's public
@@ -599,6 +629,20 @@ NS_API const char *ns_socket_server_name(const ns_socket *s);
 NS_API const char *ns_socket_tls_version(const ns_socket *s);
 /* The cipher suite's standard name, e.g. "TLS_AES_128_GCM_SHA256"; static storage. */
 NS_API const char *ns_socket_tls_cipher(const ns_socket *s);
+/* Accepted TLS sockets: the index of the server identity the handshake
+ * used (see ns_options_add_identity), or -1 for the default identity (also
+ * for other sockets, NULL, and before the handshake). */
+NS_API int ns_socket_identity_index(const ns_socket *s);
+/* Rotation: replaces a listening TLS server's identities (default and per
+ * name) with those of o (server TLS kind, with certificates and a private
+ * key), e.g. after a renewal.  Handshakes of connections accepted afterwards
+ * use the new ones; connections already accepted keep theirs; each handshake
+ * sees one whole set, never part of a swap.  Other settings (trust, ALPN,
+ * ECH keys) stay as the server was made.  May be called from any thread
+ * while another accepts; o is not kept.  Errors: NS_ERR_INVALID (not a
+ * listening TLS server, o not server TLS, o without certificates and key, an
+ * identity without names), NS_ERR_NOMEM; on error nothing changes. */
+NS_API int ns_socket_replace_identities(ns_socket *server, const ns_options *o);
 /* 1 if the handshake used ECH (client: the server accepted it; server: it
  * decrypted the client's ECH and ns_socket_server_name is the hidden name),
  * else 0. */

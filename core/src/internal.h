@@ -133,6 +133,7 @@ typedef struct ns_tls_config {
     size_t ech_config_list_len;
     int ech_grease;
     ns_strlist alpn;    /* servers: our names, in preference order */
+    struct ns_identity_set *identities; /* servers: what the context was built with */
 } ns_tls_config;
 /* Builds the configuration of o (locked by the caller) for one side; NULL
  * with the failure recorded. */
@@ -155,6 +156,29 @@ ns_key_log *ns_key_log_ref(ns_key_log *k);
 void ns_key_log_unref(ns_key_log *k);
 /* Makes ctx's handshakes log to their socket's key log (if k is set). */
 void ns_key_log_install(SSL_CTX *ctx, const ns_key_log *k);
+
+/* ---- identities.c: a server's certificates per name, and rotation ---- */
+typedef struct {
+    ns_certlist chain;  /* leaf first */
+    EVP_PKEY *key;
+    ns_strlist names;   /* served for these SNI names ("*.x" = one label) */
+    int explicit_names; /* names were given, replacing the certificate's */
+} ns_identity;
+/* Parses chain + key (the key with pw's password); names from the leaf. */
+int ns_identity_parse(ns_identity *id, const void *chain, size_t chain_len, const void *key,
+                      size_t key_len, const ns_password *pw);
+int ns_identity_copy(ns_identity *dst, const ns_identity *src);
+void ns_identity_clear(ns_identity *id);
+typedef struct ns_identity_set ns_identity_set;
+/* The set of o (locked by the caller): its certificates and key as the
+ * default, and its identities.  NULL with the failure recorded. */
+ns_identity_set *ns_identity_set_build(const ns_options *o);
+ns_identity_set *ns_identity_set_ref(ns_identity_set *s);
+void ns_identity_set_unref(ns_identity_set *s);
+/* Makes a server context serve each connection from its socket's set. */
+void ns_identities_install(SSL_CTX *ctx);
+/* A reference to server's current set (rotation may replace it). */
+ns_identity_set *ns_identities_current(ns_socket *server);
 
 /* ---- ech.c: Encrypted Client Hello ---- */
 /* A server's ECH keys: immutable once made, shared by reference count. */
@@ -192,6 +216,8 @@ struct ns_options {
     ns_password_callback password_fn; /* not owned: see the header */
     void *password_userdata;
     ns_key_log *key_log;
+    ns_identity *identities;  /* server: per name, besides the default */
+    size_t identity_count;
     ns_ech_keys *ech_keys;    /* server */
     uint8_t *ech_config_list; /* client */
     size_t ech_config_list_len;
@@ -208,6 +234,8 @@ const ns_options *ns_options_for(const ns_options *o, ns_options_kind kind, ns_o
  * fields copied into *values (its lists left empty: never free it), and for
  * tls the compiled configuration of that side (a new reference in
  * *compiled, built and cached on first use). */
+/* A new identity set from o (taking its lock): see ns_identity_set_build. */
+ns_identity_set *ns_options_identity_set(const ns_options *o);
 int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_options *values,
                         ns_tls_config **compiled);
 
@@ -237,6 +265,11 @@ struct ns_socket {
     int sent_close_notify;
     ns_verifier *verifier;   /* own reference; for the verify callback */
     ns_key_log *key_log;     /* own reference, or NULL */
+    /* Servers: the current identities (replaced by rotation, under the
+     * spin lock); accepted sockets: the set their handshake uses. */
+    struct ns_identity_set *identities;
+    int identities_lock;
+    int identity_index;      /* accepted: the identity chosen, -1 = default */
     uint8_t *ech_retry;      /* client: retry configs of a rejected ECH */
     size_t ech_retry_len;
     int verifier_rejected;   /* the verifier said no during this handshake */

@@ -20,6 +20,7 @@
 #define KINDS_ALL ((1u << NS_SOCKET_OPTIONS) | (1u << NS_TLS_SOCKET_OPTIONS) | (1u << NS_SERVER_TLS_SOCKET_OPTIONS))
 #define KINDS_TLS ((1u << NS_TLS_SOCKET_OPTIONS) | (1u << NS_SERVER_TLS_SOCKET_OPTIONS))
 #define KINDS_SERVER (1u << NS_SERVER_TLS_SOCKET_OPTIONS)
+#define KINDS_CLIENT (1u << NS_TLS_SOCKET_OPTIONS)
 
 static const char *kind_name(ns_options_kind kind)
 {
@@ -124,6 +125,9 @@ void ns_options_free(ns_options *o)
     ns_key_log_unref(o->key_log);
     ns_ech_keys_unref(o->ech_keys);
     free(o->ech_config_list);
+    for (size_t i = 0; i < o->identity_count; i++)
+        ns_identity_clear(&o->identities[i]);
+    free(o->identities);
     drop_compiled(o);
     pthread_mutex_destroy(&o->lock);
     free(o);
@@ -164,8 +168,16 @@ static int copy_fields(ns_options *o, const ns_options *from)
     o->password_fn = from->password_fn;
     o->password_userdata = from->password_userdata;
     o->key_log = ns_key_log_ref(from->key_log);
-    if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER))
+    if (has_field(o, KINDS_SERVER) && has_field(from, KINDS_SERVER)) {
         o->ech_keys = ns_ech_keys_ref(from->ech_keys);
+        if (from->identity_count &&
+            (o->identities = calloc(from->identity_count, sizeof *o->identities)) == NULL)
+            return ns_fail(NS_ERR_NOMEM, ENOMEM, "ns_options_copy: out of memory");
+        for (; o->identity_count < from->identity_count; o->identity_count++)
+            if (ns_identity_copy(&o->identities[o->identity_count],
+                                 &from->identities[o->identity_count]) != NS_OK)
+                return ns_last_status();
+    }
     if (from->ech_config_list_len > 0) {
         if ((o->ech_config_list = malloc(from->ech_config_list_len)) == NULL)
             return ns_fail(NS_ERR_NOMEM, ENOMEM, "ns_options_copy: out of memory");
@@ -174,7 +186,7 @@ static int copy_fields(ns_options *o, const ns_options *from)
     }
     if (ns_certlist_copy(&o->certificates, &from->certificates) != NS_OK ||
         ns_certlist_copy(&o->trusted, &from->trusted) != NS_OK ||
-        ns_strlist_copy(&o->sni, &from->sni) != NS_OK ||
+        (has_field(o, KINDS_CLIENT) && ns_strlist_copy(&o->sni, &from->sni) != NS_OK) ||
         ns_strlist_copy(&o->alpn, &from->alpn) != NS_OK)
         return ns_last_status();
     /* A copy of the same kind compiles to the same thing: share it (and
@@ -604,9 +616,10 @@ ns_certificate_verifier ns_options_get_certificate_verifier(const ns_options *o,
 
 /* ---- sni* and alpn* ---- */
 
-static int add_name(ns_options *o, ns_strlist *l, const char *name, const char *field)
+static int add_name(ns_options *o, unsigned kinds, ns_strlist *l, const char *name,
+                    const char *field)
 {
-    int rc = settable(o, KINDS_TLS, field);
+    int rc = settable(o, kinds, field);
     if (rc != NS_OK)
         return rc;
     if (name == NULL || name[0] == '\0')
@@ -617,9 +630,9 @@ static int add_name(ns_options *o, ns_strlist *l, const char *name, const char *
     return end(o, ns_strlist_add(l, name), 1);
 }
 
-static int clear_names(ns_options *o, ns_strlist *l, const char *field)
+static int clear_names(ns_options *o, unsigned kinds, ns_strlist *l, const char *field)
 {
-    int rc = begin(o, KINDS_TLS, field);
+    int rc = begin(o, kinds, field);
     if (rc != NS_OK)
         return rc;
     ns_strlist_clear(l);
@@ -633,9 +646,16 @@ static const char *name_at(const ns_strlist *l, size_t i)
 
 int ns_options_add_sni(ns_options *o, const char *name)
 {
-    return add_name(o, o ? &o->sni : NULL, name, "sni*");
+    if (o && o->kind == NS_SERVER_TLS_SOCKET_OPTIONS)
+        return ns_fail(NS_ERR_INVALID, 0,
+                       "sni* is not a field of server-tls-socket-options: a server serves "
+                       "certificates by name with ns_options_add_identity");
+    return add_name(o, KINDS_CLIENT, o ? &o->sni : NULL, name, "sni*");
 }
-int ns_options_clear_sni(ns_options *o) { return clear_names(o, o ? &o->sni : NULL, "sni*"); }
+int ns_options_clear_sni(ns_options *o)
+{
+    return clear_names(o, KINDS_CLIENT, o ? &o->sni : NULL, "sni*");
+}
 size_t ns_options_sni_count(const ns_options *o) { return o ? o->sni.count : 0; }
 const char *ns_options_get_sni(const ns_options *o, size_t i)
 {
@@ -644,9 +664,12 @@ const char *ns_options_get_sni(const ns_options *o, size_t i)
 
 int ns_options_add_alpn(ns_options *o, const char *name)
 {
-    return add_name(o, o ? &o->alpn : NULL, name, "alpn*");
+    return add_name(o, KINDS_TLS, o ? &o->alpn : NULL, name, "alpn*");
 }
-int ns_options_clear_alpn(ns_options *o) { return clear_names(o, o ? &o->alpn : NULL, "alpn*"); }
+int ns_options_clear_alpn(ns_options *o)
+{
+    return clear_names(o, KINDS_TLS, o ? &o->alpn : NULL, "alpn*");
+}
 size_t ns_options_alpn_count(const ns_options *o) { return o ? o->alpn.count : 0; }
 const char *ns_options_get_alpn(const ns_options *o, size_t i)
 {
@@ -779,6 +802,88 @@ const unsigned char *ns_options_get_ech_config_list(const ns_options *o, size_t 
     if (len)
         *len = o ? o->ech_config_list_len : 0;
     return o ? o->ech_config_list : NULL;
+}
+
+/* ---- server identities ---- */
+
+int ns_options_add_identity(ns_options *o, const void *chain, size_t chain_len, const void *key,
+                            size_t key_len)
+{
+    int rc = settable(o, KINDS_SERVER, "identities");
+    if (rc != NS_OK)
+        return rc;
+    ns_identity id;
+    ns_password pw = password_of(o, NULL, 0);
+    if ((rc = ns_identity_parse(&id, chain, chain_len, key, key_len, &pw)) != NS_OK)
+        return rc;
+    lock(o);
+    ns_identity *items = realloc(o->identities, (o->identity_count + 1) * sizeof *items);
+    if (items == NULL) {
+        ns_identity_clear(&id);
+        return end(o, ns_fail(NS_ERR_NOMEM, ENOMEM, "identities: out of memory"), 1);
+    }
+    o->identities = items;
+    items[o->identity_count++] = id;
+    return end(o, NS_OK, 1);
+}
+
+int ns_options_add_identity_name(ns_options *o, size_t i, const char *name)
+{
+    int rc = settable(o, KINDS_SERVER, "identities");
+    if (rc != NS_OK)
+        return rc;
+    if (i >= o->identity_count)
+        return ns_fail(NS_ERR_INVALID, 0, "identities: no identity %zu (there are %zu)", i,
+                       o->identity_count);
+    if (name == NULL || name[0] == '\0' || strlen(name) > 255)
+        return ns_fail(NS_ERR_INVALID, 0, "identities: a name is 1..255 bytes");
+    lock(o);
+    ns_identity *id = &o->identities[i];
+    if (!id->explicit_names) { /* the first name given replaces the certificate's */
+        ns_strlist_clear(&id->names);
+        id->explicit_names = 1;
+    }
+    return end(o, ns_strlist_add(&id->names, name), 1);
+}
+
+int ns_options_clear_identities(ns_options *o)
+{
+    int rc = begin(o, KINDS_SERVER, "identities");
+    if (rc != NS_OK)
+        return rc;
+    for (size_t i = 0; i < o->identity_count; i++)
+        ns_identity_clear(&o->identities[i]);
+    free(o->identities);
+    o->identities = NULL;
+    o->identity_count = 0;
+    return end(o, NS_OK, 1);
+}
+
+size_t ns_options_identity_count(const ns_options *o) { return o ? o->identity_count : 0; }
+
+size_t ns_options_identity_name_count(const ns_options *o, size_t i)
+{
+    return o && i < o->identity_count ? o->identities[i].names.count : 0;
+}
+
+const char *ns_options_get_identity_name(const ns_options *o, size_t i, size_t j)
+{
+    return o && i < o->identity_count ? name_at(&o->identities[i].names, j) : NULL;
+}
+
+const unsigned char *ns_options_get_identity_certificate(const ns_options *o, size_t i, size_t j,
+                                                         size_t *der_len)
+{
+    const ns_certlist *l = o && i < o->identity_count ? &o->identities[i].chain : NULL;
+    return certlist_der(l ? o : NULL, l, j, der_len);
+}
+
+ns_identity_set *ns_options_identity_set(const ns_options *o)
+{
+    lock(o);
+    ns_identity_set *s = ns_identity_set_build(o);
+    unlock(o);
+    return s;
 }
 
 /* ---- saved sessions ---- */

@@ -359,6 +359,7 @@ void ns_tls_free(ns_socket *s)
     ns_tls_config_unref(s->tls_config);
     ns_key_log_unref(s->key_log);
     free(s->ech_retry);
+    ns_identity_set_unref(s->identities);
     OPENSSL_free(s->peer_der);
     free(s->session_key);
     SSL_SESSION_free(s->last_session);
@@ -371,6 +372,7 @@ void ns_tls_free(ns_socket *s)
     s->tls_config = NULL;
     s->key_log = NULL;
     s->ech_retry = NULL;
+    s->identities = NULL;
     s->peer_der = NULL;
 }
 

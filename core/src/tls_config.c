@@ -54,6 +54,8 @@ ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
     c->ech_grease = o->ech_grease;
     if (server_side && ns_strlist_copy(&c->alpn, &o->alpn) != NS_OK)
         goto fail;
+    if (server_side && (c->identities = ns_identity_set_build(o)) == NULL)
+        goto fail;
     return c;
 nomem:
     ns_fail(NS_ERR_NOMEM, ENOMEM, "TLS: out of memory for the configuration");
@@ -80,6 +82,7 @@ void ns_tls_config_unref(ns_tls_config *c)
     ns_key_log_unref(c->key_log);
     free(c->sni);
     free(c->ech_config_list);
+    ns_identity_set_unref(c->identities);
     ns_strlist_clear(&c->alpn);
     free(c);
 }

@@ -143,6 +143,8 @@ static int configure(SSL_CTX *ctx, const ns_options *o, int server_side)
     }
     if (o->alpn.count > 0 && server_side)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    if (server_side)
+        ns_identities_install(ctx);
     ns_key_log_install(ctx, o->key_log);
     ns_session_install(ctx, server_side, o->session_resumption);
     if (server_side && (rc = ns_ech_server_install(ctx, o->ech_keys)) != NS_OK)
@@ -222,11 +224,16 @@ void ns_tls_server_start(ns_socket *server, ns_tls_config *c)
     server->ctx = c->ctx;
     server->verifier = ns_verifier_ref(c->verifier);
     server->key_log = ns_key_log_ref(c->key_log);
+    server->identities = ns_identity_set_ref(c->identities);
 }
 
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
 {
     ns_tls_server_start(conn, server->tls_config);
+    /* The identities current now, whatever a rotation does later. */
+    ns_identity_set_unref(conn->identities);
+    conn->identities = ns_identities_current(server);
+    conn->identity_index = -1;
     conn->ignore_unexpected_eof = server->ignore_unexpected_eof;
     int rc = ssl_attach(conn);
     if (rc == NS_OK)

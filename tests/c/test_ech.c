@@ -216,12 +216,13 @@ static int grease_exchange(int server_has_keys, int *accepted)
     pthread_t t = spawn(serve_one, &job);
     ns_socket *c = ns_make_client_tls_socket("127.0.0.1", port_of(job.server), co);
     ns_options_free(co);
-    *accepted = ns_socket_ech_accepted(c) + job.accepted;
+    int client_accepted = ns_socket_ech_accepted(c);
     int ok = c && send_text(c, "hi\n");
     char buf[8];
     ok = ok && ns_socket_recv(c, buf, sizeof buf, 0) == 3;
     ns_socket_free(c);
     pthread_join(t, NULL);
+    *accepted = client_accepted + job.accepted;
     ns_socket_free(job.server);
     return ok && job.ok && strcmp(job.name, HIDDEN_NAME) == 0;
 }

@@ -65,6 +65,12 @@ function T.tls_pair(server_fields, client_fields)
                                              netsocket.tls_socket_options(client_fields))
   local conn = srv:accept()
   srv:close()
+  return T.handshake_both(c, conn)
+end
+
+-- Steps the non-blocking handshakes of client c and accepted conn
+-- alternately; returns both, blocking again, or raises the first failure.
+function T.handshake_both(c, conn)
   conn:set_non_blocking(true)
   local done = {}
   for _ = 1, 5000 do
@@ -85,7 +91,7 @@ function T.tls_pair(server_fields, client_fields)
       return c, conn
     end
   end
-  error("tls_pair: the handshake did not finish", 2)
+  error("the handshake did not finish", 2)
 end
 
 -- Runs a list of {name, fn}, prints "N passed, N failed", removes the
