@@ -25,6 +25,7 @@ static int armed;
 static long counted, fail_at;
 static int injected;
 static long bssl_live;
+static long libc_live; /* blocks from the replaced malloc family not yet freed */
 
 static int should_fail(void)
 {
@@ -77,6 +78,7 @@ int alloc_libc_hooked(void)
 }
 
 long alloc_bssl_live(void) { return __atomic_load_n(&bssl_live, __ATOMIC_ACQUIRE); }
+long alloc_libc_live(void) { return __atomic_load_n(&libc_live, __ATOMIC_ACQUIRE); }
 
 /* ---- the free-time scanner ---- */
 
@@ -107,7 +109,15 @@ static void scan(const void *p, size_t size)
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
+
+static void *counted_block(void *p)
+{
+    if (p)
+        __atomic_add_fetch(&libc_live, 1, __ATOMIC_ACQ_REL);
+    return p;
+}
 
 void *malloc(size_t n)
 {
@@ -115,7 +125,7 @@ void *malloc(size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    return __libc_malloc(n);
+    return counted_block(__libc_malloc(n));
 }
 
 void *calloc(size_t a, size_t b)
@@ -124,7 +134,7 @@ void *calloc(size_t a, size_t b)
         errno = ENOMEM;
         return NULL;
     }
-    return __libc_calloc(a, b);
+    return counted_block(__libc_calloc(a, b));
 }
 
 void *realloc(void *p, size_t n)
@@ -135,7 +145,24 @@ void *realloc(void *p, size_t n)
     }
     if (p && __atomic_load_n(&needle_len, __ATOMIC_ACQUIRE))
         scan(p, malloc_usable_size(p)); /* realloc may free the old block */
-    return __libc_realloc(p, n);
+    void *q = __libc_realloc(p, n);
+    if (p == NULL)
+        counted_block(q);
+    else if (q == NULL && n == 0) /* freed */
+        __atomic_sub_fetch(&libc_live, 1, __ATOMIC_ACQ_REL);
+    return q;
+}
+
+/* The aligned forms, so that every block free() sees was counted. */
+void *memalign(size_t align, size_t n) { return counted_block(__libc_memalign(align, n)); }
+void *aligned_alloc(size_t align, size_t n) { return memalign(align, n); }
+int posix_memalign(void **out, size_t align, size_t n)
+{
+    void *p = memalign(align, n);
+    if (p == NULL)
+        return ENOMEM;
+    *out = p;
+    return 0;
 }
 
 /* strdup too, so that its allocation is counted however libc makes it. */
@@ -148,8 +175,11 @@ char *strdup(const char *s)
 
 void free(void *p)
 {
-    if (p && __atomic_load_n(&needle_len, __ATOMIC_ACQUIRE))
+    if (p == NULL)
+        return;
+    if (__atomic_load_n(&needle_len, __ATOMIC_ACQUIRE))
         scan(p, malloc_usable_size(p));
+    __atomic_sub_fetch(&libc_live, 1, __ATOMIC_ACQ_REL);
     __libc_free(p);
 }
 #define RAW_MALLOC __libc_malloc

@@ -33,6 +33,9 @@ int alloc_injected(void);
 int alloc_libc_hooked(void);
 /* BoringSSL blocks allocated and not yet freed (NS_BSSL_HOOKS builds). */
 long alloc_bssl_live(void);
+/* libc blocks (malloc family) allocated and not yet freed, when
+ * alloc_libc_hooked(); the torture checks netsocket's own for leaks. */
+long alloc_libc_live(void);
 
 /* Counts freed libc blocks that still contain `needle` (a copy is kept);
  * NULL stops watching.  Needs alloc_libc_hooked(). */
