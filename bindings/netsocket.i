@@ -66,6 +66,10 @@ static __thread struct {
     char message[768];
     char verifier_raised[256]; /* why the certificate verifier failed during this call */
     int want; /* NS_ERR_WOULD_BLOCK: the direction to wait for (NS_WANT_READ/WRITE) */
+    /* A TLS failure's details (exception attributes verify_code,
+     * verify_message, alert, alert_code, alert_sent): 0 / -1 when none. */
+    int verify_code, alert, alert_sent;
+    const char *verify_message; /* static storage */
 } nsb_err;
 
 /* The header's status list as data, for the languages' exception tables:
@@ -94,6 +98,10 @@ static void nsb_fail(int status)
     const char *message = ns_last_error();
     nsb_err.status = status;
     nsb_err.os_error = ns_last_os_error();
+    nsb_err.verify_code = ns_last_verify_code();
+    nsb_err.verify_message = ns_last_verify_message();
+    nsb_err.alert = ns_last_tls_alert();
+    nsb_err.alert_sent = ns_last_tls_alert_sent();
     if (nsb_err.verifier_raised[0] != '\0')
         snprintf(nsb_err.message, sizeof nsb_err.message, "%s (the certificate verifier %s)",
                  message, nsb_err.verifier_raised);
@@ -181,6 +189,10 @@ static void nsb_unlocked(nsb_call *c);
 static int nsb_verify(void *userdata, int depth, int preverify_error,
                       const unsigned char *der, size_t der_len);
 static void nsb_release(void *userdata);
+/* The key log callback's trampoline (per language, beside nsb_verify): an
+ * error in the callable is dropped, as a debugging aid must not break the
+ * handshake. */
+static void nsb_key_log(void *userdata, const char *line);
 %}
 
 /* ------------------------------------------------------------------ */
@@ -394,6 +406,7 @@ nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, cons
 %{
 static long nsb_options_identity_count_get(nsb_options *o) { return (long)ns_options_identity_count(o); }
 static long nsb_options_ech_key_count_get(nsb_options *o) { return (long)ns_options_ech_key_count(o); }
+
 static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
 {
     size_t len = 0;
@@ -498,6 +511,8 @@ static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
         b.data = (unsigned char *)malloc(size ? size : 1);
         if (b.data == NULL) {
             nsb_err.status = NS_ERR_NOMEM;
+            nsb_err.verify_code = 0;
+            nsb_err.alert = -1;
             snprintf(nsb_err.message, sizeof nsb_err.message, "recv: cannot allocate %zu bytes", size);
             return b;
         }

@@ -20,7 +20,7 @@
  *   field  the builder's keyword and the name of the read-only view;
  *   item   the C API's name for it (a list's name for one item);
  *   kinds  ALL (every options kind), TLS (both TLS kinds), SERVER (server TLS);
- *   type   INT, BOOL, MICROSECONDS, KEY, PATH, STRING, BYTES, VERIFIER (one value), or
+ *   type   INT, BOOL, MICROSECONDS, KEY, PATH, STRING, BYTES, VERIFIER, KEY_LOG (one value), or
  *          CERTIFICATE_LIST, STRING_LIST, PATH_LIST (a list).
  */
 
@@ -45,6 +45,7 @@ X(trusted_certificate_files,   trusted_certificate_file,    TLS,    PATH_LIST)
 X(client_certificate_required, client_certificate_required, SERVER, BOOL)
 X(ignore_unexpected_eof,       ignore_unexpected_eof,       TLS,    BOOL)
 X(key_log_file,                key_log_file,                TLS,    STRING)
+X(key_log_callback,            key_log_callback,            TLS,    KEY_LOG)
 X(ech_config_list,             ech_config_list,             TLS,    BYTES)
 X(ech_grease,                  ech_grease,                  TLS,    BOOL)
 %enddef
@@ -66,6 +67,7 @@ X(ech_grease,                  ech_grease,                  TLS,    BOOL)
 #define NSB_TYPE_PATH "a file name", 0
 #define NSB_TYPE_STRING "a string, or nothing to remove it", 0
 #define NSB_TYPE_BYTES "a byte string", 0
+#define NSB_TYPE_KEY_LOG "a callable (line) or nothing", 0
 #define NSB_TYPE_VERIFIER "a callable (depth, preverify_error, der) or nothing", 0
 #define NSB_TYPE_CERTIFICATE_LIST "a list of PEM or DER strings", 1
 #define NSB_TYPE_STRING_LIST "a list of strings", 1
@@ -160,6 +162,23 @@ static nsb_bytes nsb_options_##field##_get(nsb_options *o)
 }
 %enddef
 
+/* A callable taking each key log line; None/nil removes it. */
+%define NSB_FIELD_KEY_LOG(field, item)
+%{
+static nsb_callable nsb_options_##field##_get(nsb_options *o)
+{
+    void *userdata = NULL;
+    return ns_options_get_##item(o, &userdata) == nsb_key_log ? userdata : NULL;
+}
+%}
+%extend nsb_options {
+    %immutable; nsb_callable field; %mutable;
+    void set_##field(nsb_callable fn) {
+        nsb_check(ns_options_set_##item($self, fn ? nsb_key_log : NULL, fn, fn ? nsb_release : NULL));
+    }
+}
+%enddef
+
 /* A callable (depth, preverify_error, der) -> truthy to accept; None/nil removes. */
 %define NSB_FIELD_VERIFIER(field, item)
 %{
@@ -238,6 +257,7 @@ NSB_OPTION_FIELDS(NSB_FIELD_METHODS)
 #define NSB_METHOD_PATH NSB_SETTER
 #define NSB_METHOD_STRING NSB_SETTER
 #define NSB_METHOD_BYTES NSB_SETTER
+#define NSB_METHOD_KEY_LOG NSB_SETTER
 #define NSB_METHOD_VERIFIER NSB_SETTER
 #define NSB_METHOD_CERTIFICATE_LIST NSB_ADDER
 #define NSB_METHOD_STRING_LIST NSB_ADDER

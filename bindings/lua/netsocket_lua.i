@@ -63,6 +63,19 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     return ok;
 }
 
+static void nsb_key_log(void *userdata, const char *line)
+{
+    nsb_lua_box *b = (nsb_lua_box *)userdata;
+    lua_State *L = nsb_lua_current ? nsb_lua_current : b->main;
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 3))
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+    lua_pushstring(L, line);
+    lua_pcall(L, 1, 0, 0);
+    lua_settop(L, top);
+}
+
 static void nsb_release(void *userdata)
 {
     nsb_lua_box *b = (nsb_lua_box *)userdata;
@@ -76,7 +89,8 @@ static int nsb_lua_error_tostring(lua_State *L)
     return 1;
 }
 
-/* Pushes {status=, message=, code=, os_error=} with a __tostring. */
+/* Pushes {status=, message=, code=, os_error=, verify_code=, verify_message=,
+ * alert=, alert_code=, alert_sent=} with a __tostring. */
 static void nsb_lua_push_error(lua_State *L)
 {
     int st = nsb_err.status;
@@ -86,6 +100,15 @@ static void nsb_lua_push_error(lua_State *L)
     lua_pushstring(L, nsb_err.message);    lua_setfield(L, -2, "message");
     lua_pushinteger(L, st);                lua_setfield(L, -2, "code");
     lua_pushinteger(L, nsb_err.os_error);  lua_setfield(L, -2, "os_error");
+    if (nsb_err.verify_code) { /* a TLS failure's details: absent (nil) when none */
+        lua_pushinteger(L, nsb_err.verify_code);   lua_setfield(L, -2, "verify_code");
+        lua_pushstring(L, nsb_err.verify_message); lua_setfield(L, -2, "verify_message");
+    }
+    if (nsb_err.alert >= 0) {
+        lua_pushstring(L, ns_tls_alert_name(nsb_err.alert)); lua_setfield(L, -2, "alert");
+        lua_pushinteger(L, nsb_err.alert);                   lua_setfield(L, -2, "alert_code");
+        lua_pushboolean(L, nsb_err.alert_sent);              lua_setfield(L, -2, "alert_sent");
+    }
     if (luaL_newmetatable(L, "netsocket.Error")) {
         lua_pushcfunction(L, nsb_lua_error_tostring);
         lua_setfield(L, -2, "__tostring");

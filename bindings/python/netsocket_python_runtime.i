@@ -63,6 +63,16 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     return ok;
 }
 
+static void nsb_key_log(void *userdata, const char *line)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_CallFunction((PyObject *)userdata, "s", line);
+    Py_XDECREF(r);
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)userdata);
+    PyGILState_Release(g);
+}
+
 static void nsb_release(void *userdata)
 {
     PyGILState_STATE g = PyGILState_Ensure();
@@ -92,6 +102,27 @@ static PyObject *nsb_py_error_class(int status)
     return i > 0 && nsb_py_errors[i] ? nsb_py_errors[i] : nsb_py_errors[0];
 }
 
+/* verify_code, verify_message, alert (its name), alert_code, alert_sent:
+ * the TLS failure's details, None when there are none. */
+static void nsb_py_set_tls_details(PyObject *e)
+{
+    int v = nsb_err.verify_code, a = nsb_err.alert;
+    PyObject *values[5] = {
+        v ? PyLong_FromLong(v) : Py_NewRef(Py_None),
+        v ? PyUnicode_FromString(nsb_err.verify_message) : Py_NewRef(Py_None),
+        a >= 0 ? PyUnicode_FromString(ns_tls_alert_name(a)) : Py_NewRef(Py_None),
+        a >= 0 ? PyLong_FromLong(a) : Py_NewRef(Py_None),
+        a >= 0 ? PyBool_FromLong(nsb_err.alert_sent) : Py_NewRef(Py_None),
+    };
+    static const char *const names[5] = { "verify_code", "verify_message", "alert", "alert_code",
+                                           "alert_sent" };
+    for (int i = 0; i < 5; i++) {
+        if (values[i])
+            PyObject_SetAttrString(e, names[i], values[i]);
+        Py_XDECREF(values[i]);
+    }
+}
+
 static void nsb_raise(void)
 {
     int st = nsb_err.status;
@@ -116,6 +147,7 @@ static void nsb_raise(void)
     }
     Py_XDECREF(name);
     Py_XDECREF(code);
+    nsb_py_set_tls_details(e);
     PyErr_Clear();
     PyErr_SetObject(cls, e);
     Py_DECREF(e);

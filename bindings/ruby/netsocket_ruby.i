@@ -141,6 +141,36 @@ static void *nsb_rb_vcall_locked(void *p)
     return NULL;
 }
 
+typedef struct { VALUE proc; const char *line; } nsb_rb_kcall;
+
+static VALUE nsb_rb_kcall_body(VALUE p)
+{
+    nsb_rb_kcall *k = (nsb_rb_kcall *)p;
+    rb_funcall(k->proc, rb_intern("call"), 1, rb_str_new_cstr(k->line));
+    return Qnil;
+}
+
+static void *nsb_rb_kcall_locked(void *p)
+{
+    int state = 0;
+    int prev = nsb_rb_unlocked;
+    nsb_rb_unlocked = 0;
+    rb_protect(nsb_rb_kcall_body, (VALUE)p, &state);
+    nsb_rb_unlocked = prev;
+    if (state)
+        rb_set_errinfo(Qnil);
+    return NULL;
+}
+
+static void nsb_key_log(void *userdata, const char *line)
+{
+    nsb_rb_kcall k = { ((nsb_rb_box *)userdata)->proc, line };
+    if (nsb_rb_unlocked)
+        rb_thread_call_with_gvl(nsb_rb_kcall_locked, &k);
+    else
+        nsb_rb_kcall_locked(&k);
+}
+
 static int nsb_verify(void *userdata, int depth, int preverify_error,
                       const unsigned char *der, size_t der_len)
 {
@@ -169,6 +199,13 @@ static void nsb_raise(void)
     rb_iv_set(e, "@status", rb_str_new_cstr(ns_status_name(st)));
     rb_iv_set(e, "@code", INT2NUM(st));
     rb_iv_set(e, "@os_error", INT2NUM(nsb_err.os_error));
+    /* The TLS failure's details, nil when there are none. */
+    int v = nsb_err.verify_code, a = nsb_err.alert;
+    rb_iv_set(e, "@verify_code", v ? INT2NUM(v) : Qnil);
+    rb_iv_set(e, "@verify_message", v ? rb_str_new_cstr(nsb_err.verify_message) : Qnil);
+    rb_iv_set(e, "@alert", a >= 0 ? rb_str_new_cstr(ns_tls_alert_name(a)) : Qnil);
+    rb_iv_set(e, "@alert_code", a >= 0 ? INT2NUM(a) : Qnil);
+    rb_iv_set(e, "@alert_sent", a >= 0 ? (nsb_err.alert_sent ? Qtrue : Qfalse) : Qnil);
     rb_exc_raise(e);
 }
 %}
@@ -279,6 +316,11 @@ NSB_RUBY_BYTES(config, CONFLEN)
     rb_define_attr(base, "status", 1, 0);
     rb_define_attr(base, "code", 1, 0);
     rb_define_attr(base, "os_error", 1, 0);
+    rb_define_attr(base, "verify_code", 1, 0);
+    rb_define_attr(base, "verify_message", 1, 0);
+    rb_define_attr(base, "alert", 1, 0);
+    rb_define_attr(base, "alert_code", 1, 0);
+    rb_define_attr(base, "alert_sent", 1, 0);
     nsb_rb_errors[0] = base;
     for (size_t i = 1; i < NSB_STATUS_COUNT; i++) {
         const nsb_status_row *row = &nsb_statuses[i];

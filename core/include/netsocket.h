@@ -124,6 +124,26 @@ NS_API int ns_last_os_error(void);
  * handshake fails.  Thread-local, valid until the thread's next ECH rejection;
  * NULL (and *len 0) if none.  Cannot fail. */
 NS_API const unsigned char *ns_last_ech_retry_configs(size_t *len);
+/* The details of the calling thread's last failure when it was a TLS one
+ * (NS_ERR_TLS, NS_ERR_CERTIFICATE, or an I/O failure on a TLS socket); like
+ * ns_last_error they are reset by every failure and by ns_clear_error, and
+ * cannot fail.
+ * ns_last_verify_code: the X.509 verification result that rejected the
+ * peer's certificate (X509_V_ERR_*, e.g. 10 expired, 18 self-signed, 20
+ * unknown issuer, 62 host name mismatch), or 0. */
+NS_API int ns_last_verify_code(void);
+/* The text of ns_last_verify_code (e.g. "certificate has expired"), or ""
+ * when it is 0.  Static storage: never free it. */
+NS_API const char *ns_last_verify_message(void);
+/* The TLS alert this end sent or received last (its code, e.g. 40 for
+ * handshake_failure, 48 for unknown_ca; see ns_tls_alert_name), or -1 if
+ * none; close_notify is not counted. */
+NS_API int ns_last_tls_alert(void);
+/* 1 if this end sent ns_last_tls_alert, 0 if the peer sent it (or none). */
+NS_API int ns_last_tls_alert_sent(void);
+/* The RFC 8446 name of a TLS alert code, e.g. "handshake_failure";
+ * "unknown" for a code it does not know.  Static storage.  Cannot fail. */
+NS_API const char *ns_tls_alert_name(int alert);
 /* Resets the calling thread's error state to NS_OK / "" / 0.  Cannot fail. */
 NS_API void ns_clear_error(void);
 

@@ -32,6 +32,8 @@ typedef struct {
     int large;      /* the last record body read was large: no read-ahead */
     int starved;    /* the last recv found nothing (EAGAIN): what is buffered
                      * is short of what BoringSSL needs */
+    uint8_t first[16]; /* the first bytes received, for error messages */
+    size_t first_len;
 } fd_bio;
 
 static BIO_METHOD *method;
@@ -63,8 +65,13 @@ static ssize_t recv_fd(BIO *b, void *buf, size_t len)
     for (;;) {
         ssize_t n = recv(st->fd, buf, len, 0);
         st->starved = 0;
-        if (n >= 0)
+        if (n >= 0) {
+            size_t keep = sizeof st->first - st->first_len;
+            keep = (size_t)n < keep ? (size_t)n : keep;
+            memcpy(st->first + st->first_len, buf, keep);
+            st->first_len += keep;
             return n;
+        }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -87,6 +94,13 @@ static int take_ahead(fd_bio *st, char *buf, int len)
         st->pos = st->len = 0;
     }
     return (int)n;
+}
+
+size_t ns_bio_first_bytes(BIO *b, const uint8_t **out)
+{
+    fd_bio *st = b ? state_of(b) : NULL;
+    *out = st ? st->first : NULL;
+    return st ? st->first_len : 0;
 }
 
 static int bio_read(BIO *b, char *buf, int len)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "internal.h"
 #include "ns_version.h"
@@ -13,6 +14,10 @@
 static _Thread_local int last_status;
 static _Thread_local int last_os_error;
 static _Thread_local char last_message[NS_MESSAGE_MAX];
+/* A TLS failure's details (ns_tls_note_failure); reset by every failure. */
+static _Thread_local int last_verify_code;
+static _Thread_local int last_alert = -1;
+static _Thread_local int last_alert_sent;
 
 const char *ns_status_name(int status)
 {
@@ -30,18 +35,40 @@ int ns_last_status(void) { return last_status; }
 const char *ns_last_error(void) { return last_message; }
 int ns_last_os_error(void) { return last_os_error; }
 
+int ns_last_verify_code(void) { return last_verify_code; }
+const char *ns_last_verify_message(void)
+{
+    return last_verify_code ? X509_verify_cert_error_string(last_verify_code) : "";
+}
+int ns_last_tls_alert(void) { return last_alert; }
+int ns_last_tls_alert_sent(void) { return last_alert >= 0 && last_alert_sent; }
+
+void ns_set_tls_details(int verify_code, int alert, int alert_sent)
+{
+    last_verify_code = verify_code;
+    last_alert = alert;
+    last_alert_sent = alert_sent;
+}
+
 void ns_clear_error(void)
 {
     last_status = NS_OK;
     last_os_error = 0;
     last_message[0] = '\0';
+    ns_set_tls_details(0, -1, 0);
 }
 
+/* `fmt` may name ns_last_error() itself as an argument: the message is
+ * formatted into a scratch buffer first (vsnprintf into its own source is
+ * undefined, and gave an empty message). */
 static int record(int status, int os_error, const char *fmt, va_list ap)
 {
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    char message[NS_MESSAGE_MAX];
+    vsnprintf(message, sizeof message, fmt, ap);
+    memcpy(last_message, message, strlen(message) + 1);
     last_status = status;
     last_os_error = os_error;
+    ns_set_tls_details(0, -1, 0);
     return status;
 }
 

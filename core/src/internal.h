@@ -22,6 +22,9 @@ int ns_fail_ssl(int status, const char *fmt, ...) NS_PRINTF(2, 3);
 /* Empties BoringSSL's error queue; returns its oldest entry (0 if none) and
  * sets *out_of_memory if any entry is a failed allocation. */
 uint32_t ns_ssl_take_errors(int *out_of_memory);
+/* Sets this thread's TLS failure details (ns_last_verify_code, ...); call
+ * after ns_fail*, which resets them. */
+void ns_set_tls_details(int verify_code, int alert, int alert_sent);
 /* The errno -> status mapping for socket I/O errors. */
 int ns_status_from_errno(int err);
 #define NS_CHECK_HANDLE(h, what)                                                \
@@ -275,6 +278,8 @@ struct ns_socket {
     int verifier_rejected;   /* the verifier said no during this handshake */
     int bad_server_name;     /* server: the client's SNI was refused */
     int verify_depth_failed, verify_error_failed;
+    char verify_names[256];  /* host name mismatch: the names the certificate holds */
+    int alert_seen, alert, alert_sent; /* the last TLS alert (tls_failure.c) */
     uint8_t *peer_der;       /* peer certificate, encoded on first request */
     size_t peer_der_len;
     char alpn[256];          /* negotiated ALPN, "" if none */
@@ -318,6 +323,9 @@ int ns_open_server_fd(const char *node, const char *service, const ns_options *o
 /* A BIO reading and writing fd with recv/send(MSG_NOSIGNAL), reading small
  * requests ahead; NULL on ENOMEM. */
 BIO *ns_bio_new_fd(int fd);
+/* The first bytes ever read from the fd (up to 16), for messages about a
+ * peer that does not speak TLS; their count. */
+size_t ns_bio_first_bytes(BIO *b, const uint8_t **out);
 /* Bytes read ahead from the fd and not yet handed to BoringSSL. */
 size_t ns_bio_pending(BIO *b);
 /* 1 if the last read from the fd found nothing: the bytes buffered (here
@@ -384,6 +392,17 @@ int ns_session_offer(ns_socket *s, const char *name, const char *service);
 void ns_session_cache_clear(ns_tls_config *c);
 /* Loads a saved session into c's cache. */
 int ns_session_load(ns_tls_config *c, const void *data, size_t len);
+
+/* ---- tls_failure.c: explaining TLS failures ---- */
+/* Records the alerts ssl's socket sends and receives. */
+void ns_tls_watch_alerts(SSL *ssl);
+/* Sets this thread's TLS details from s (after a failure on s). */
+void ns_tls_note_failure(const ns_socket *s);
+/* Keeps the names cert holds in s->verify_names, for a host name mismatch. */
+void ns_verify_note_names(ns_socket *s, X509 *cert);
+/* 1 and a description in msg if the error e means the peer does not speak
+ * TLS (e.g. a plain HTTP server), else 0. */
+int ns_tls_describe_not_tls(ns_socket *s, uint32_t e, char *msg, size_t len);
 
 /* ---- selector.c ---- */
 void ns_selector_forget(ns_socket *s);

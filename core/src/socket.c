@@ -103,7 +103,9 @@ int ns_check_open(const ns_socket *s, const char *what)
 
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause)
 {
-    return ns_fail(status, os_error, "%s %s: %s", what, s->peer_label, cause);
+    ns_fail(status, os_error, "%s %s: %s", what, s->peer_label, cause);
+    ns_tls_note_failure(s);
+    return status;
 }
 
 static int fail_errno(const ns_socket *s, const char *what, int err)

@@ -23,8 +23,8 @@ static int describe_ssl_error(char *msg, size_t len)
     else if (e == 0)
         snprintf(msg, len, "protocol error");
     else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET)
-        snprintf(msg, len, "the peer sent the alert \"%s\"",
-                 SSL_alert_desc_string_long(reason - SSL_AD_REASON_OFFSET));
+        snprintf(msg, len, "the peer sent the alert %s (%d)",
+                 ns_tls_alert_name(reason - SSL_AD_REASON_OFFSET), reason - SSL_AD_REASON_OFFSET);
     else
         snprintf(msg, len, "%s", ERR_reason_error_string(e) ? ERR_reason_error_string(e)
                                                             : "unknown error");
@@ -70,6 +70,10 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
             ERR_clear_error();
             return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, what,
                               "the client sent no certificate, but one is required");
+        }
+        if (ns_tls_describe_not_tls(s, e, msg, sizeof msg)) {
+            ERR_clear_error();
+            return ns_fail_io(s, NS_ERR_TLS, 0, what, msg);
         }
         if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_ECH_REJECTED) {
             ERR_clear_error();
@@ -121,6 +125,19 @@ static void after_handshake(ns_socket *s)
     s->handshake_done = 1;
 }
 
+/* The peer closed or reset the connection before the handshake finished
+ * (classify recorded how): NS_ERR_TLS saying so, with the OS's reason. */
+static int handshake_truncated(ns_socket *s)
+{
+    int err = ns_last_os_error();
+    char cause[192];
+    snprintf(cause, sizeof cause,
+             "%s before the handshake finished (handshake truncated; does the %s speak TLS?)",
+             err ? strerror(err) : "the peer closed the connection",
+             s->role == NS_ROLE_CLIENT ? "server" : "client");
+    return ns_fail_io(s, NS_ERR_TLS, err, "TLS handshake with", cause);
+}
+
 int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonblocking,
                      int timeout_status)
 {
@@ -138,10 +155,10 @@ int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget, int nonbloc
         }
         short events = 0;
         int rc = classify(s, ret, "TLS handshake with", &events);
+        if (rc == NS_ERR_CLOSED)
+            return handshake_truncated(s);
         if (rc != 1)
-            return rc == NS_ERR_CLOSED ? ns_fail(NS_ERR_TLS, 0, "%s (handshake truncated)",
-                                                 ns_last_error())
-                                       : rc;
+            return rc;
         if (nonblocking) {
             if (deadline >= 0 && ns_now_us() >= deadline)
                 return timed_out(s, budget, timeout_status, "TLS handshake with");

@@ -191,6 +191,7 @@ static int ssl_attach(ns_socket *s)
      * verify and ALPN callbacks could not find the socket. */
     if (!SSL_set_app_data(s->ssl, s))
         return ns_fail_ssl(NS_ERR_NOMEM, "TLS with %s: out of memory", s->peer_label);
+    ns_tls_watch_alerts(s->ssl);
     return NS_OK;
 }
 

@@ -36,6 +36,8 @@ static int verify_callback(int preverify_ok, X509_STORE_CTX *store)
     if (!ok && s->verify_error_failed == X509_V_OK) {
         s->verify_depth_failed = depth;
         s->verify_error_failed = err != X509_V_OK ? err : X509_V_ERR_APPLICATION_VERIFICATION;
+        if (err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH)
+            ns_verify_note_names(s, X509_STORE_CTX_get_current_cert(store));
     }
     return ok;
 }
@@ -128,13 +130,19 @@ int ns_verify_failure_status(ns_socket *s, char *msg, size_t len)
     }
     if (s->verify_error_failed == X509_V_OK)
         return NS_OK;
+    int code = s->verify_error_failed;
     if (s->verifier_rejected)
         snprintf(msg, len, "the certificate verifier rejected the certificate at depth %d (%s)",
-                 s->verify_depth_failed,
-                 X509_verify_cert_error_string(s->verify_error_failed));
+                 s->verify_depth_failed, X509_verify_cert_error_string(code));
+    else if (code == X509_V_ERR_HOSTNAME_MISMATCH || code == X509_V_ERR_IP_ADDRESS_MISMATCH)
+        snprintf(msg, len, "certificate rejected at depth %d: %s: expected \"%s\", the certificate "
+                 "holds %s", s->verify_depth_failed, X509_verify_cert_error_string(code),
+                 s->tls_config && s->tls_config->sni ? s->tls_config->sni
+                                                     : s->node ? s->node : "?",
+                 s->verify_names);
     else
         snprintf(msg, len, "certificate rejected at depth %d: %s", s->verify_depth_failed,
-                 X509_verify_cert_error_string(s->verify_error_failed));
+                 X509_verify_cert_error_string(code));
     return NS_ERR_CERTIFICATE;
 }
 

@@ -288,12 +288,51 @@ static void test_bad_ech_input_changes_nothing(void)
     ns_options_free(so);
 }
 
+/* ECH is decrypted before the certificate is chosen: the hidden name picks
+ * its identity, while the public name alone would get the default. */
+static void test_hidden_name_picks_the_server_identity(void)
+{
+    setup();
+    ns_options *so = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, 5000000);
+    test_cert *public_only = certgen_leaf(ca, PUBLIC_NAME, "DNS:" PUBLIC_NAME, -1, 365);
+    const char *crt = certgen_cert_pem(public_only), *key = certgen_key_pem(public_only);
+    const char *lcrt = certgen_cert_pem(leaf), *lkey = certgen_key_pem(leaf);
+    CHECK_EQ(ns_options_add_certificate(so, crt, strlen(crt)), NS_OK);
+    CHECK_EQ(ns_options_set_private_key(so, key, strlen(key)), NS_OK);
+    CHECK_EQ(ns_options_add_identity(so, lcrt, strlen(lcrt), lkey, strlen(lkey)), NS_OK);
+    CHECK_EQ(ns_options_generate_ech_key(so, PUBLIC_NAME, 2), NS_OK);
+    size_t len = 0;
+    const unsigned char *list = ns_options_get_published_ech_config_list(so, &len);
+    ns_options *co = client_options(list, len); /* SNI: the hidden name */
+    server_job job = {.server = ns_make_server_tls_socket("127.0.0.1", "0", so)};
+    ns_options_free(so);
+    CHECK(job.server != NULL);
+    pthread_t t = spawn(serve_one, &job);
+    ns_socket *c = ns_make_client_tls_socket("127.0.0.1", port_of(job.server), co);
+    ns_options_free(co);
+    size_t der_len = 0;
+    const unsigned char *der = c ? ns_socket_peer_certificate(c, &der_len) : NULL;
+    int got_leaf = der && certgen_is(leaf, der, der_len);
+    int accepted = ns_socket_ech_accepted(c);
+    char buf[8];
+    if (c && send_text(c, "hi\n"))
+        ns_socket_recv(c, buf, sizeof buf, 0);
+    ns_socket_free(c);
+    pthread_join(t, NULL);
+    ns_socket_free(job.server);
+    certgen_free(public_only);
+    CHECK(got_leaf);
+    CHECK_EQ(accepted, 1);
+    CHECK_STR(job.name, HIDDEN_NAME);
+}
+
 static const ns_test tests[] = {
     TEST(test_ech_accepted_and_the_inner_name_reaches_the_server),
     TEST(test_the_wire_shows_only_the_public_name),
     TEST(test_rejected_ech_reports_retry_configs_and_the_retry_succeeds),
     TEST(test_grease_connects_without_ech),
     TEST(test_bad_ech_input_changes_nothing),
+    TEST(test_hidden_name_picks_the_server_identity),
 };
 
 NS_TEST_MAIN(tests)

@@ -1,107 +1,15 @@
-/* TLS sockets: the (rfc tls) scenarios, secure defaults, every bad case,
- * and that the server serves the next client after each failure. */
+/* TLS sockets: exchanges (ALPN, SNI, chains, client certificates), close_notify,
+ * timeouts, non-blocking handshakes and I/O.  Failures: test_tls_rejections.c. */
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "certgen.h"
-#include "testlib.h"
-
-static test_cert *ca, *server_cert, *client_cert, *expired_cert, *self_signed, *other_ca;
-
-static void setup(void)
-{
-    if (ca)
-        return;
-    ca = certgen_ca("netsocket test CA");
-    server_cert = certgen_leaf(ca, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 365);
-    client_cert = certgen_leaf(ca, "client", "DNS:client.test", -1, 365);
-    expired_cert = certgen_leaf(ca, "localhost", "DNS:localhost,IP:127.0.0.1", -30, -1);
-    self_signed = certgen_leaf(NULL, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 365);
-    other_ca = certgen_ca("another CA");
-}
-
-static void add_identity(ns_options *o, const test_cert *c)
-{
-    const char *crt = certgen_cert_pem(c), *key = certgen_key_pem(c);
-    if (ns_options_add_certificate(o, crt, strlen(crt)) != NS_OK ||
-        ns_options_set_private_key(o, key, strlen(key)) != NS_OK)
-        abort();
-}
-
-static void trust(ns_options *o, const test_cert *c)
-{
-    const char *crt = certgen_cert_pem(c);
-    if (ns_options_add_trusted_certificate(o, crt, strlen(crt)) != NS_OK)
-        abort();
-}
-
-/* Blocking server TLS options with identity `c`; read timeout 5 s. */
-static ns_options *server_options(const test_cert *c)
-{
-    ns_options *o = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, 5000000);
-    add_identity(o, c);
-    return o;
-}
-
-/* Blocking client TLS options trusting `anchor` (NULL: the system store). */
-static ns_options *client_options(const test_cert *anchor)
-{
-    ns_options *o = blocking_options(NS_TLS_SOCKET_OPTIONS, 5000000);
-    if (anchor)
-        trust(o, anchor);
-    return o;
-}
-
-/* A server thread: accepts n clients in turn, records each outcome, and
- * runs `behave` on each accepted connection. */
-typedef struct {
-    ns_socket *server;
-    int n;
-    void (*behave)(ns_socket *conn);
-    int status[4];
-    char message[4][512];
-    char sni[64], alpn[32];
-    unsigned char peer[4096];
-    size_t peer_len;
-} server_job;
-
-static void *serve(void *arg)
-{
-    server_job *job = arg;
-    for (int i = 0; i < job->n; i++) {
-        ns_socket *conn = ns_socket_accept(job->server);
-        job->status[i] = conn ? NS_OK : ns_last_status();
-        snprintf(job->message[i], sizeof job->message[i], "%s", conn ? "" : ns_last_error());
-        if (!conn)
-            continue;
-        const char *sni = ns_socket_server_name(conn), *alpn = ns_socket_selected_alpn(conn);
-        snprintf(job->sni, sizeof job->sni, "%s", sni ? sni : "");
-        snprintf(job->alpn, sizeof job->alpn, "%s", alpn ? alpn : "");
-        size_t len = 0;
-        const unsigned char *der = ns_socket_peer_certificate(conn, &len);
-        job->peer_len = der && len <= sizeof job->peer ? len : 0;
-        if (job->peer_len)
-            memcpy(job->peer, der, len);
-        if (job->behave)
-            job->behave(conn);
-        ns_socket_free(conn);
-    }
-    return NULL;
-}
-
-/* Sends a line and checks it comes back. */
-static int round_trip(ns_socket *c)
-{
-    char buf[32] = {0};
-    return ns_socket_send_all(c, "ping\n", 5, 0) == 5 &&
-           ns_socket_recv(c, buf, sizeof buf, 0) == 5 && memcmp(buf, "ping\n", 5) == 0;
-}
+#include "tlstest.h"
 
 static void test_exchange_with_alpn_sni_and_peer_certificate(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_options_add_alpn(so, "h2");
     ns_options_add_alpn(so, "http/1.1");
@@ -139,7 +47,7 @@ static void test_exchange_with_alpn_sni_and_peer_certificate(void)
 
 static void test_no_sni_for_an_ip_literal_and_host_checked_by_ip(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     server_job job = {.server = server, .n = 1, .behave = echo_line};
@@ -160,7 +68,7 @@ static void test_no_sni_for_an_ip_literal_and_host_checked_by_ip(void)
 
 static void test_chain_from_files_and_der_key(void)
 {
-    setup();
+    tls_setup();
     test_cert *mid = certgen_intermediate(ca, "intermediate CA");
     test_cert *leaf = certgen_leaf(mid, "localhost", "DNS:localhost", -1, 30);
     char dir[] = "/tmp/ns-chain-XXXXXX", chain[600];
@@ -210,7 +118,7 @@ static void reply_after_end_of_stream(ns_socket *conn)
 
 static void test_shutdown_write_sends_close_notify_and_keeps_reading(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     server_job job = {.server = server, .n = 1, .behave = reply_after_end_of_stream};
@@ -233,7 +141,7 @@ static void test_shutdown_write_sends_close_notify_and_keeps_reading(void)
 
 static void test_client_certificate_presented_and_absent(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     trust(so, ca);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
@@ -262,7 +170,7 @@ static void test_client_certificate_presented_and_absent(void)
 
 static void test_mutual_tls_server_sees_the_client_certificate(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     trust(so, ca);
     ns_options_set_client_certificate_required(so, 1);
@@ -287,7 +195,7 @@ static void test_mutual_tls_server_sees_the_client_certificate(void)
 
 static void test_required_client_certificate_absent_fails_at_first_read(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     trust(so, ca);
     ns_options_set_client_certificate_required(so, 1);
@@ -300,7 +208,12 @@ static void test_required_client_certificate_absent_fails_at_first_read(void)
     CHECK(c != NULL);
     char buf[16];
     CHECK_EQ(ns_socket_recv(c, buf, sizeof buf, 0), NS_ERR_TLS);
-    CHECK_ERROR_HAS("certificate required");
+    char want[160];
+    snprintf(want, sizeof want, "TLS recv from localhost:%s: the peer sent the alert "
+             "certificate_required (116)", port_of(server));
+    CHECK_STR(ns_last_error(), want);
+    CHECK_EQ(ns_last_tls_alert(), 116);
+    CHECK_EQ(ns_last_tls_alert_sent(), 0);
     ns_socket_free(c);
     /* The server reported it and serves the next client. */
     add_identity(co, client_cert);
@@ -317,209 +230,6 @@ static void test_required_client_certificate_absent_fails_at_first_read(void)
     ns_options_free(co);
 }
 
-/* A client that must be rejected with NS_ERR_CERTIFICATE and `why`, after
- * which the same server serves a good client. */
-static void expect_rejected(const test_cert *server_identity, ns_options *co, const char *node,
-                            const char *why)
-{
-    setup();
-    ns_options *so = server_options(server_identity);
-    ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
-    CHECK(server != NULL);
-    server_job job = {.server = server, .n = 1, .behave = echo_line};
-    pthread_t t = spawn(serve, &job);
-    ns_socket *c = ns_make_client_tls_socket(node, port_of(server), co);
-    CHECK(c == NULL);
-    CHECK_EQ(ns_last_status(), NS_ERR_CERTIFICATE);
-    CHECK_ERROR_HAS(why);
-    pthread_join(t, NULL);
-    CHECK_EQ(job.status[0], NS_ERR_TLS); /* the server got our alert */
-    CHECK(strstr(job.message[0], "alert") != NULL);
-    ns_socket_free(server);
-    ns_options_free(so);
-}
-
-static void test_unknown_ca_is_rejected(void)
-{
-    setup();
-    ns_options *co = client_options(other_ca);
-    expect_rejected(server_cert, co, "localhost", "unable to get local issuer certificate");
-    ns_options_free(co);
-}
-
-static void test_system_store_does_not_trust_a_private_ca(void)
-{
-    setup();
-    ns_options *co = client_options(NULL);
-    expect_rejected(server_cert, co, "localhost", "certificate rejected at depth");
-    ns_options_free(co);
-}
-
-static void test_expired_certificate_is_rejected(void)
-{
-    setup();
-    ns_options *co = client_options(ca);
-    expect_rejected(expired_cert, co, "localhost", "expired");
-    ns_options_free(co);
-}
-
-static void test_wrong_host_name_is_rejected(void)
-{
-    setup();
-    ns_options *co = client_options(ca);
-    ns_options_add_sni(co, "wrong.example");
-    expect_rejected(server_cert, co, "127.0.0.1", "mismatch");
-    ns_options_free(co);
-}
-
-static void test_self_signed_certificate_is_rejected(void)
-{
-    setup();
-    ns_options *co = client_options(ca);
-    expect_rejected(self_signed, co, "localhost", "self signed");
-    ns_options_free(co);
-}
-
-typedef struct {
-    int verdict, calls, depth0_error;
-    size_t depth0_len;
-} verifier_log;
-
-static int logging_verifier(void *ud, int depth, int error, const unsigned char *der, size_t len)
-{
-    verifier_log *log = ud;
-    log->calls++;
-    if (depth == 0) {
-        /* The leaf may be presented more than once (chain, then host name). */
-        if (log->depth0_error == 0)
-            log->depth0_error = error;
-        log->depth0_len = len;
-    }
-    return log->verdict;
-}
-
-static void test_verifier_accepting_overrides_the_library(void)
-{
-    setup();
-    ns_options *so = server_options(self_signed);
-    ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
-    server_job job = {.server = server, .n = 1, .behave = echo_line};
-    pthread_t t = spawn(serve, &job);
-    ns_options *co = client_options(ca);
-    verifier_log log = {.verdict = 1};
-    ns_options_set_certificate_verifier(co, logging_verifier, &log);
-    ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
-    CHECK(c != NULL);
-    CHECK(round_trip(c));
-    pthread_join(t, NULL);
-    CHECK(log.calls >= 1);
-    CHECK_EQ(log.depth0_error, 18); /* X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT */
-    size_t want;
-    certgen_cert_der(self_signed, &want);
-    CHECK_EQ(log.depth0_len, want);
-    ns_socket_free(c);
-    ns_socket_free(server);
-    ns_options_free(so);
-    ns_options_free(co);
-}
-
-static void test_verifier_rejecting_a_valid_chain(void)
-{
-    setup();
-    ns_options *co = client_options(ca);
-    verifier_log log = {.verdict = 0};
-    ns_options_set_certificate_verifier(co, logging_verifier, &log);
-    expect_rejected(server_cert, co, "localhost", "verifier rejected");
-    CHECK(log.calls >= 1);
-    ns_options_free(co);
-}
-
-static void test_alpn_without_overlap_fails(void)
-{
-    setup();
-    ns_options *so = server_options(server_cert);
-    ns_options_add_alpn(so, "h2");
-    ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
-    server_job job = {.server = server, .n = 2, .behave = echo_line};
-    pthread_t t = spawn(serve, &job);
-    ns_options *co = client_options(ca);
-    ns_options_add_alpn(co, "imap");
-    CHECK(ns_make_client_tls_socket("localhost", port_of(server), co) == NULL);
-    CHECK_EQ(ns_last_status(), NS_ERR_TLS);
-    CHECK_ERROR_HAS("no application protocol");
-    /* A client without ALPN is still served (no protocol selected). */
-    ns_options *plain = client_options(ca);
-    ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), plain);
-    CHECK(c != NULL);
-    CHECK(round_trip(c));
-    CHECK(ns_socket_selected_alpn(c) == NULL);
-    pthread_join(t, NULL);
-    CHECK_EQ(job.status[0], NS_ERR_TLS);
-    CHECK_EQ(job.status[1], NS_OK);
-    ns_socket_free(c);
-    ns_socket_free(server);
-    ns_options_free(so);
-    ns_options_free(co);
-    ns_options_free(plain);
-}
-
-/* A misbehaving plain-TCP client, then a good TLS client. */
-static void expect_server_survives(int64_t server_read_timeout, const void *bytes, size_t len,
-                                   int expect_status, const char *why)
-{
-    setup();
-    ns_options *so = server_options(server_cert);
-    ns_options_set_read_timeout(so, server_read_timeout);
-    ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
-    server_job job = {.server = server, .n = 2, .behave = echo_line};
-    pthread_t t = spawn(serve, &job);
-    ns_options *po = blocking_options(NS_SOCKET_OPTIONS, 5000000);
-    ns_socket *bad = ns_make_client_socket("127.0.0.1", port_of(server), po);
-    CHECK(bad != NULL);
-    if (len)
-        CHECK_EQ(ns_socket_send_all(bad, bytes, len, 0), (long long)len);
-    if (expect_status != NS_ERR_READ_TIMEOUT)
-        ns_socket_shutdown(bad, SHUT_WR);
-    /* Wait until the server has judged it, then send a good client. */
-    char sink[256];
-    while (ns_socket_recv(bad, sink, sizeof sink, 0) > 0) {
-    }
-    ns_options *co = client_options(ca);
-    ns_socket *good = ns_make_client_tls_socket("localhost", port_of(server), co);
-    CHECK(good != NULL);
-    CHECK(round_trip(good));
-    pthread_join(t, NULL);
-    CHECK_EQ(job.status[0], expect_status);
-    CHECK(strstr(job.message[0], why) != NULL);
-    CHECK_EQ(job.status[1], NS_OK);
-    ns_socket_free(bad);
-    ns_socket_free(good);
-    ns_socket_free(server);
-    ns_options_free(so);
-    ns_options_free(po);
-    ns_options_free(co);
-}
-
-static void test_plain_http_to_the_tls_port(void)
-{
-    const char *http = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    expect_server_survives(5000000, http, strlen(http), NS_ERR_TLS, "TLS handshake with 127.0.0.1");
-}
-
-static void test_silent_client_times_out_in_accept(void)
-{
-    int64_t start = now_us();
-    expect_server_survives(200000, NULL, 0, NS_ERR_READ_TIMEOUT, "timed out after 200000 us");
-    CHECK(now_us() - start < SLACK(3000000));
-}
-
-static void test_truncated_handshake(void)
-{
-    /* A TLS record header announcing a 512-byte ClientHello, then EOF. */
-    static const unsigned char partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03};
-    expect_server_survives(5000000, partial, sizeof partial, NS_ERR_TLS, "truncated");
-}
-
 static void test_tls_server_needs_certificate_and_key(void)
 {
     ns_options *so = ns_options_new(NS_SERVER_TLS_SOCKET_OPTIONS);
@@ -533,7 +243,7 @@ static void test_tls_server_needs_certificate_and_key(void)
 
 static void test_read_timeout_applies_to_tls_recv(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     server_job job = {.server = server, .n = 1, .behave = wait_for_close};
@@ -570,7 +280,7 @@ static void send_hello_on_go(ns_socket *conn)
 
 static void test_non_blocking_handshake_and_recv(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     server_job job = {.server = server, .n = 1, .behave = send_hello_on_go};
@@ -636,7 +346,7 @@ static void *read_after_go(void *arg)
 
 static void test_non_blocking_send_would_block_and_resumes(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     slow_reader r = {server, 0, 0};
@@ -679,7 +389,7 @@ static void test_non_blocking_send_would_block_and_resumes(void)
 
 static void test_server_handshake_zero_then_explicit(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_options_set_handshake(so, 0);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
@@ -721,7 +431,7 @@ static void send_bye_and_vanish(ns_socket *conn)
 
 static void expect_end(void (*behave)(ns_socket *), ssize_t expect, const char *why)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     server_job job = {.server = server, .n = 1, .behave = behave};
@@ -758,7 +468,7 @@ static void send_big_record(ns_socket *conn)
 
 static void test_pending_counts_buffered_plaintext(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     server_job job = {.server = server, .n = 1, .behave = send_big_record};
@@ -794,7 +504,7 @@ static void test_connection_timeout_bounds_the_handshake(void)
 
 static void test_plain_options_to_a_tls_constructor_get_tls_defaults(void)
 {
-    setup();
+    tls_setup();
     ns_options *so = server_options(server_cert);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     server_job job = {.server = server, .n = 1, .behave = echo_line};
@@ -817,17 +527,6 @@ static const ns_test tests[] = {
     TEST(test_client_certificate_presented_and_absent),
     TEST(test_mutual_tls_server_sees_the_client_certificate),
     TEST(test_required_client_certificate_absent_fails_at_first_read),
-    TEST(test_unknown_ca_is_rejected),
-    TEST(test_system_store_does_not_trust_a_private_ca),
-    TEST(test_expired_certificate_is_rejected),
-    TEST(test_wrong_host_name_is_rejected),
-    TEST(test_self_signed_certificate_is_rejected),
-    TEST(test_verifier_accepting_overrides_the_library),
-    TEST(test_verifier_rejecting_a_valid_chain),
-    TEST(test_alpn_without_overlap_fails),
-    TEST(test_plain_http_to_the_tls_port),
-    TEST(test_silent_client_times_out_in_accept),
-    TEST(test_truncated_handshake),
     TEST(test_tls_server_needs_certificate_and_key),
     TEST(test_read_timeout_applies_to_tls_recv),
     TEST(test_non_blocking_handshake_and_recv),

@@ -70,6 +70,20 @@ test("PKCS#12 bundle and key log file", function()
   eq(#so.certificates, 2)
 end)
 
+test("key log callback", function()
+  local labels = {}
+  local function collect(line) labels[#labels + 1] = line:match("^(%S+)") end
+  local srv = netsocket.make_server_tls_socket("127.0.0.1", "0", server {})
+  local co = netsocket.tls_socket_options { key_log_callback = collect }
+  eq(co.key_log_callback, collect)
+  local c, conn = connect(srv, "localhost", { from = co })
+  c:close()
+  conn:close()
+  srv:close()
+  eq(table.concat(labels, ","), "CLIENT_HANDSHAKE_TRAFFIC_SECRET,SERVER_HANDSHAKE_TRAFFIC_SECRET," ..
+     "CLIENT_TRAFFIC_SECRET_0,SERVER_TRAFFIC_SECRET_0,EXPORTER_SECRET")
+end)
+
 local function ech_server()
   local so = server { certificates = { read("alt.pem") }, private_key = read("alt.key") }
   so:generate_ech_key("public.test", 9)

@@ -203,7 +203,7 @@ test("option fields: one table", function()
   eq(table.concat(names, " "), "ai_family ai_socktype ai_flags ai_protocol non_blocking connection_timeout " ..
      "read_timeout handshake private_key private_key_file certificates certificate_files certificate_verifier " ..
      "sni alpn trusted_certificates trusted_certificate_files client_certificate_required ignore_unexpected_eof " ..
-     "key_log_file ech_config_list ech_grease")
+     "key_log_file key_log_callback ech_config_list ech_grease")
 end)
 
 test("status constants and names from one list", function()
@@ -468,6 +468,22 @@ test("each error status", function()
   raises("NS_ERR_INVALID", netsocket.make_server_tls_socket, "127.0.0.1", "0",
          netsocket.server_tls_socket_options())
   eq(netsocket.last_status(), netsocket.NS_ERR_INVALID)
+end)
+
+test("TLS errors carry the verify code, the alert and the names", function()
+  local err = raises("NS_ERR_CERTIFICATE", tls_pair, {}, { sni = { "wrong.example" } })
+  local tail = ": certificate rejected at depth 0: Hostname mismatch: expected \"wrong.example\", " ..
+    "the certificate holds DNS:localhost, IP:127.0.0.1, IP:::1"
+  check(err.message:find("^TLS handshake with localhost:%d+: ") and err.message:sub(-#tail) == tail, err.message)
+  eq(err.verify_code, 62)
+  eq(err.verify_message, "Hostname mismatch")
+  eq(err.alert, "bad_certificate")
+  eq(err.alert_code, 42)
+  eq(err.alert_sent, true)
+  local closed = raises("NS_ERR_CONNECT", netsocket.make_client_socket, "127.0.0.1", "1",
+                        netsocket.socket_options(blocking()))
+  eq(closed.verify_code, nil)
+  eq(closed.alert, nil)
 end)
 
 -- ------------------------------------------------------------ selector

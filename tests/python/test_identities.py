@@ -107,6 +107,22 @@ def test_key_log_file_gets_the_secrets(certs, tmp_path):
         tmp_path / "missing" / "keys.log")
 
 
+def test_key_log_callback_gets_each_line(certs):
+    lines = []
+    co = client_options(certs, key_log_callback=lines.append)
+    assert co.key_log_callback == lines.append
+    srv = netsocket.make_server_tls_socket("127.0.0.1", "0", server_options(certs))
+    t = start(serve, srv)
+    exchange(srv, co)
+    t.join()
+    srv.close()
+    assert [line.split(" ")[0] for line in lines] == [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"]
+    co.set_key_log_callback(None)
+    assert co.key_log_callback is None
+
+
 def ech_server(certs):
     so = server_options(certs, certificates=[certs.read("alt.pem")], private_key=certs.read("alt.key"))
     so.generate_ech_key("public.test", 3)

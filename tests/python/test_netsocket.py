@@ -100,8 +100,8 @@ def test_option_fields_one_table():
         "ai_family", "ai_socktype", "ai_flags", "ai_protocol", "non_blocking", "connection_timeout",
         "read_timeout", "handshake", "private_key", "private_key_file", "certificates", "certificate_files",
         "certificate_verifier", "sni", "alpn", "trusted_certificates", "trusted_certificate_files",
-        "client_certificate_required", "ignore_unexpected_eof", "key_log_file", "ech_config_list",
-        "ech_grease"]
+        "client_certificate_required", "ignore_unexpected_eof", "key_log_file", "key_log_callback",
+        "ech_config_list", "ech_grease"]
     o = netsocket.Options(netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
     for field, method, kinds, kinds_text, type_text, is_list in rows:
         assert callable(getattr(o, method)), field

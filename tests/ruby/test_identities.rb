@@ -85,6 +85,21 @@ class TestIdentities < Minitest::Test
     end
   end
 
+  def test_key_log_callback
+    lines = []
+    collect = ->(line) { lines << line }
+    co = client_options(key_log_callback: collect)
+    assert_same collect, co.key_log_callback
+    srv = Netsocket.make_server_tls_socket("127.0.0.1", 0, server_options)
+    t = serve(srv)
+    exchange(srv, co)
+    t.value
+    srv.close
+    assert_equal %w[CLIENT_HANDSHAKE_TRAFFIC_SECRET SERVER_HANDSHAKE_TRAFFIC_SECRET
+                    CLIENT_TRAFFIC_SECRET_0 SERVER_TRAFFIC_SECRET_0 EXPORTER_SECRET],
+                 lines.map { |l| l.split(" ")[0] }
+  end
+
   def ech_server
     so = server_options(certificates: [read("alt.pem")], private_key: read("alt.key"))
     so.generate_ech_key("public.test", 5)

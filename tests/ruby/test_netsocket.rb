@@ -142,7 +142,7 @@ class NetsocketTest < Minitest::Test
     assert_equal %w[ai_family ai_socktype ai_flags ai_protocol non_blocking connection_timeout read_timeout
                     handshake private_key private_key_file certificates certificate_files certificate_verifier
                     sni alpn trusted_certificates trusted_certificate_files client_certificate_required ignore_unexpected_eof
-                    key_log_file ech_config_list ech_grease],
+                    key_log_file key_log_callback ech_config_list ech_grease],
                  rows.map(&:first)
     o = Netsocket::Options.new(Netsocket::NS_SERVER_TLS_SOCKET_OPTIONS)
     rows.each do |field, method, kinds, _, type_text, list|
@@ -442,6 +442,32 @@ class NetsocketTest < Minitest::Test
   end
 
   # ---------------------------------------------------------- errors
+
+  def test_tls_errors_carry_verify_code_alert_and_names
+    run_with_timeout do
+      srv = tls_server
+      port = srv.info[1]
+      acceptor = Thread.new do
+        srv.accept
+      rescue Netsocket::Error => e
+        e
+      end
+      e = assert_raises(Netsocket::CertificateError) do
+        Netsocket.make_client_tls_socket("127.0.0.1", port, tls_client_options(sni: ["wrong.example"]))
+      end
+      assert_equal "TLS handshake with 127.0.0.1:#{port}: certificate rejected at depth 0: " \
+                   "Hostname mismatch: expected \"wrong.example\", the certificate holds " \
+                   "DNS:localhost, IP:127.0.0.1, IP:::1", e.message
+      assert_equal [62, "Hostname mismatch"], [e.verify_code, e.verify_message]
+      assert_equal ["bad_certificate", 42, true], [e.alert, e.alert_code, e.alert_sent]
+      server_error = acceptor.value
+      assert_kind_of Netsocket::TLSError, server_error
+      assert server_error.message.end_with?(": the peer sent the alert bad_certificate (42)"), server_error.message
+      assert_equal ["bad_certificate", 42, false], [server_error.alert, server_error.alert_code, server_error.alert_sent]
+      assert_nil server_error.verify_code
+      srv.close
+    end
+  end
 
   def test_error_classes
     run_with_timeout do
