@@ -628,6 +628,19 @@ static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
     void replace_identities(const nsb_options *o) { nsb_check(ns_socket_replace_identities($self, o)); }
     const char *tls_version() { return ns_socket_tls_version($self); }
     const char *tls_cipher() { return ns_socket_tls_cipher($self); }
+    /* Whether the handshake resumed a session. */
+    bool session_reused() { return ns_socket_session_reused($self) != 0; }
+    /* The client's newest resumable session as bytes, for the options field
+     * sessions of a later process (they hold the session's secret). */
+    nsb_bytes save_session() {
+        nsb_bytes b = { NULL, 0, 0 };
+        ssize_t n = nsb_check(ns_socket_save_session($self, NULL, 0));
+        if (n > 0 && (b.data = (unsigned char *)malloc((size_t)n)) == NULL)
+            nsb_fail(NS_ERR_NOMEM);
+        else if (n > 0 && nsb_check(ns_socket_save_session($self, b.data, (size_t)n)) == n)
+            b.len = (size_t)n;
+        return b;
+    }
     int pending() { return ns_socket_pending($self); }
 }
 

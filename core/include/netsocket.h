@@ -478,11 +478,14 @@ NS_API int ns_options_set_session_resumption(ns_options *o, int on);
 NS_API int ns_options_get_session_resumption(const ns_options *o);
 /* Loads a session saved by ns_socket_save_session (the bytes are copied)
  * into the client cache of o, for a process that restarts.  The options
- * must have the ALPN list and client identity the session was made with;
- * load after configuring them (a later change empties the cache).
- * NS_ERR_INVALID, nothing changed, for a blob that is not a saved session,
- * is corrupt (length or checksum), was made with other ALPN names or
- * identity, or when session-resumption? is 0. */
+ * must have the ALPN list and client identity the session was made with
+ * when it is loaded (checked: an error) and when they are first used to
+ * connect (checked again: a session that no longer matches is dropped);
+ * other fields may be set before or after.  Once o has been used, a change to it
+ * starts an empty cache, loaded sessions included.  NS_ERR_INVALID,
+ * nothing changed, for a blob that is not a saved session, is corrupt
+ * (length or checksum), was made with other ALPN names or identity, or
+ * when session-resumption? is 0. */
 NS_API int ns_options_add_session(ns_options *o, const void *data, size_t len);
 
 /* ------------------------------------------------------------------ */

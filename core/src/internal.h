@@ -119,6 +119,7 @@ void ns_verifier_unref(ns_verifier *v);
 typedef struct {
     char *key; /* "name\nservice" */
     SSL_SESSION *session;
+    uint8_t digest[32]; /* loaded sessions: the configuration it was saved from */
 } ns_session_entry;
 typedef struct ns_tls_config {
     int refs; /* atomic */
@@ -141,6 +142,8 @@ typedef struct ns_tls_config {
 /* Builds the configuration of o (locked by the caller) for one side; NULL
  * with the failure recorded. */
 ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side);
+/* SHA-256 of what a saved session must match: o's ALPN list and identity. */
+void ns_tls_config_digest(const ns_options *o, uint8_t out[32]);
 ns_tls_config *ns_tls_config_ref(ns_tls_config *c);
 void ns_tls_config_unref(ns_tls_config *c);
 
@@ -229,6 +232,10 @@ struct ns_options {
     pthread_mutex_t lock;
     ns_tls_config *compiled[2]; /* client, server side: built on first use */
     int session_resumption;
+    /* Sessions loaded before the client configuration was built: moved
+     * into its cache when it is (so the order of setters does not matter). */
+    ns_session_entry *loaded;
+    size_t loaded_count;
 };
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
@@ -390,8 +397,13 @@ void ns_session_install(SSL_CTX *ctx, int server_side, int resumption);
 /* Offers the cached session for (name, service), if any, on s. */
 int ns_session_offer(ns_socket *s, const char *name, const char *service);
 void ns_session_cache_clear(ns_tls_config *c);
-/* Loads a saved session into c's cache. */
-int ns_session_load(ns_tls_config *c, const void *data, size_t len);
+/* Parses a saved session into *e (its framing, checksum and BoringSSL's
+ * encoding checked); free it with ns_session_entry_clear. */
+int ns_session_parse(const void *data, size_t len, ns_session_entry *e);
+void ns_session_entry_clear(ns_session_entry *e);
+/* Moves the n entries whose digest matches c's into c's cache (the others
+ * are freed); the array is left empty. */
+void ns_session_adopt(ns_tls_config *c, ns_session_entry *e, size_t n);
 
 /* ---- tls_failure.c: explaining TLS failures ---- */
 /* Records the alerts ssl's socket sends and receives. */

@@ -203,7 +203,7 @@ test("option fields: one table", function()
   eq(table.concat(names, " "), "ai_family ai_socktype ai_flags ai_protocol non_blocking connection_timeout " ..
      "read_timeout handshake private_key private_key_file certificates certificate_files certificate_verifier " ..
      "sni alpn trusted_certificates trusted_certificate_files client_certificate_required ignore_unexpected_eof " ..
-     "key_log_file key_log_callback ech_config_list ech_grease")
+     "key_log_file key_log_callback ech_config_list ech_grease session_resumption sessions")
 end)
 
 test("status constants and names from one list", function()

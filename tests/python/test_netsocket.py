@@ -101,7 +101,7 @@ def test_option_fields_one_table():
         "read_timeout", "handshake", "private_key", "private_key_file", "certificates", "certificate_files",
         "certificate_verifier", "sni", "alpn", "trusted_certificates", "trusted_certificate_files",
         "client_certificate_required", "ignore_unexpected_eof", "key_log_file", "key_log_callback",
-        "ech_config_list", "ech_grease"]
+        "ech_config_list", "ech_grease", "session_resumption", "sessions"]
     o = netsocket.Options(netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
     for field, method, kinds, kinds_text, type_text, is_list in rows:
         assert callable(getattr(o, method)), field

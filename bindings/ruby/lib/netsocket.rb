@@ -87,6 +87,7 @@ module Netsocket
     alias closed? is_closed
     alias tls? is_tls
     alias non_blocking? is_non_blocking
+    alias session_reused? session_reused
     alias to_i fileno
 
     def inspect
