@@ -8,7 +8,9 @@
 #   5. build-tsan/  the C tests (every threaded one) under ThreadSanitizer,
 #                   BoringSSL built with -fsanitize=thread too — ctest -L c
 #   6. build-fuzz/  clang + libFuzzer: each fuzz target (tests/fuzz) runs
-#                   NS_FUZZ_SECONDS (default 20) seconds — tests/fuzz/run_fuzz.sh
+#                   NS_FUZZ_SECONDS (default 25) seconds, BoringSSL in its
+#                   fuzzer mode, corpora kept in build-fuzz/fuzz-corpus —
+#                   tests/fuzz/run_fuzz.sh
 # NS_QUICK=1 skips phases 5 and 6 (for a quick local run; CI runs them), and
 # says so at the start and the end.  Nothing skipped passes unseen: a ctest
 # label that selects no test fails its phase (--no-tests=error), a C test
@@ -97,11 +99,11 @@ if [ "${NS_QUICK:-0}" != 1 ]; then
         failed+=("tsan build")
     fi
 
-    phase "6/6 libFuzzer targets, ${NS_FUZZ_SECONDS:-20} s each (build-fuzz/)"
+    phase "6/6 libFuzzer targets, ${NS_FUZZ_SECONDS:-25} s each (build-fuzz/)"
     mkdir -p build-fuzz
     # Only the fuzzers: the instrumented tree's other targets (ABI variants,
     # tests) are not meant to link without the fuzzer runtime.
-    if CC=clang CXX=clang++ NS_BUILD_TARGETS="fuzz_certs fuzz_options fuzz_tls_server fuzz_tls_client" \
+    if CC=clang CXX=clang++ NS_BUILD_TARGETS="fuzz_certs fuzz_options fuzz_tls_server fuzz_tls_client fuzz_recv" \
             configure_and_build build-fuzz -DNS_FUZZ=ON \
             -DNS_SANITIZE=fuzzer-no-link,address,undefined -DNS_BORINGSSL_SANITIZE=fuzzer-no-link \
             -DNS_BUILD_BINDINGS=OFF -DNS_BUILD_EXAMPLES=OFF -DNS_BORINGSSL_SOURCE_DIR="$bssl_src"; then
