@@ -644,6 +644,18 @@ NS_API int ns_socket_getsockopt(ns_socket *s, int level, int name, void *val, si
 /* The peer's certificate (DER; its length in *der_len if der_len is not
  * NULL), valid until the socket is freed. */
 NS_API const unsigned char *ns_socket_peer_certificate(ns_socket *s, size_t *der_len);
+/* The peer's certificate chain as sent, leaf first: the number of
+ * certificates (0 on plain sockets, NULL, before the handshake or when the
+ * peer sent none), and certificate i's DER (its length in *der_len if
+ * der_len is not NULL), valid until the socket is freed; NULL if i is out of
+ * range. */
+NS_API size_t ns_socket_peer_certificate_chain_count(ns_socket *s);
+NS_API const unsigned char *ns_socket_peer_certificate_chain_at(ns_socket *s, size_t i,
+                                                                size_t *der_len);
+/* The negotiated key-exchange group, e.g. "X25519", "P-256" or
+ * "X25519MLKEM768"; static storage.  NULL on plain sockets, NULL and before
+ * the handshake. */
+NS_API const char *ns_socket_key_exchange_group(const ns_socket *s);
 /* The negotiated ALPN protocol, valid until the socket is freed. */
 NS_API const char *ns_socket_selected_alpn(const ns_socket *s);
 /* Server side: the SNI name the client sent.  Valid until freed. */
