@@ -742,6 +742,21 @@ NS_API ns_socket *ns_socket_connect_start(const ns_options *o, const char *node,
                                           const char *service);
 NS_API int ns_socket_connect_continue(ns_socket *s);
 
+/* STARTTLS (1.1): turns s, a connected plain socket (a client, or one
+ * accepted by a plain server), into a TLS socket on the same connection,
+ * the client side for TLS options and the server side for server TLS
+ * options (their certificates, key, trust and handshake fields apply; the
+ * socket keeps its own non-blocking?, timeouts and selector).  Bytes the
+ * peer sent before its TLS must have been read first.  With handshake 1
+ * the handshake runs now in the socket's mode (non-blocking:
+ * NS_ERR_WOULD_BLOCK, continue with ns_socket_handshake); with 0, at the
+ * first I/O.  A client checks the server against the first sni*, else the
+ * node given to the constructor.  Errors: NS_ERR_INVALID (NULL, plain
+ * options, already TLS, a listening or closed socket, a client side with
+ * no name), those of ns_socket_handshake; on NS_ERR_INVALID nothing
+ * changes. */
+NS_API int ns_socket_start_tls(ns_socket *s, const ns_options *o);
+
 /* Directions to wait for (ns_socket_wants), also a selector's interest bits. */
 enum ns_want {
     NS_WANT_READ = 1,  /* wait until the fd is readable */

@@ -505,3 +505,40 @@ int ns_connect_drive(ns_socket *s)
         ns_poll_fd(s->want_fd, s->want == NS_WANT_WRITE ? POLLOUT : POLLIN, s->want_deadline);
     }
 }
+
+int ns_socket_start_tls(ns_socket *s, const ns_options *o)
+{
+    int rc = ns_check_open(s, "start TLS on");
+    if (rc != NS_OK)
+        return rc;
+    if (s->ssl || s->ctx)
+        return ns_fail_io(s, NS_ERR_INVALID, 0, "start TLS on", "already a TLS socket");
+    if (s->role == NS_ROLE_SERVER)
+        return ns_fail_io(s, NS_ERR_INVALID, 0, "start TLS on", "a listening socket has no peer");
+    if (!ns_options_is_tls(o))
+        return ns_fail_io(s, NS_ERR_INVALID, 0, "start TLS on",
+                          o ? "the options are not TLS options" : "NULL options");
+    int server = ns_options_is_server_tls(o);
+    ns_options values;
+    ns_tls_config *c = NULL;
+    if ((rc = ns_options_snapshot(o, 1, server, &values, &c)) != NS_OK)
+        return rc;
+    if (!server && c->sni == NULL && s->node == NULL) {
+        ns_tls_config_unref(c);
+        return ns_fail_io(s, NS_ERR_INVALID, 0, "start TLS on",
+                          "no name to check the server against: add one with sni");
+    }
+    ns_socket_begin_call(s);
+    rc = server ? ns_tls_upgrade_server(s, c) : ns_tls_client_start(s, c, s->node);
+    ns_tls_config_unref(c);
+    if (rc == NS_OK)
+        s->ignore_unexpected_eof = values.ignore_unexpected_eof != 0;
+    if (rc == NS_OK)
+        rc = ns_socket_sync_fd(s);
+    if (rc != NS_OK) {
+        ns_tls_free(s);
+        ns_socket_sync_fd(s);
+        return rc;
+    }
+    return values.handshake ? ns_tls_resume_handshake(s) : NS_OK;
+}

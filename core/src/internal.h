@@ -362,6 +362,8 @@ SSL_CTX *ns_tls_context_new(const ns_options *o, int server_side);
 int ns_tls_client_start(ns_socket *s, ns_tls_config *c, const char *node);
 void ns_tls_server_start(ns_socket *server, ns_tls_config *c);
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn);
+/* The server side of TLS on s, a connected plain socket (STARTTLS). */
+int ns_tls_upgrade_server(ns_socket *s, ns_tls_config *c);
 /* Runs the handshake until done, the deadline (budget_us names it in the
  * message; a miss is timeout_status), or, if nonblocking, a need to wait. */
 int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonblocking,
