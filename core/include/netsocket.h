@@ -707,6 +707,41 @@ NS_API ssize_t ns_socket_save_session(ns_socket *s, void *buf, size_t len);
 /* Event-driven I/O                                                    */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Opening a client without blocking (1.1).  ns_socket_connect_start begins
+ * what ns_socket_connect does (a TLS client for TLS options, else plain)
+ * and returns at once; ns_socket_connect_continue carries it on and returns
+ * NS_OK once the socket is connected and, for TLS with handshake 1,
+ * handshaken; NS_ERR_WOULD_BLOCK while it must wait (ns_socket_wants,
+ * ns_socket_wants_fd and ns_socket_wants_timeout say for what, on which
+ * descriptor, how long).  Every step goes through it:
+ *  - name resolution, on a thread of the library's own (getaddrinfo, so
+ *    /etc/hosts and every nsswitch module behave as usual; numeric
+ *    addresses resolve at once without one);
+ *  - connection attempts by Happy Eyeballs v2 (RFC 8305): addresses of both
+ *    families (ai_family AF_UNSPEC) interleaved, IPv6 first; a further
+ *    attempt every 250 ms while the earlier ones are pending, at once when
+ *    one fails; the first to connect wins and the others are closed.  So
+ *    an address that never answers costs 250 ms, not the whole timeout;
+ *  - the TLS handshake.
+ * The connection timeout bounds all of it, resolution included
+ * (NS_ERR_CONNECT_TIMEOUT).  The blocking constructors run the same steps.
+ * Until NS_OK the socket is opening: ns_socket_fd is -1, ns_socket_is_closed
+ * 0, and other calls fail with NS_ERR_INVALID.  On any error the open is
+ * over and the socket closed (free it).  After NS_OK non-blocking?,
+ * read-timeout and write-timeout apply as for ns_socket_connect.
+ * connect_start: NULL with NS_ERR_INVALID (NULL options, node or service,
+ * AI_PASSIVE), NS_ERR_HOST_NOT_FOUND (a malformed numeric address with
+ * AI_NUMERICHOST), NS_ERR_NOMEM, NS_ERR_IO; free the socket with
+ * ns_socket_free (also mid-open: a pending resolution then finishes on
+ * its own).  connect_continue: NS_ERR_HOST_NOT_FOUND, NS_ERR_CONNECT (the
+ * message names every address tried and why it failed), the others of
+ * ns_socket_connect; NS_OK again once open; NS_ERR_INVALID for NULL.
+ */
+NS_API ns_socket *ns_socket_connect_start(const ns_options *o, const char *node,
+                                          const char *service);
+NS_API int ns_socket_connect_continue(ns_socket *s);
+
 /* Directions to wait for (ns_socket_wants), also a selector's interest bits. */
 enum ns_want {
     NS_WANT_READ = 1,  /* wait until the fd is readable */
