@@ -1,6 +1,6 @@
 /*
  * netsocket.i — the one SWIG interface for the Python 3, Ruby and Lua 5.4
- * modules `netsocket` (see the Bindings section of API.md).
+ * modules `netsocket` (see docs/reference.md, Bindings).
  *
  * Layout: a language-neutral glue layer (nsb_*) that calls the C API, turns
  * failures into a per-thread "pending error" and describes blocking calls so

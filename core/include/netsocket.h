@@ -179,7 +179,7 @@ typedef int (*ns_certificate_verifier)(void *userdata, int depth, int preverify_
 typedef void (*ns_release_function)(void *userdata);
 
 /* A new options object of the given kind with every field at its default
- * (see the table in API.md).  Free it with ns_options_free.  NULL with
+ * (see docs/reference.md).  Free it with ns_options_free.  NULL with
  * NS_ERR_INVALID for an unknown kind, NS_ERR_NOMEM when out of memory. */
 NS_API ns_options *ns_options_new(ns_options_kind kind);
 /* A new options object of `kind` holding every field of `from` that `kind`
@@ -216,7 +216,7 @@ NS_API int ns_options_set_ai_flags(ns_options *o, int flags);
 NS_API int ns_options_get_ai_flags(const ns_options *o);
 NS_API int ns_options_set_ai_protocol(ns_options *o, int protocol);   /* default 0 */
 NS_API int ns_options_get_ai_protocol(const ns_options *o);
-/* non-blocking?: default 1 (the seed's default).  Applied after the open. */
+/* non-blocking?: default 1 (Sagittarius' default).  Applied after the open. */
 NS_API int ns_options_set_non_blocking(ns_options *o, int on);
 NS_API int ns_options_get_non_blocking(const ns_options *o);
 /* One deadline for the whole open (every address and the TLS handshake);

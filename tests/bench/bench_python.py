@@ -12,7 +12,7 @@ rows of run.sh's table: medians, and the median of the per-pair ratios.
 Usage (run.sh sets PYTHONPATH to the built module):
     python3 bench_python.py [--quick] [--runs N] [--rows-only]
 
-Written against the Bindings section of API.md.
+Written against the Bindings section of docs/reference.md.
 """
 import os
 import resource
