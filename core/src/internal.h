@@ -256,7 +256,7 @@ int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_option
 enum ns_role { NS_ROLE_CLIENT, NS_ROLE_SERVER, NS_ROLE_ACCEPTED };
 
 struct ns_socket {
-    int fd;              /* -1 once closed; always O_NONBLOCK internally */
+    int fd;              /* -1 once closed; O_NONBLOCK unless fd_blocking */
     enum ns_role role;
     int non_blocking;    /* the mode the user sees */
     int fd_blocking;     /* the kernel blocks on fd (see ns_socket_sync_fd) */

@@ -1,7 +1,6 @@
 /* Name resolution for servers, bind/listen, and the pieces connect.c
  * shares: the per-address log and the getaddrinfo failure mapping. */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
