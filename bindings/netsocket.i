@@ -1,6 +1,6 @@
 /*
  * netsocket.i — the one SWIG interface for the Python 3, Ruby and Lua 5.4
- * modules `netsocket` (see the Bindings section of API.md).
+ * modules `netsocket` (see docs/reference.md, Bindings).
  *
  * Layout: a language-neutral glue layer (nsb_*) that calls the C API, turns
  * failures into a per-thread "pending error" and describes blocking calls so
@@ -53,6 +53,24 @@ static nsb_bytes nsb_bytes_copy(const unsigned char *p, size_t len)
 /* A list of byte strings (text = 1: of UTF-8 strings); items point into
  * the options, copied by the out typemap. */
 typedef struct { size_t n; const unsigned char **items; size_t *lens; int text; } nsb_list;
+/* A list of n items to fill in (an empty one if out of memory). */
+static nsb_list nsb_list_new(size_t n, int text)
+{
+    nsb_list l = { 0, NULL, NULL, text };
+    if (n == 0)
+        return l;
+    l.items = (const unsigned char **)calloc(n, sizeof *l.items);
+    l.lens = (size_t *)calloc(n, sizeof *l.lens);
+    if (l.items == NULL || l.lens == NULL) {
+        free(l.items);
+        free(l.lens);
+        l.items = NULL;
+        l.lens = NULL;
+        return l;
+    }
+    l.n = n;
+    return l;
+}
 /* (ip, port). */
 typedef struct { char ip[64]; int port; } nsb_addr;
 /* A language callable (a strong reference, a GC-marked box, a registry ref). */
@@ -589,6 +607,16 @@ static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
         }
         return b;
     }
+    /* The peer's certificate chain as sent, leaf first (a list of DER byte
+     * strings; empty on plain sockets). */
+    nsb_list peer_certificate_chain() {
+        nsb_list l = nsb_list_new(ns_socket_peer_certificate_chain_count($self), 0);
+        for (size_t i = 0; i < l.n; i++)
+            l.items[i] = ns_socket_peer_certificate_chain_at($self, i, &l.lens[i]);
+        return l;
+    }
+    /* The key-exchange group, e.g. "X25519"; None/nil on plain sockets. */
+    const char *key_exchange_group() { return ns_socket_key_exchange_group($self); }
     const char *selected_alpn() { return ns_socket_selected_alpn($self); }
     const char *server_name() { return ns_socket_server_name($self); }
     /* The server identity used (accepted sockets), -1 for the default. */

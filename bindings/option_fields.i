@@ -86,24 +86,6 @@ typedef struct {
 } nsb_field;
 /* The whole table (option_fields() returns it). */
 typedef struct { const nsb_field *rows; size_t n; } nsb_fields;
-
-static nsb_list nsb_list_new(size_t n, int text)
-{
-    nsb_list l = { 0, NULL, NULL, text };
-    if (n == 0)
-        return l;
-    l.items = (const unsigned char **)calloc(n, sizeof *l.items);
-    l.lens = (size_t *)calloc(n, sizeof *l.lens);
-    if (l.items == NULL || l.lens == NULL) {
-        free(l.items);
-        free(l.lens);
-        l.items = NULL;
-        l.lens = NULL;
-        return l;
-    }
-    l.n = n;
-    return l;
-}
 %}
 
 /* ---- per type: the Options methods, and the view where there is a getter ---- */

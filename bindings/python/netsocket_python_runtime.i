@@ -273,7 +273,7 @@ NSB_PY_PEM(key, KEYLEN)
     if ($input == Py_None) {
         $1 = NULL;
     } else if (!PyCallable_Check($input)) {
-        PyErr_SetString(PyExc_TypeError, "certificate_verifier must be callable or None");
+        PyErr_SetString(PyExc_TypeError, "expected a callable or None");
         SWIG_fail;
     } else {
         Py_INCREF($input);

@@ -292,7 +292,7 @@ NSB_RUBY_BYTES(config, CONFLEN)
     if (NIL_P($input)) {
         $1 = NULL;
     } else if (!rb_respond_to($input, rb_intern("call"))) {
-        rb_raise(rb_eTypeError, "certificate_verifier must respond to call");
+        rb_raise(rb_eTypeError, "$symname: expected something that responds to call, or nil");
     } else {
         $1 = nsb_rb_box_new($input);
     }

@@ -356,6 +356,14 @@ test("mTLS between netsocket ends; a missing client certificate fails", function
   c:send_all("m")
   eq(conn:recv(1), "m")
   check(conn:peer_certificate() ~= nil)
+  -- The peer's whole chain as sent (one certificate each way here) and the group.
+  local chain, back = c:peer_certificate_chain(), conn:peer_certificate_chain()
+  eq(#chain, 1)
+  eq(chain[1], c:peer_certificate())
+  eq(#back, 1)
+  eq(back[1], conn:peer_certificate())
+  eq(c:key_exchange_group(), "X25519")
+  eq(conn:key_exchange_group(), "X25519")
   c:close()
   conn:close()
   local ok, err = pcall(tls_pair, { client_certificate_required = true,

@@ -330,6 +330,11 @@ class NetsocketTest < Minitest::Test
       conn = acceptor.value
       c.send_all("m")
       assert_equal "m", conn.recv(1)
+      # The peer's whole chain as sent (one certificate each way here) and the group.
+      assert_equal [c.peer_certificate], c.peer_certificate_chain
+      assert_equal [conn.peer_certificate], conn.peer_certificate_chain
+      assert_equal %w[X25519 X25519], [c.key_exchange_group, conn.key_exchange_group]
+      assert_equal [[], nil], [srv.peer_certificate_chain, srv.key_exchange_group]
       [c, conn].each(&:close)
 
       acceptor = Thread.new do
