@@ -1,6 +1,6 @@
 /*
  * netsocket.i — the one SWIG interface for the Python 3, Ruby and Lua 5.4
- * modules `netsocket` (see the Bindings section of API.md).
+ * modules `netsocket` (see docs/reference.md, Bindings).
  *
  * Layout: a language-neutral glue layer (nsb_*) that calls the C API, turns
  * failures into a per-thread "pending error" and describes blocking calls so
@@ -53,10 +53,31 @@ static nsb_bytes nsb_bytes_copy(const unsigned char *p, size_t len)
 /* A list of byte strings (text = 1: of UTF-8 strings); items point into
  * the options, copied by the out typemap. */
 typedef struct { size_t n; const unsigned char **items; size_t *lens; int text; } nsb_list;
+/* A list of n items to fill in (an empty one if out of memory). */
+static nsb_list nsb_list_new(size_t n, int text)
+{
+    nsb_list l = { 0, NULL, NULL, text };
+    if (n == 0)
+        return l;
+    l.items = (const unsigned char **)calloc(n, sizeof *l.items);
+    l.lens = (size_t *)calloc(n, sizeof *l.lens);
+    if (l.items == NULL || l.lens == NULL) {
+        free(l.items);
+        free(l.lens);
+        l.items = NULL;
+        l.lens = NULL;
+        return l;
+    }
+    l.n = n;
+    return l;
+}
 /* (ip, port). */
 typedef struct { char ip[64]; int port; } nsb_addr;
 /* A language callable (a strong reference, a GC-marked box, a registry ref). */
 typedef void *nsb_callable;
+/* Any language value held the same way (e.g. a selector's per-socket data);
+ * nsb_release drops it. */
+typedef void *nsb_value;
 
 /* The calling thread's failure, captured right after the C call and raised
  * by %exception once the wrapper holds the interpreter lock again. */
@@ -589,6 +610,16 @@ static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
         }
         return b;
     }
+    /* The peer's certificate chain as sent, leaf first (a list of DER byte
+     * strings; empty on plain sockets). */
+    nsb_list peer_certificate_chain() {
+        nsb_list l = nsb_list_new(ns_socket_peer_certificate_chain_count($self), 0);
+        for (size_t i = 0; i < l.n; i++)
+            l.items[i] = ns_socket_peer_certificate_chain_at($self, i, &l.lens[i]);
+        return l;
+    }
+    /* The key-exchange group, e.g. "X25519"; None/nil on plain sockets. */
+    const char *key_exchange_group() { return ns_socket_key_exchange_group($self); }
     const char *selected_alpn() { return ns_socket_selected_alpn($self); }
     const char *server_name() { return ns_socket_server_name($self); }
     /* The server identity used (accepted sockets), -1 for the default. */
@@ -603,6 +634,19 @@ static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
     void replace_identities(const nsb_options *o) { nsb_check(ns_socket_replace_identities($self, o)); }
     const char *tls_version() { return ns_socket_tls_version($self); }
     const char *tls_cipher() { return ns_socket_tls_cipher($self); }
+    /* Whether the handshake resumed a session. */
+    bool session_reused() { return ns_socket_session_reused($self) != 0; }
+    /* The client's newest resumable session as bytes, for the options field
+     * sessions of a later process (they hold the session's secret). */
+    nsb_bytes save_session() {
+        nsb_bytes b = { NULL, 0, 0 };
+        ssize_t n = nsb_check(ns_socket_save_session($self, NULL, 0));
+        if (n > 0 && (b.data = (unsigned char *)malloc((size_t)n)) == NULL)
+            nsb_fail(NS_ERR_NOMEM);
+        else if (n > 0 && nsb_check(ns_socket_save_session($self, b.data, (size_t)n)) == n)
+            b.len = (size_t)n;
+        return b;
+    }
     int pending() { return ns_socket_pending($self); }
 }
 
@@ -613,8 +657,12 @@ static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
 %extend nsb_selector {
     nsb_selector() { return (nsb_selector *)nsb_check_ptr(ns_selector_new()); }
     ~nsb_selector() { ns_selector_free($self); }
-    void watch(nsb_socket *s, int64_t timeout_us, long key) {
-        nsb_check(ns_selector_add($self, s, timeout_us, (void *)(intptr_t)key));
+    /* Watches s for interest (NS_WANT_READ | NS_WANT_WRITE) with an idle
+     * timeout; the selector owns value until s leaves it (removed, closed,
+     * freed, or the selector freed), so the language side keeps no table
+     * and a wait costs O(ready). */
+    void watch(nsb_socket *s, int interest, int64_t timeout_us, nsb_value value) {
+        nsb_check(ns_selector_watch($self, s, interest, timeout_us, value, nsb_release));
     }
     void unwatch(nsb_socket *s) { nsb_check(ns_selector_remove($self, s)); }
     int poll(int64_t timeout_us) {
@@ -622,7 +670,9 @@ static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
         nsb_unlocked(&c);
         return (int)nsb_check(c.r);
     }
-    long event_key(int i) { return (long)(intptr_t)ns_selector_event_data($self, i); }
+    /* Event i's value (as given to watch) and what it is ready for. */
+    nsb_value event_value(int i) { return ns_selector_event_data($self, i); }
+    int event_ready(int i) { return ns_selector_event_ready($self, i); }
     bool event_timed_out(int i) { return ns_selector_event_timed_out($self, i) != 0; }
     void interrupt() { nsb_check(ns_selector_interrupt($self)); }
     long count() { return (long)ns_selector_count($self); }

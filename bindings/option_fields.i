@@ -21,7 +21,8 @@
  *   item   the C API's name for it (a list's name for one item);
  *   kinds  ALL (every options kind), TLS (both TLS kinds), SERVER (server TLS);
  *   type   INT, BOOL, MICROSECONDS, KEY, PATH, STRING, BYTES, VERIFIER, KEY_LOG (one value), or
- *          CERTIFICATE_LIST, STRING_LIST, PATH_LIST (a list).
+ *          CERTIFICATE_LIST, STRING_LIST, PATH_LIST, BYTES_LIST (a list; the
+ *          last two are only added to).
  */
 
 %define NSB_OPTION_FIELDS(X)
@@ -48,6 +49,8 @@ X(key_log_file,                key_log_file,                TLS,    STRING)
 X(key_log_callback,            key_log_callback,            TLS,    KEY_LOG)
 X(ech_config_list,             ech_config_list,             TLS,    BYTES)
 X(ech_grease,                  ech_grease,                  TLS,    BOOL)
+X(session_resumption,          session_resumption,          TLS,    BOOL)
+X(sessions,                    session,                     TLS,    BYTES_LIST)
 %enddef
 
 %{
@@ -72,6 +75,7 @@ X(ech_grease,                  ech_grease,                  TLS,    BOOL)
 #define NSB_TYPE_CERTIFICATE_LIST "a list of PEM or DER strings", 1
 #define NSB_TYPE_STRING_LIST "a list of strings", 1
 #define NSB_TYPE_PATH_LIST "a list of file names", 1
+#define NSB_TYPE_BYTES_LIST "a list of byte strings", 1
 
 /* One row of option_fields(). */
 typedef struct {
@@ -82,24 +86,6 @@ typedef struct {
 } nsb_field;
 /* The whole table (option_fields() returns it). */
 typedef struct { const nsb_field *rows; size_t n; } nsb_fields;
-
-static nsb_list nsb_list_new(size_t n, int text)
-{
-    nsb_list l = { 0, NULL, NULL, text };
-    if (n == 0)
-        return l;
-    l.items = (const unsigned char **)calloc(n, sizeof *l.items);
-    l.lens = (size_t *)calloc(n, sizeof *l.lens);
-    if (l.items == NULL || l.lens == NULL) {
-        free(l.items);
-        free(l.lens);
-        l.items = NULL;
-        l.lens = NULL;
-        return l;
-    }
-    l.n = n;
-    return l;
-}
 %}
 
 /* ---- per type: the Options methods, and the view where there is a getter ---- */
@@ -239,6 +225,10 @@ static nsb_list nsb_options_##field##_get(nsb_options *o)
 %extend nsb_options { void add_##item(const char *path) { nsb_check(ns_options_add_##item($self, path)); } }
 %enddef
 
+%define NSB_FIELD_BYTES_LIST(field, item)
+%extend nsb_options { void add_##item(const void *data, size_t LEN) { nsb_check(ns_options_add_##item($self, data, LEN)); } }
+%enddef
+
 %define NSB_FIELD_METHODS(field, item, kinds, type) NSB_FIELD_##type(field, item) %enddef
 NSB_OPTION_FIELDS(NSB_FIELD_METHODS)
 
@@ -262,6 +252,7 @@ NSB_OPTION_FIELDS(NSB_FIELD_METHODS)
 #define NSB_METHOD_CERTIFICATE_LIST NSB_ADDER
 #define NSB_METHOD_STRING_LIST NSB_ADDER
 #define NSB_METHOD_PATH_LIST NSB_ADDER
+#define NSB_METHOD_BYTES_LIST NSB_ADDER
 %}
 %wrapper %{
 static const nsb_field nsb_field_rows[] = {

@@ -60,47 +60,42 @@ for name, class in pairs { Options = classes.Options, Socket = classes.Socket, S
   rawset(class, "__tostring", function(self) return ("netsocket.%s<%s>"):format(name, self:describe()) end)
 end
 
--- Watches sockets once each; wait() returns a list of events
--- {socket=, data=, timed_out=}.
+-- add() watches a socket once (readable or timed out); watch() until it is
+-- removed or closed, for reading and/or writing (NS_WANT_READ |
+-- NS_WANT_WRITE).  wait() returns a list of events {socket=, data=,
+-- timed_out=, ready=}.  The C selector owns each socket's {socket, data},
+-- so a wait costs O(ready), whatever the number watched.
 local Selector = {}
 Selector.__index = Selector
 
 function M.Selector()
-  return setmetatable({ core = core.SelectorCore(), watched = {}, keys = {}, next_key = 0 }, Selector)
+  return setmetatable({ core = core.SelectorCore() }, Selector)
 end
 
 function Selector:add(sock, timeout, data)
-  local key = self.keys[sock]
-  if not key then
-    self.next_key = self.next_key + 1
-    key = self.next_key
-  end
-  self.core:watch(sock, timeout or -1, key)
-  self.watched[key] = { sock, data }
-  self.keys[sock] = key
+  self.core:watch(sock, core.NS_WANT_READ, timeout or -1, { sock, data, true })
+  return self
+end
+
+function Selector:watch(sock, interest, timeout, data)
+  self.core:watch(sock, interest or core.NS_WANT_READ, timeout or -1, { sock, data, false })
   return self
 end
 
 function Selector:remove(sock)
   self.core:unwatch(sock)
-  self.watched[self.keys[sock]] = nil
-  self.keys[sock] = nil
   return self
 end
 
 function Selector:wait(timeout)
-  local events = {}
+  local events, once = {}, {}
   for i = 0, self.core:poll(timeout or -1) - 1 do
-    local key = self.core:event_key(i)
-    local sock, data = table.unpack(self.watched[key])
-    self.watched[key], self.keys[sock] = nil, nil
-    events[#events + 1] = { socket = sock, data = data, timed_out = self.core:event_timed_out(i) }
+    local value = self.core:event_value(i)
+    events[#events + 1] = { socket = value[1], data = value[2], timed_out = self.core:event_timed_out(i),
+                            ready = self.core:event_ready(i) }
+    if value[3] then once[#once + 1] = value[1] end
   end
-  for key, entry in pairs(self.watched) do -- closing a socket removes it
-    if entry[1]:is_closed() then
-      self.watched[key], self.keys[entry[1]] = nil, nil
-    end
-  end
+  for _, sock in ipairs(once) do self.core:unwatch(sock) end -- after reading the events
   return events
 end
 

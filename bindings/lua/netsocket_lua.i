@@ -63,6 +63,20 @@ static int nsb_verify(void *userdata, int depth, int preverify_error,
     return ok;
 }
 
+/* A registry reference to the value at idx, released by nsb_release. */
+static nsb_lua_box *nsb_lua_box_new(lua_State *L, int idx)
+{
+    nsb_lua_box *b = (nsb_lua_box *)malloc(sizeof *b);
+    if (b == NULL)
+        luaL_error(L, "netsocket: out of memory");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    b->main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+    b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return b;
+}
+
 static void nsb_key_log(void *userdata, const char *line)
 {
     nsb_lua_box *b = (nsb_lua_box *)userdata;
@@ -209,19 +223,12 @@ static int nsb_lua_is_password(lua_State *L, int i)
     if (lua_isnoneornil(L, $input)) {
         $1 = NULL;
     } else {
-        nsb_lua_box *b;
         luaL_checktype(L, $input, LUA_TFUNCTION);
-        b = (nsb_lua_box *)malloc(sizeof *b);
-        if (b == NULL) luaL_error(L, "netsocket: out of memory");
-        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-        b->main = lua_tothread(L, -1);
-        lua_pop(L, 1);
-        lua_pushvalue(L, $input);
-        b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        $1 = b;
+        $1 = nsb_lua_box_new(L, $input);
     }
 }
-%typemap(out) nsb_callable {
+%typemap(in) nsb_value { $1 = nsb_lua_box_new(L, $input); }
+%typemap(out) nsb_callable, nsb_value {
     if ($1) lua_rawgeti(L, LUA_REGISTRYINDEX, ((nsb_lua_box *)$1)->ref); else lua_pushnil(L);
     SWIG_arg++;
 }

@@ -30,11 +30,12 @@ C_NAMES = {
     "Socket.recv_into": "ns_socket_recv",
     "Socket.setsockopt_bytes": "ns_socket_setsockopt",
     "Socket.getsockopt_bytes": "ns_socket_getsockopt",
+    "Socket.peer_certificate_chain": "ns_socket_peer_certificate_chain_count",
     "SelectorCore.__init__": "ns_selector_new",
-    "SelectorCore.watch": "ns_selector_add",
+    "SelectorCore.watch": "ns_selector_watch",
     "SelectorCore.unwatch": "ns_selector_remove",
     "SelectorCore.poll": "ns_selector_wait",
-    "SelectorCore.event_key": "ns_selector_event_data",
+    "SelectorCore.event_value": "ns_selector_event_data",
 }
 # Binding-only functions: their documentation is here.
 OWN_DOCS = {

@@ -69,6 +69,7 @@ def _compile(work, pkg):
     subprocess.run(["swig", "-python", "-I" + include, "-I" + str(HERE.parent), "-I" + str(swig),
                     "-o", str(swig / "netsocket_wrap.c"),
                     "-outdir", str(swig), str(HERE.parent / "netsocket.i")], check=True)
+    subprocess.run([sys.executable, str(HERE / "fix_wrapper_names.py"), str(swig / "netsocket_wrap.c")], check=True)
     shutil.copy(swig / "netsocket.py", pkg / "__init__.py")
     shutil.copy(_library(work) / SONAME, pkg / SONAME)
     cc = (sysconfig.get_config_var("CC") or "cc").split()

@@ -182,45 +182,51 @@ Socket.makefile = _makefile
 Socket.closed = property(lambda self: self.is_closed())
 
 
-class Selector(SelectorCore):
-    """Watches sockets once each; wait() returns (socket, data, timed_out) events."""
+class SelectorEvent(tuple):
+    """(socket, data, timed_out), and .ready: NS_WANT_READ and/or
+    NS_WANT_WRITE (0 for a timeout)."""
 
-    def __init__(self):
-        """An empty selector."""
-        super().__init__()
-        self._watched = {}  # key -> (socket, data)
-        self._keys = {}  # id(socket) -> key
-        self._next_key = 0
+    socket = property(lambda self: self[0])
+    data = property(lambda self: self[1])
+    timed_out = property(lambda self: self[2])
+
+
+class Selector(SelectorCore):
+    """add() watches a socket once (readable or timed out); watch() until it
+    is removed or closed, for reading and/or writing.  wait() returns
+    SelectorEvents.  The C selector owns each socket's (socket, data), so a
+    wait costs O(ready), whatever the number watched."""
 
     def add(self, sock, timeout=-1, data=None):
         """Watches sock once: wait() reports it when readable, or when timeout
         (microseconds; -1: none) passes, with data.  Adding it again replaces
         its timeout and data."""
-        key = self._keys.get(id(sock))
-        if key is None:
-            self._next_key += 1
-            key = self._next_key
-        self.watch(sock, timeout, key)
-        self._watched[key] = (sock, data)
-        self._keys[id(sock)] = key
+        SelectorCore.watch(self, sock, NS_WANT_READ, timeout, (sock, data, True))
+
+    def watch(self, sock, interest=NS_WANT_READ, timeout=-1, data=None):
+        """Watches sock until it is removed or closed: wait() reports it while
+        it is ready for interest (NS_WANT_READ and/or NS_WANT_WRITE), and once
+        when it stays idle for timeout microseconds (-1: none)."""
+        SelectorCore.watch(self, sock, interest, timeout, (sock, data, False))
 
     def remove(self, sock):
         """Stops watching sock."""
         self.unwatch(sock)
-        self._watched.pop(self._keys.pop(id(sock)), None)
 
     def wait(self, timeout=-1):
         """Waits up to timeout microseconds (-1: no limit); returns a list of
-        (socket, data, timed_out) events, each socket then no longer watched."""
-        events = []
+        SelectorEvents (socket, data, timed_out; .ready); a socket given to
+        add() is then no longer watched."""
+        events, once = [], []
         for i in range(self.poll(timeout)):
-            sock, data = self._watched.pop(self.event_key(i))
-            del self._keys[id(sock)]
-            events.append((sock, data, self.event_timed_out(i)))
-        for key, (sock, _) in list(self._watched.items()):
-            if sock.is_closed():  # closing a socket removes it from the selector
-                del self._watched[key]
-                del self._keys[id(sock)]
+            sock, data, one_shot = self.event_value(i)
+            event = SelectorEvent((sock, data, self.event_timed_out(i)))
+            event.ready = self.event_ready(i)
+            events.append(event)
+            if one_shot:
+                once.append(sock)
+        for sock in once:  # after reading the events: their values stay valid until then
+            self.unwatch(sock)
         return events
 
     def __len__(self):
@@ -230,6 +236,5 @@ class Selector(SelectorCore):
         return self
 
     def __exit__(self, *exc):
-        self._watched.clear()
-        self._keys.clear()
+        pass
 %}

@@ -296,14 +296,15 @@ NSB_PY_PEM(key, KEYLEN)
     if ($input == Py_None) {
         $1 = NULL;
     } else if (!PyCallable_Check($input)) {
-        PyErr_SetString(PyExc_TypeError, "certificate_verifier must be callable or None");
+        PyErr_SetString(PyExc_TypeError, "expected a callable or None");
         SWIG_fail;
     } else {
         Py_INCREF($input);
         $1 = $input;
     }
 }
-%typemap(out) nsb_callable { $result = $1 ? (PyObject *)$1 : Py_None; Py_INCREF($result); }
+%typemap(out) nsb_callable, nsb_value { $result = $1 ? (PyObject *)$1 : Py_None; Py_INCREF($result); }
+%typemap(in) nsb_value { Py_INCREF($input); $1 = $input; }
 /* Flags: any truthy object. */
 %typemap(in) int on { int t = PyObject_IsTrue($input); if (t < 0) SWIG_fail; $1 = t; }
 %typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }

@@ -365,12 +365,13 @@ NSB_RUBY_BYTES(config, CONFLEN)
     if (NIL_P($input)) {
         $1 = NULL;
     } else if (!rb_respond_to($input, rb_intern("call"))) {
-        rb_raise(rb_eTypeError, "certificate_verifier must respond to call");
+        rb_raise(rb_eTypeError, "$symname: expected something that responds to call, or nil");
     } else {
         $1 = nsb_rb_box_new($input);
     }
 }
-%typemap(out) nsb_callable { $result = $1 ? ((nsb_rb_box *)$1)->proc : Qnil; }
+%typemap(out) nsb_callable, nsb_value { $result = $1 ? ((nsb_rb_box *)$1)->proc : Qnil; }
+%typemap(in) nsb_value { $1 = nsb_rb_box_new($input); }
 %typemap(in) int on { $1 = RTEST($input) && !(RB_INTEGER_TYPE_P($input) && NUM2LONG($input) == 0); }
 %typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
 %typemap(in) const char *service (VALUE s) {

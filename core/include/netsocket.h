@@ -179,7 +179,7 @@ typedef int (*ns_certificate_verifier)(void *userdata, int depth, int preverify_
 typedef void (*ns_release_function)(void *userdata);
 
 /* A new options object of the given kind with every field at its default
- * (see the table in API.md).  Free it with ns_options_free.  NULL with
+ * (see docs/reference.md).  Free it with ns_options_free.  NULL with
  * NS_ERR_INVALID for an unknown kind, NS_ERR_NOMEM when out of memory. */
 NS_API ns_options *ns_options_new(ns_options_kind kind);
 /* A new options object of `kind` holding every field of `from` that `kind`
@@ -216,7 +216,7 @@ NS_API int ns_options_set_ai_flags(ns_options *o, int flags);
 NS_API int ns_options_get_ai_flags(const ns_options *o);
 NS_API int ns_options_set_ai_protocol(ns_options *o, int protocol);   /* default 0 */
 NS_API int ns_options_get_ai_protocol(const ns_options *o);
-/* non-blocking?: default 1 (the seed's default).  Applied after the open. */
+/* non-blocking?: default 1 (Sagittarius' default).  Applied after the open. */
 NS_API int ns_options_set_non_blocking(ns_options *o, int on);
 NS_API int ns_options_get_non_blocking(const ns_options *o);
 /* One deadline for the whole open (every address and the TLS handshake);
@@ -478,11 +478,14 @@ NS_API int ns_options_set_session_resumption(ns_options *o, int on);
 NS_API int ns_options_get_session_resumption(const ns_options *o);
 /* Loads a session saved by ns_socket_save_session (the bytes are copied)
  * into the client cache of o, for a process that restarts.  The options
- * must have the ALPN list and client identity the session was made with;
- * load after configuring them (a later change empties the cache).
- * NS_ERR_INVALID, nothing changed, for a blob that is not a saved session,
- * is corrupt (length or checksum), was made with other ALPN names or
- * identity, or when session-resumption? is 0. */
+ * must have the ALPN list and client identity the session was made with
+ * when it is loaded (checked: an error) and when they are first used to
+ * connect (checked again: a session that no longer matches is dropped);
+ * other fields may be set before or after.  Once o has been used, a change to it
+ * starts an empty cache, loaded sessions included.  NS_ERR_INVALID,
+ * nothing changed, for a blob that is not a saved session, is corrupt
+ * (length or checksum), was made with other ALPN names or identity, or
+ * when session-resumption? is 0. */
 NS_API int ns_options_add_session(ns_options *o, const void *data, size_t len);
 
 /* ------------------------------------------------------------------ */
@@ -641,6 +644,18 @@ NS_API int ns_socket_getsockopt(ns_socket *s, int level, int name, void *val, si
 /* The peer's certificate (DER; its length in *der_len if der_len is not
  * NULL), valid until the socket is freed. */
 NS_API const unsigned char *ns_socket_peer_certificate(ns_socket *s, size_t *der_len);
+/* The peer's certificate chain as sent, leaf first: the number of
+ * certificates (0 on plain sockets, NULL, before the handshake or when the
+ * peer sent none), and certificate i's DER (its length in *der_len if
+ * der_len is not NULL), valid until the socket is freed; NULL if i is out of
+ * range. */
+NS_API size_t ns_socket_peer_certificate_chain_count(ns_socket *s);
+NS_API const unsigned char *ns_socket_peer_certificate_chain_at(ns_socket *s, size_t i,
+                                                                size_t *der_len);
+/* The negotiated key-exchange group, e.g. "X25519", "P-256" or
+ * "X25519MLKEM768"; static storage.  NULL on plain sockets, NULL and before
+ * the handshake. */
+NS_API const char *ns_socket_key_exchange_group(const ns_socket *s);
 /* The negotiated ALPN protocol, valid until the socket is freed. */
 NS_API const char *ns_socket_selected_alpn(const ns_socket *s);
 /* Server side: the SNI name the client sent.  Valid until freed. */
@@ -691,6 +706,56 @@ NS_API ssize_t ns_socket_save_session(ns_socket *s, void *buf, size_t len);
 /* ------------------------------------------------------------------ */
 /* Event-driven I/O                                                    */
 /* ------------------------------------------------------------------ */
+
+/*
+ * Opening a client without blocking (1.1).  ns_socket_connect_start begins
+ * what ns_socket_connect does (a TLS client for TLS options, else plain)
+ * and returns at once; ns_socket_connect_continue carries it on and returns
+ * NS_OK once the socket is connected and, for TLS with handshake 1,
+ * handshaken; NS_ERR_WOULD_BLOCK while it must wait (ns_socket_wants,
+ * ns_socket_wants_fd and ns_socket_wants_timeout say for what, on which
+ * descriptor, how long).  Every step goes through it:
+ *  - name resolution, on a thread of the library's own (getaddrinfo, so
+ *    /etc/hosts and every nsswitch module behave as usual; numeric
+ *    addresses resolve at once without one);
+ *  - connection attempts by Happy Eyeballs v2 (RFC 8305): addresses of both
+ *    families (ai_family AF_UNSPEC) interleaved, IPv6 first; a further
+ *    attempt every 250 ms while the earlier ones are pending, at once when
+ *    one fails; the first to connect wins and the others are closed.  So
+ *    an address that never answers costs 250 ms, not the whole timeout;
+ *  - the TLS handshake.
+ * The connection timeout bounds all of it, resolution included
+ * (NS_ERR_CONNECT_TIMEOUT).  The blocking constructors run the same steps.
+ * Until NS_OK the socket is opening: ns_socket_fd is -1, ns_socket_is_closed
+ * 0, and other calls fail with NS_ERR_INVALID.  On any error the open is
+ * over and the socket closed (free it).  After NS_OK non-blocking?,
+ * read-timeout and write-timeout apply as for ns_socket_connect.
+ * connect_start: NULL with NS_ERR_INVALID (NULL options, node or service,
+ * AI_PASSIVE), NS_ERR_HOST_NOT_FOUND (a malformed numeric address with
+ * AI_NUMERICHOST), NS_ERR_NOMEM, NS_ERR_IO; free the socket with
+ * ns_socket_free (also mid-open: a pending resolution then finishes on
+ * its own).  connect_continue: NS_ERR_HOST_NOT_FOUND, NS_ERR_CONNECT (the
+ * message names every address tried and why it failed), the others of
+ * ns_socket_connect; NS_OK again once open; NS_ERR_INVALID for NULL.
+ */
+NS_API ns_socket *ns_socket_connect_start(const ns_options *o, const char *node,
+                                          const char *service);
+NS_API int ns_socket_connect_continue(ns_socket *s);
+
+/* STARTTLS (1.1): turns s, a connected plain socket (a client, or one
+ * accepted by a plain server), into a TLS socket on the same connection,
+ * the client side for TLS options and the server side for server TLS
+ * options (their certificates, key, trust and handshake fields apply; the
+ * socket keeps its own non-blocking?, timeouts and selector).  Bytes the
+ * peer sent before its TLS must have been read first.  With handshake 1
+ * the handshake runs now in the socket's mode (non-blocking:
+ * NS_ERR_WOULD_BLOCK, continue with ns_socket_handshake); with 0, at the
+ * first I/O.  A client checks the server against the first sni*, else the
+ * node given to the constructor.  Errors: NS_ERR_INVALID (NULL, plain
+ * options, already TLS, a listening or closed socket, a client side with
+ * no name), those of ns_socket_handshake; on NS_ERR_INVALID nothing
+ * changes. */
+NS_API int ns_socket_start_tls(ns_socket *s, const ns_options *o);
 
 /* Directions to wait for (ns_socket_wants), also a selector's interest bits. */
 enum ns_want {

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
@@ -125,6 +126,7 @@ void ns_verifier_unref(ns_verifier *v);
 typedef struct {
     char *key; /* "name\nservice" */
     SSL_SESSION *session;
+    uint8_t digest[32]; /* loaded sessions: the configuration it was saved from */
 } ns_session_entry;
 typedef struct ns_tls_config {
     int refs; /* atomic */
@@ -147,6 +149,8 @@ typedef struct ns_tls_config {
 /* Builds the configuration of o (locked by the caller) for one side; NULL
  * with the failure recorded. */
 ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side);
+/* SHA-256 of what a saved session must match: o's ALPN list and identity. */
+void ns_tls_config_digest(const ns_options *o, uint8_t out[32]);
 ns_tls_config *ns_tls_config_ref(ns_tls_config *c);
 void ns_tls_config_unref(ns_tls_config *c);
 
@@ -207,6 +211,8 @@ int ns_ech_client_start(SSL *ssl, const ns_tls_config *c, const char *peer);
 /* After SSL_R_ECH_REJECTED: keeps the retry configs and describes it in msg. */
 int ns_ech_rejected(ns_socket *s, char *msg, size_t len);
 
+typedef struct ns_connecting ns_connecting;
+
 /* ---- options.c ---- */
 struct ns_options {
     ns_options_kind kind;
@@ -235,6 +241,10 @@ struct ns_options {
     pthread_mutex_t lock;
     ns_tls_config *compiled[2]; /* client, server side: built on first use */
     int session_resumption;
+    /* Sessions loaded before the client configuration was built: moved
+     * into its cache when it is (so the order of setters does not matter). */
+    ns_session_entry *loaded;
+    size_t loaded_count;
 };
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
@@ -252,7 +262,7 @@ int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_option
 enum ns_role { NS_ROLE_CLIENT, NS_ROLE_SERVER, NS_ROLE_ACCEPTED };
 
 struct ns_socket {
-    int fd;              /* -1 once closed; always O_NONBLOCK internally */
+    int fd;              /* -1 once closed; O_NONBLOCK unless fd_blocking */
     enum ns_role role;
     int non_blocking;    /* the mode the user sees */
     int fd_blocking;     /* the kernel blocks on fd (see ns_socket_sync_fd) */
@@ -291,8 +301,11 @@ struct ns_socket {
     char alpn[256];          /* negotiated ALPN, "" if none */
     /* The wait a call that returned NS_ERR_WOULD_BLOCK asks for
      * (ns_socket_wants): NS_WANT_* or 0, and its deadline (-1 none). */
-    int want;
+    int want, want_fd;
     int64_t want_deadline;
+    /* An open started by ns_socket_connect_start, until it is done (fd is
+     * -1 meanwhile). */
+    struct ns_connecting *connecting;
     /* A handshake in progress: its deadline (-1 none), fixed when it
      * starts so that calls resuming it cannot extend it. */
     int handshake_started;
@@ -320,9 +333,18 @@ int ns_would_block(ns_socket *s, int want, int64_t deadline, const char *what, c
 /* The start of every call that may block: forgets the last call's wait. */
 void ns_socket_begin_call(ns_socket *s);
 
-/* ---- resolve.c: getaddrinfo, connect with a deadline, bind/listen ---- */
-int ns_open_client_fd(const char *node, const char *service, const ns_options *o,
-                      int64_t deadline, int *fd_out);
+/* ---- resolve.c: getaddrinfo, bind/listen ---- */
+/* Accumulates "addr port N: cause; ..." for an error message. */
+typedef struct {
+    char text[768];
+    size_t used;
+    int last_errno;
+} ns_attempt_log;
+struct addrinfo;
+void ns_attempt_log_add(ns_attempt_log *log, const struct addrinfo *ai, const char *cause,
+                        int err);
+/* Records a getaddrinfo failure (rc, errno err) as the right status. */
+int ns_resolve_failure(int rc, int err, const char *what, const char *node, const char *service);
 int ns_open_server_fd(const char *node, const char *service, const ns_options *o, int *fd_out);
 
 /* ---- bio.c ---- */
@@ -346,6 +368,8 @@ SSL_CTX *ns_tls_context_new(const ns_options *o, int server_side);
 int ns_tls_client_start(ns_socket *s, ns_tls_config *c, const char *node);
 void ns_tls_server_start(ns_socket *server, ns_tls_config *c);
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn);
+/* The server side of TLS on s, a connected plain socket (STARTTLS). */
+int ns_tls_upgrade_server(ns_socket *s, ns_tls_config *c);
 /* Runs the handshake until done, the deadline (budget_us names it in the
  * message; a miss is timeout_status), or, if nonblocking, a need to wait. */
 int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonblocking,
@@ -396,8 +420,24 @@ void ns_session_install(SSL_CTX *ctx, int server_side, int resumption);
 /* Offers the cached session for (name, service), if any, on s. */
 int ns_session_offer(ns_socket *s, const char *name, const char *service);
 void ns_session_cache_clear(ns_tls_config *c);
-/* Loads a saved session into c's cache. */
-int ns_session_load(ns_tls_config *c, const void *data, size_t len);
+/* Parses a saved session into *e (its framing, checksum and BoringSSL's
+ * encoding checked); free it with ns_session_entry_clear. */
+int ns_session_parse(const void *data, size_t len, ns_session_entry *e);
+void ns_session_entry_clear(ns_session_entry *e);
+/* Moves the n entries whose digest matches c's into c's cache (the others
+ * are freed); the array is left empty. */
+void ns_session_adopt(ns_tls_config *c, ns_session_entry *e, size_t n);
+
+/* ---- connect.c: opening a client (see there) ---- */
+/* Starts opening a client: a socket whose open ns_socket_connect_continue
+ * (or, if `blocking`, ns_connect_drive) finishes; NULL on an immediate
+ * error. */
+ns_socket *ns_connect_begin(const ns_options *o, const char *node, const char *service, int tls,
+                            int blocking);
+/* Continues until the open is done or fails, waiting with poll. */
+int ns_connect_drive(ns_socket *s);
+/* Releases an unfinished open's state (close and free call it). */
+void ns_connecting_free(ns_socket *s);
 
 /* ---- tls_failure.c: explaining TLS failures ---- */
 /* Records the alerts ssl's socket sends and receives. */

@@ -60,6 +60,8 @@ static void drop_compiled(ns_options *o)
     }
 }
 
+static void clear_loaded(ns_options *o);
+
 /* A setter's guard that also takes the lock (held only if NS_OK). */
 static int begin(ns_options *o, unsigned kinds, const char *field)
 {
@@ -129,6 +131,7 @@ void ns_options_free(ns_options *o)
         ns_identity_clear(&o->identities[i]);
     free(o->identities);
     drop_compiled(o);
+    clear_loaded(o);
     pthread_mutex_destroy(&o->lock);
     free(o);
 }
@@ -227,8 +230,12 @@ int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_option
     copy_scalars(values, o);
     int rc = NS_OK;
     if (tls) {
-        if (m->compiled[server_side] == NULL)
-            m->compiled[server_side] = ns_tls_config_build(o, server_side);
+        if (m->compiled[server_side] == NULL &&
+            (m->compiled[server_side] = ns_tls_config_build(o, server_side)) != NULL &&
+            !server_side) {
+            ns_session_adopt(m->compiled[0], m->loaded, m->loaded_count);
+            clear_loaded(m);
+        }
         if ((*compiled = ns_tls_config_ref(m->compiled[server_side])) == NULL)
             rc = ns_last_status();
     }
@@ -888,15 +895,52 @@ ns_identity_set *ns_options_identity_set(const ns_options *o)
 
 /* ---- saved sessions ---- */
 
+static void clear_loaded(ns_options *o)
+{
+    for (size_t i = 0; i < o->loaded_count; i++)
+        ns_session_entry_clear(&o->loaded[i]);
+    free(o->loaded);
+    o->loaded = NULL;
+    o->loaded_count = 0;
+}
+
+/* Keeps e (taken over) until the client configuration is built. */
+static int keep_loaded(ns_options *o, ns_session_entry *e)
+{
+    if (o->loaded_count == NS_SESSIONS_MAX) {
+        ns_session_entry_clear(&o->loaded[0]);
+        memmove(o->loaded, o->loaded + 1, --o->loaded_count * sizeof *o->loaded);
+    }
+    ns_session_entry *more = realloc(o->loaded, (o->loaded_count + 1) * sizeof *more);
+    if (more == NULL) {
+        ns_session_entry_clear(e);
+        return ns_fail(NS_ERR_NOMEM, ENOMEM, "session: out of memory");
+    }
+    o->loaded = more;
+    o->loaded[o->loaded_count++] = *e;
+    return NS_OK;
+}
+
 int ns_options_add_session(ns_options *o, const void *data, size_t len)
 {
-    int rc = begin(o, KINDS_TLS, "session");
-    if (rc != NS_OK)
+    ns_session_entry e;
+    int rc = settable(o, KINDS_TLS, "session");
+    if (rc != NS_OK || (rc = ns_session_parse(data, len, &e)) != NS_OK)
         return rc;
-    /* The session belongs to what these options compile to (client side). */
-    if (o->compiled[0] == NULL && (o->compiled[0] = ns_tls_config_build(o, 0)) == NULL)
-        rc = ns_last_status();
-    if (rc == NS_OK)
-        rc = ns_session_load(o->compiled[0], data, len);
+    uint8_t digest[32];
+    lock(o);
+    ns_tls_config_digest(o, digest);
+    if (!o->session_resumption)
+        rc = ns_fail(NS_ERR_INVALID, 0, "session: session-resumption? is off in these options");
+    else if (CRYPTO_memcmp(digest, e.digest, sizeof digest) != 0)
+        rc = ns_fail(NS_ERR_INVALID, 0,
+                     "session: saved with another ALPN list or client identity than these "
+                     "options have");
+    if (rc != NS_OK)
+        ns_session_entry_clear(&e);
+    else if (o->compiled[0] != NULL)
+        ns_session_adopt(o->compiled[0], &e, 1);
+    else
+        rc = keep_loaded(o, &e);
     return end(o, rc, 0);
 }

@@ -177,33 +177,51 @@ static int parse_blob(const uint8_t *p, size_t len, const uint8_t **key, size_t 
     return NS_OK;
 }
 
-int ns_session_load(ns_tls_config *c, const void *data, size_t len)
+void ns_session_entry_clear(ns_session_entry *e)
+{
+    free(e->key);
+    SSL_SESSION_free(e->session);
+    memset(e, 0, sizeof *e);
+}
+
+int ns_session_parse(const void *data, size_t len, ns_session_entry *e)
 {
     const uint8_t *key = NULL, *digest = NULL, *der = NULL;
     size_t key_len = 0, der_len = 0;
+    memset(e, 0, sizeof *e);
     int rc = parse_blob(data, len, &key, &key_len, &digest, &der, &der_len);
     if (rc != NS_OK)
         return rc;
-    if (!c->resumption)
-        return ns_fail(NS_ERR_INVALID, 0, "session: session-resumption? is off in these options");
-    if (CRYPTO_memcmp(digest, c->digest, SHA256_DIGEST_LENGTH) != 0)
-        return ns_fail(NS_ERR_INVALID, 0,
-                       "session: saved with another ALPN list or client identity than these "
-                       "options have");
-    SSL_SESSION *session = SSL_SESSION_from_bytes(der, der_len, c->ctx);
-    if (session == NULL)
+    /* BoringSSL parses a session for a context (its certificate methods);
+     * any client context will do. */
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    if (ctx == NULL)
+        return ns_fail_ssl(NS_ERR_NOMEM, "session: out of memory");
+    e->session = SSL_SESSION_from_bytes(der, der_len, ctx);
+    SSL_CTX_free(ctx);
+    if (e->session == NULL)
         return ns_fail_ssl(NS_ERR_INVALID, "session: BoringSSL refused the session");
-    if (!SSL_SESSION_is_resumable(session)) {
-        SSL_SESSION_free(session);
+    if (!SSL_SESSION_is_resumable(e->session)) {
+        ns_session_entry_clear(e);
         return ns_fail(NS_ERR_INVALID, 0, "session: not resumable");
     }
-    char k[520];
-    if (key_len >= sizeof k) {
-        SSL_SESSION_free(session);
-        return ns_fail(NS_ERR_INVALID, 0, "session: corrupt (peer name too long)");
+    if ((e->key = malloc(key_len + 1)) == NULL) {
+        ns_session_entry_clear(e);
+        return ns_fail(NS_ERR_NOMEM, ENOMEM, "session: out of memory");
     }
-    memcpy(k, key, key_len);
-    k[key_len] = '\0';
-    cache_put(c, k, session);
+    memcpy(e->key, key, key_len);
+    e->key[key_len] = '\0';
+    memcpy(e->digest, digest, sizeof e->digest);
     return NS_OK;
+}
+
+void ns_session_adopt(ns_tls_config *c, ns_session_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (CRYPTO_memcmp(e[i].digest, c->digest, sizeof c->digest) == 0) {
+            cache_put(c, e[i].key, e[i].session);
+            e[i].session = NULL; /* taken over */
+        }
+        ns_session_entry_clear(&e[i]);
+    }
 }

@@ -96,6 +96,10 @@ int ns_check_open(const ns_socket *s, const char *what)
 {
     if (s == NULL)
         return ns_fail(NS_ERR_INVALID, 0, "%s: NULL socket", what);
+    if (s->connecting)
+        return ns_fail(NS_ERR_INVALID, 0,
+                       "%s %s: still opening (call ns_socket_connect_continue until NS_OK)",
+                       what, s->peer_label);
     if (s->fd < 0)
         return ns_fail(NS_ERR_CLOSED, 0, "%s %s: the socket is closed", what, s->peer_label);
     return NS_OK;
@@ -116,6 +120,7 @@ static int fail_errno(const ns_socket *s, const char *what, int err)
 int ns_would_block(ns_socket *s, int want, int64_t deadline, const char *what, const char *cause)
 {
     s->want = want;
+    s->want_fd = s->fd;
     s->want_deadline = deadline;
     return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, what, cause);
 }
@@ -126,19 +131,26 @@ void ns_socket_begin_call(ns_socket *s)
     s->want_deadline = -1;
 }
 
+/* A wait is pending: after NS_ERR_WOULD_BLOCK on an open socket, or
+ * during an open. */
+static int pending(const ns_socket *s)
+{
+    return s && (s->fd >= 0 || s->connecting) && s->want;
+}
+
 int ns_socket_wants(const ns_socket *s)
 {
-    return s && s->fd >= 0 ? s->want : 0;
+    return pending(s) ? s->want : 0;
 }
 
 int ns_socket_wants_fd(const ns_socket *s)
 {
-    return s && s->fd >= 0 && s->want ? s->fd : -1;
+    return pending(s) ? s->want_fd : -1;
 }
 
 int64_t ns_socket_wants_timeout(const ns_socket *s)
 {
-    if (s == NULL || s->fd < 0 || !s->want || s->want_deadline < 0)
+    if (!pending(s) || s->want_deadline < 0)
         return -1;
     int64_t left = s->want_deadline - ns_now_us();
     return left > 0 ? left : 0;
@@ -170,29 +182,17 @@ static ns_socket *finish_open(ns_socket *s, const ns_options *values, ns_options
     return s;
 }
 
+/* The blocking constructors drive the machine of ns_socket_connect_start
+ * (connect.c) to its end. */
 static ns_socket *make_client(const char *node, const char *service, const ns_options *o,
                               int tls)
 {
-    ns_options *owned = NULL, values;
-    ns_tls_config *c = NULL;
-    ns_socket *s = NULL;
-    int fd = -1;
-    const ns_options *opts = ns_options_for(o, tls ? NS_TLS_SOCKET_OPTIONS : NS_SOCKET_OPTIONS,
-                                            &owned);
-    if (opts == NULL)
+    ns_socket *s = ns_connect_begin(o, node, service, tls, 1);
+    if (s && ns_connect_drive(s) != NS_OK) {
+        ns_socket_free(s);
         return NULL;
-    /* From here on only the snapshot: another thread may change o. */
-    int ok = ns_options_snapshot(opts, tls, 0, &values, &c) == NS_OK;
-    int64_t deadline = ns_deadline_after(values.connection_timeout);
-    ok = ok && ns_open_client_fd(node, service, &values, deadline, &fd) == NS_OK &&
-         (s = wrap_fd(fd, NS_ROLE_CLIENT, node, service)) != NULL;
-    if (ok && tls)
-        s->ignore_unexpected_eof = values.ignore_unexpected_eof != 0;
-    if (ok && tls)
-        ok = ns_tls_client_start(s, c, node) == NS_OK &&
-             (!values.handshake || ns_tls_handshake(s, deadline, values.connection_timeout, 0,
-                                                    NS_ERR_CONNECT_TIMEOUT) == NS_OK);
-    return finish_open(s, &values, owned, c, ok);
+    }
+    return s;
 }
 
 ns_socket *ns_make_client_socket(const char *node, const char *service, const ns_options *o)
@@ -421,6 +421,7 @@ static int accept_handshake(ns_socket *server, ns_socket *conn)
     ns_tls_start_handshake_clock(conn);
     if (conn->non_blocking) {
         conn->want = NS_WANT_READ; /* the client speaks first */
+        conn->want_fd = conn->fd;
         conn->want_deadline = conn->handshake_deadline;
         return NS_OK;
     }
@@ -515,6 +516,7 @@ int ns_socket_close(ns_socket *s)
 {
     if (s == NULL)
         return ns_fail(NS_ERR_INVALID, 0, "close: NULL socket");
+    ns_connecting_free(s);
     if (s->fd < 0)
         return NS_OK;
     ns_selector_forget(s);

@@ -7,7 +7,10 @@
 
 #include "internal.h"
 
-int ns_socket_is_closed(const ns_socket *s) { return s == NULL || s->fd < 0; }
+int ns_socket_is_closed(const ns_socket *s)
+{
+    return s == NULL || (s->fd < 0 && s->connecting == NULL);
+}
 int ns_socket_is_tls(const ns_socket *s) { return s != NULL && (s->ssl != NULL || s->ctx != NULL); }
 int ns_socket_fd(const ns_socket *s) { return s ? s->fd : -1; }
 

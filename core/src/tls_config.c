@@ -10,7 +10,7 @@
 
 /* What a saved session must have been made with: the ALPN list and the
  * client identity (trust and verifier are checked again on resumption). */
-static void config_digest(const ns_options *o, uint8_t out[32])
+void ns_tls_config_digest(const ns_options *o, uint8_t out[32])
 {
     SHA256_CTX h;
     SHA256_Init(&h);
@@ -38,7 +38,7 @@ ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
     c->resumption = o->session_resumption;
     pthread_mutex_init(&c->session_lock, NULL);
     if (!server_side)
-        config_digest(o, c->digest);
+        ns_tls_config_digest(o, c->digest);
     c->verifier = ns_verifier_ref(o->verifier);
     c->key_log = ns_key_log_ref(o->key_log);
     if ((c->ctx = ns_tls_context_new(o, server_side)) == NULL)

@@ -228,6 +228,16 @@ void ns_tls_server_start(ns_socket *server, ns_tls_config *c)
     server->identities = ns_identity_set_ref(c->identities);
 }
 
+int ns_tls_upgrade_server(ns_socket *s, ns_tls_config *c)
+{
+    ns_tls_server_start(s, c);
+    s->identity_index = -1;
+    int rc = ssl_attach(s);
+    if (rc == NS_OK)
+        SSL_set_accept_state(s->ssl);
+    return rc;
+}
+
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn)
 {
     ns_tls_server_start(conn, server->tls_config);

@@ -19,7 +19,7 @@
 -- Usage (run.sh sets LUA_CPATH/LUA_PATH to the built module):
 --     lua5.4 bench_lua.lua [--quick] [--runs N] [--rows-only]
 --
--- Written against the Bindings section of API.md and bench_python.py.
+-- Written against the Bindings section of docs/reference.md and bench_python.py.
 local socket = require "socket"
 
 local function has(flag)

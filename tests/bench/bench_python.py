@@ -1,7 +1,8 @@
 """Item 3: the Python binding against Python's own ssl/socket (OpenSSL 3).
 
 TLS 1.3 over loopback: bulk throughput (64 KiB writes), 64-byte round trips
-and full handshakes per second, and (item 5) resident bytes per idle
+full handshakes per second, reconnects resumed (netsocket by default, ssl
+with SSLContext + session=; issue 15), and (item 5) resident bytes per idle
 established TLS connection on the server side over 5,000 connections (ECDSA P-256 certificate verified against a
 CA with a host-name check, SNI "localhost").  For each figure both variants
 run alternately; the server of each run is a forked child process running
@@ -11,7 +12,7 @@ rows of run.sh's table: medians, and the median of the per-pair ratios.
 Usage (run.sh sets PYTHONPATH to the built module):
     python3 bench_python.py [--quick] [--runs N] [--rows-only]
 
-Written against the Bindings section of API.md.
+Written against the Bindings section of docs/reference.md.
 """
 import os
 import resource
@@ -79,6 +80,12 @@ class Netsocket:
         c.setsockopt(netsocket.IPPROTO_TCP, netsocket.TCP_NODELAY, 1)
         return c
 
+    def reconnect(self):
+        return self.connect()  # the options object resumes by itself
+
+    def remember(self, c):
+        pass
+
     @staticmethod
     def send_all(c, data):
         c.send_all(data)
@@ -98,6 +105,7 @@ class PythonSSL:
         self.client_ctx.load_verify_locations(certs["ca.pem"])
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
         self.port = self.listener.getsockname()[1]
+        self.session = None
 
     def accept(self):
         conn, _ = self.listener.accept()
@@ -108,6 +116,15 @@ class PythonSSL:
         s = socket.create_connection(("127.0.0.1", self.port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.client_ctx.wrap_socket(s, server_hostname="localhost")
+
+    def reconnect(self):
+        """As connect, offering the last session (SSLContext + session=)."""
+        s = socket.create_connection(("127.0.0.1", self.port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.client_ctx.wrap_socket(s, server_hostname="localhost", session=self.session)
+
+    def remember(self, c):
+        self.session = c.session
 
     @staticmethod
     def send_all(c, data):
@@ -132,6 +149,14 @@ def serve(v, mode):
     if mode == "handshakes":
         for _ in range(HANDSHAKES):
             v.accept().close()
+        return
+    if mode == "reconnects":
+        view = memoryview(bytearray(64))
+        for _ in range(HANDSHAKES):
+            c = v.accept()
+            recv_exact(v, c, view)
+            v.send_all(c, view)
+            c.close()
         return
     c = v.accept()
     buf = bytearray(CHUNK)
@@ -166,6 +191,16 @@ def one_run(v, mode):
             t0 = time.perf_counter()
             for _ in range(HANDSHAKES):
                 v.connect().close()
+            figure = HANDSHAKES / (time.perf_counter() - t0)
+        elif mode == "reconnects":
+            buf = memoryview(bytearray(64))
+            t0 = time.perf_counter()
+            for _ in range(HANDSHAKES):
+                c = v.reconnect()
+                v.send_all(c, buf)
+                recv_exact(v, c, buf)  # brings the TLS 1.3 tickets
+                v.remember(c)
+                c.close()
             figure = HANDSHAKES / (time.perf_counter() - t0)
         else:
             c = v.connect()
@@ -277,7 +312,9 @@ def main():
             print("|---|---|---:|---:|---:|---|")
         rows = [("bulk", "TLS bulk, 64 KiB writes (vs Python ssl)", "MB/s", 1.0),
                 ("rtt", "TLS 64 B round trips (vs Python ssl)", "/s", 1.0),
-                ("handshakes", "TLS full handshakes (vs Python ssl)", "/s", 1.5)]
+                ("handshakes", "TLS full handshakes (vs Python ssl)", "/s", 1.5),
+                ("reconnects", "TLS reconnects + 64 B round trip, resumed (vs Python ssl session=)",
+                 "/s", 3.0)]
         for mode, figure, unit, target in rows:
             a, b, r = alternate(ns, py, mode)
             print("| 3 Python | %s | %s | %s | %.3f | >= %.2f %s |" % (

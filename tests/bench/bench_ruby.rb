@@ -14,7 +14,7 @@
 # Usage (run.sh passes -I with the built extension's directory):
 #     ruby -I build/bindings/ruby bench_ruby.rb [--quick] [--runs N] [--rows-only]
 #
-# Written against the Bindings section of API.md and bench_python.py.
+# Written against the Bindings section of docs/reference.md and bench_python.py.
 require "netsocket"
 require "openssl"
 require "socket"

@@ -52,8 +52,24 @@ skip() { echo "skipped: $*" >&2; echo "| $1 | skipped: ${*:2} | | | | |" | row; 
     echo "| item | figure | netsocket | baseline | ratio | target |"
     echo "|---|---|---:|---:|---:|---|"
 } | row
-for prog in bench_tcp bench_tls bench_python bench_ruby bench_lua bench_memory bench_selector; do
+for prog in bench_tcp bench_tls bench_python bench_ruby bench_lua bench_memory bench_selector bench_resume \
+        bench_selector_python bench_selector_ruby bench_selector_lua bench_asyncio; do
     case $prog in
+    bench_selector_python | bench_asyncio)
+        dir=$bindings/bindings/python
+        if ! PYTHONPATH=$dir /usr/bin/python3 -c 'import netsocket' 2>/dev/null; then
+            skip "12 $prog" "netsocket module not importable from $dir"
+        else
+            PYTHONPATH=$dir PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "$here/$prog.py" "${args[@]}" | row
+            [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
+        fi ;;
+    bench_selector_ruby)
+        ruby -I "$bindings/bindings/ruby" "$here/$prog.rb" "${args[@]}" | row
+        [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1 ;;
+    bench_selector_lua)
+        dir=$bindings/bindings/lua
+        LUA_CPATH="$dir/?.so;;" LUA_PATH="$dir/?.lua;;" lua5.4 "$here/$prog.lua" "${args[@]}" | row
+        [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1 ;;
     bench_python)
         py=/usr/bin/python3 dir=$bindings/bindings/python
         if [ ! -f "$here/bench_python.py" ]; then skip "3 Python" "no bench_python.py"

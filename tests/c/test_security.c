@@ -50,7 +50,7 @@ static void trust_ca(ns_options *o)
 static ns_options *server_options(void)
 {
     setup();
-    ns_options *o = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, 3000000);
+    ns_options *o = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, SLACK(3000000));
     identity(o, server_cert);
     return o;
 }
@@ -186,7 +186,7 @@ static ns_socket *connect_to_raw_server(raw_server_job *job)
     getsockname(job->listener, (struct sockaddr *)&a, &len);
     snprintf(job->port, sizeof job->port, "%d", ntohs(a.sin_port));
     pthread_t t = spawn(raw_server, job);
-    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, 3000000);
+    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, SLACK(3000000));
     trust_ca(co);
     ns_socket *c = ns_make_client_tls_socket("127.0.0.1", job->port, co);
     pthread_join(t, NULL);
@@ -247,7 +247,7 @@ static void sni_case(const char *server_node, int family, const char *client_nod
     CHECK(server != NULL);
     accept_job job = {.server = server};
     pthread_t t = spawn(accept_one, &job);
-    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, 3000000);
+    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, SLACK(3000000));
     ns_options_set_ai_family(co, family);
     trust_ca(co);
     ns_socket *c = ns_make_client_tls_socket(client_node, port_of(server), co);
@@ -404,7 +404,7 @@ static void test_a_rejecting_verifier_rejects_a_valid_chain(void)
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     accept_job job = {.server = server};
     pthread_t t = spawn(accept_one, &job);
-    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, 3000000);
+    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, SLACK(3000000));
     trust_ca(co);
     int calls = 0;
     ns_options_set_certificate_verifier(co, reject_everything, &calls);
@@ -430,7 +430,7 @@ static void test_a_rejecting_server_verifier_refuses_a_valid_client(void)
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     accept_job job = {.server = server};
     pthread_t t = spawn(accept_one, &job);
-    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, 3000000);
+    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, SLACK(3000000));
     trust_ca(co);
     identity(co, client_cert);
     ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
@@ -567,13 +567,13 @@ static void test_host_check_never_falls_back_to_the_common_name(void)
     setup();
     /* CN=localhost and no subjectAltName: not a certificate for localhost. */
     test_cert *cn_only = certgen_leaf(ca, "localhost", NULL, -1, 365);
-    ns_options *so = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, 3000000);
+    ns_options *so = blocking_options(NS_SERVER_TLS_SOCKET_OPTIONS, SLACK(3000000));
     identity(so, cn_only);
     ns_socket *server = ns_make_server_tls_socket("127.0.0.1", "0", so);
     CHECK(server != NULL);
     accept_job job = {.server = server};
     pthread_t t = spawn(accept_one, &job);
-    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, 3000000);
+    ns_options *co = blocking_options(NS_TLS_SOCKET_OPTIONS, SLACK(3000000));
     trust_ca(co);
     ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
     pthread_join(t, NULL);

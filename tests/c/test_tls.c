@@ -96,6 +96,18 @@ static void test_chain_from_files_and_der_key(void)
     ns_socket *c = ns_make_client_tls_socket("localhost", port_of(server), co);
     CHECK(c != NULL);
     CHECK(round_trip(c));
+    /* The chain as sent, leaf first, and the key exchange (BoringSSL's default). */
+    CHECK_EQ(ns_socket_peer_certificate_chain_count(c), 2);
+    size_t len = 0;
+    const unsigned char *der = ns_socket_peer_certificate_chain_at(c, 0, &len);
+    CHECK(certgen_is(leaf, der, len));
+    der = ns_socket_peer_certificate_chain_at(c, 1, &len);
+    CHECK(certgen_is(mid, der, len));
+    CHECK(ns_socket_peer_certificate_chain_at(c, 2, &len) == NULL && len == 0);
+    CHECK_STR(ns_socket_key_exchange_group(c), "X25519");
+    CHECK_EQ(ns_socket_peer_certificate_chain_count(server), 0);
+    CHECK(ns_socket_key_exchange_group(server) == NULL);
+    CHECK_EQ(ns_socket_peer_certificate_chain_count(NULL), 0);
     pthread_join(t, NULL);
     ns_socket_free(c);
     ns_socket_free(server);

@@ -362,7 +362,7 @@ static void torture(const scenario *sc)
         /* netsocket's own blocks (and libc's on its behalf), where the
          * libc hooks reach them: the plain build's torture both fails
          * them and checks them for leaks (valgrind and ASan cannot). */
-        if (alloc_libc_live() != libc_live && libc_leaked(sc, n, rc))
+        if (alloc_libc_hooked() && alloc_libc_live() != libc_live && libc_leaked(sc, n, rc))
             return;
         libc_live = alloc_libc_live();
         if (!injected) {

@@ -1,5 +1,6 @@
 #include "testlib.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,4 +127,21 @@ int verdict_verifier(void *userdata, int depth, int preverify_error, const unsig
     (void)depth, (void)der, (void)len;
     __atomic_add_fetch(&v->calls, 1, __ATOMIC_RELAXED);
     return preverify_error == 0 && __atomic_load_n(&v->accept, __ATOMIC_RELAXED);
+}
+
+int open_by_wants(ns_socket *s, int *rounds)
+{
+    int rc = NS_ERR_WOULD_BLOCK;
+    for (*rounds = 0; rc == NS_ERR_WOULD_BLOCK && *rounds < 1000; ++*rounds) {
+        rc = ns_socket_connect_continue(s);
+        if (rc != NS_ERR_WOULD_BLOCK)
+            break;
+        int want = ns_socket_wants(s);
+        int64_t left = ns_socket_wants_timeout(s);
+        struct pollfd p = {ns_socket_wants_fd(s), want == NS_WANT_WRITE ? POLLOUT : POLLIN, 0};
+        if (p.fd < 0 || (want != NS_WANT_READ && want != NS_WANT_WRITE))
+            return -100;
+        poll(&p, 1, left < 0 ? 5000 : (int)(left / 1000) + 1);
+    }
+    return rc;
 }

@@ -106,4 +106,9 @@ typedef struct {
 int verdict_verifier(void *userdata, int depth, int preverify_error, const unsigned char *der,
                       size_t len);
 
+/* Continues an open started by ns_socket_connect_start, waiting with poll
+ * as ns_socket_wants says, until it is no longer NS_ERR_WOULD_BLOCK (at
+ * most 1,000 rounds, counted in *rounds); returns its status. */
+int open_by_wants(ns_socket *s, int *rounds);
+
 #endif

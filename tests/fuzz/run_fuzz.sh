@@ -1,22 +1,25 @@
 #!/bin/bash
 # Runs every libFuzzer target of a fuzz build tree for a bounded time.
 #   tests/fuzz/run_fuzz.sh BUILD_DIR        (BUILD_DIR made with -DNS_FUZZ=ON, clang)
-# NS_FUZZ_SECONDS (default 20) bounds each target.  Each starts from its
-# committed seeds (tests/fuzz/corpus/<target>) and regression inputs
-# (tests/fuzz/regressions/<target>), writing new inputs to a scratch copy so
-# the committed corpus stays small.  A crash, leak or timeout fails the run;
+# NS_FUZZ_SECONDS (default 25) bounds each target.  Each starts from its
+# committed seeds (tests/fuzz/corpus/<target>), its regression inputs
+# (tests/fuzz/regressions/<target>) and the corpus it grew in earlier runs,
+# NS_FUZZ_CORPUS/<target> (default BUILD_DIR/fuzz-corpus; CI keeps it between
+# runs), where it writes new inputs: the committed seeds stay small, the
+# corpus keeps growing.  A crash, leak or timeout fails the run;
 # the input is kept as BUILD_DIR/fuzz-artifacts/<target>-crash-*: once the
 # bug is fixed, add it to tests/fuzz/regressions/<target>/, where every
 # build's ctest (fuzz-replay.*) replays it.
 set -u
 build=$(cd "$1" && pwd) || exit 1
 cd "$(dirname "$0")"
-seconds=${NS_FUZZ_SECONDS:-20}
+seconds=${NS_FUZZ_SECONDS:-25}
+corpora=${NS_FUZZ_CORPUS:-$build/fuzz-corpus}
 failed=()
 mkdir -p "$build/fuzz-artifacts"
-for target in fuzz_certs fuzz_options fuzz_tls_server fuzz_tls_client; do
-    work=$(mktemp -d)
-    cp corpus/$target/* "$work"/
+for target in fuzz_certs fuzz_options fuzz_tls_server fuzz_tls_client fuzz_recv; do
+    work=$corpora/$target
+    mkdir -p "$work"
     dirs=("$work" corpus/$target)
     [ -d regressions/$target ] && dirs+=(regressions/$target)
     echo "--- $target: ${seconds} s"
@@ -25,11 +28,11 @@ for target in fuzz_certs fuzz_options fuzz_tls_server fuzz_tls_client; do
             -artifact_prefix="$build/fuzz-artifacts/$target-" "${dirs[@]}" \
             >"$build/fuzz-artifacts/$target.log" 2>&1; then
         grep -E "stat::number_of_executed_units|stat::peak_rss_mb|cov:" "$build/fuzz-artifacts/$target.log" | tail -3
+        echo "corpus: $(ls "$work" | wc -l) inputs in $work"
     else
         tail -n 40 "$build/fuzz-artifacts/$target.log"
         failed+=("$target")
     fi
-    rm -rf "$work"
 done
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz: FAILED: ${failed[*]} (inputs in $build/fuzz-artifacts/)"

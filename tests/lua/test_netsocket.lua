@@ -203,7 +203,7 @@ test("option fields: one table", function()
   eq(table.concat(names, " "), "ai_family ai_socktype ai_flags ai_protocol non_blocking connection_timeout " ..
      "read_timeout handshake private_key private_key_file certificates certificate_files certificate_verifier " ..
      "sni alpn trusted_certificates trusted_certificate_files client_certificate_required ignore_unexpected_eof " ..
-     "key_log_file key_log_callback ech_config_list ech_grease")
+     "key_log_file key_log_callback ech_config_list ech_grease session_resumption sessions")
 end)
 
 test("status constants and names from one list", function()
@@ -356,6 +356,14 @@ test("mTLS between netsocket ends; a missing client certificate fails", function
   c:send_all("m")
   eq(conn:recv(1), "m")
   check(conn:peer_certificate() ~= nil)
+  -- The peer's whole chain as sent (one certificate each way here) and the group.
+  local chain, back = c:peer_certificate_chain(), conn:peer_certificate_chain()
+  eq(#chain, 1)
+  eq(chain[1], c:peer_certificate())
+  eq(#back, 1)
+  eq(back[1], conn:peer_certificate())
+  eq(c:key_exchange_group(), "X25519")
+  eq(conn:key_exchange_group(), "X25519")
   c:close()
   conn:close()
   local ok, err = pcall(tls_pair, { client_certificate_required = true,

@@ -50,22 +50,38 @@ function T.run_lua(code)
   return out, ok
 end
 
--- Both ends of a TLS connection in this Lua thread: non-blocking
--- handshakes stepped alternately.  Returns client, accepted (blocking), or
--- raises the first failure.
-function T.tls_pair(server_fields, client_fields)
+-- A TLS server on 127.0.0.1 whose accepted sockets do not handshake yet.
+function T.tls_server(server_fields)
   server_fields = T.blocking(server_fields)
   server_fields.certificates = server_fields.certificates or { T.read("server.pem") }
   server_fields.private_key = server_fields.private_key or T.read("server.key")
   server_fields.handshake = false
+  return netsocket.make_server_tls_socket("127.0.0.1", "0", netsocket.server_tls_socket_options(server_fields))
+end
+
+-- Client fields for T.tls_connect: no handshake at connect, non-blocking.
+function T.stepped(client_fields)
   client_fields.handshake, client_fields.non_blocking = false, true
   client_fields.read_timeout = 5000000
-  local srv = netsocket.make_server_tls_socket("127.0.0.1", "0", netsocket.server_tls_socket_options(server_fields))
-  local c = netsocket.make_client_tls_socket("localhost", select(2, srv:info()),
-                                             netsocket.tls_socket_options(client_fields))
-  local conn = srv:accept()
+  return client_fields
+end
+
+-- A client of srv made with options (see T.stepped) and the accepted
+-- socket, handshaken (see T.handshake_both).
+function T.tls_connect(srv, options)
+  local c = netsocket.make_client_tls_socket("localhost", select(2, srv:info()), options)
+  return T.handshake_both(c, srv:accept())
+end
+
+-- Both ends of a TLS connection in this Lua thread: non-blocking
+-- handshakes stepped alternately.  Returns client, accepted (blocking), or
+-- raises the first failure.
+function T.tls_pair(server_fields, client_fields)
+  local srv = T.tls_server(server_fields)
+  local ok, c, conn = pcall(T.tls_connect, srv, netsocket.tls_socket_options(T.stepped(client_fields)))
   srv:close()
-  return T.handshake_both(c, conn)
+  if not ok then error(c, 0) end
+  return c, conn
 end
 
 -- Steps the non-blocking handshakes of client c and accepted conn

@@ -114,6 +114,7 @@ def test_plain_streams_behave_as_asyncio_streams(loop_name):
 
     async def handle(reader, writer):
         seen["peer"] = writer.get_extra_info("peername")
+        seen["nodelay"] = writer.get_extra_info("socket").getsockopt(netsocket.IPPROTO_TCP, netsocket.TCP_NODELAY)
         line = await reader.readline()
         exact = await reader.readexactly(5)
         until = await reader.readuntil(b"!")
@@ -138,13 +139,15 @@ def test_plain_streams_behave_as_asyncio_streams(loop_name):
             assert e.value.partial == b""
             assert writer.get_extra_info("sockname") == seen["peer"]
             assert isinstance(writer.get_extra_info("socket"), netsocket.Socket)
+            # As asyncio's transports: no Nagle delay on either side.
+            assert writer.get_extra_info("socket").getsockopt(netsocket.IPPROTO_TCP, netsocket.TCP_NODELAY) == 1
             writer.close()
             await writer.wait_closed()
             assert writer.is_closing()
             return got
 
     assert run(loop_name, main()) == b"LINE ONE\nedcbauntil here!after eof"
-    assert seen["rest"] == b"tail"
+    assert (seen["rest"], seen["nodelay"]) == (b"tail", 1)
 
 
 def test_drain_waits_for_a_slow_reader_and_delivers_everything(certs):

@@ -123,7 +123,11 @@ def test_argument_errors_name_the_method_and_the_type():
     cases = [(lambda: o.set_read_timeout("x"), TypeError, "Options.set_read_timeout() argument 1 must be int"),
              (lambda: netsocket.make_client_socket(1, 2), TypeError, "make_client_socket() argument 1 must be str"),
              (lambda: netsocket.Options("tls"), TypeError, "Options() argument 1 must be int"),
-             (lambda: netsocket.Socket.recv(o, 5), TypeError, "Socket.recv() self must be Socket")]
+             (lambda: netsocket.Socket.recv(o, 5), TypeError, "Socket.recv() self must be Socket"),
+             (lambda: o.set_read_timeout(), TypeError,
+              "Options.set_read_timeout() missing required argument 'us' (pos 2)"),
+             (lambda: o.set_read_timeout(us=1, seconds=1), TypeError,
+              "Options.set_read_timeout() takes at most 2 arguments (3 given)")]
     for call, cls, message in cases:
         with pytest.raises(cls) as e:
             call()

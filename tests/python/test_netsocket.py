@@ -101,7 +101,7 @@ def test_option_fields_one_table():
         "read_timeout", "handshake", "private_key", "private_key_file", "certificates", "certificate_files",
         "certificate_verifier", "sni", "alpn", "trusted_certificates", "trusted_certificate_files",
         "client_certificate_required", "ignore_unexpected_eof", "key_log_file", "key_log_callback",
-        "ech_config_list", "ech_grease"]
+        "ech_config_list", "ech_grease", "session_resumption", "sessions"]
     o = netsocket.Options(netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
     for field, method, kinds, kinds_text, type_text, is_list in rows:
         assert callable(getattr(o, method)), field
@@ -414,6 +414,11 @@ def test_mtls_netsocket_both_ends_and_missing_client_cert(certs):
     conn = t.join()
     c.send_all(b"m")
     assert conn.recv(1) == b"m"
+    # The peer's whole chain as sent (one certificate each way here) and the group.
+    assert c.peer_certificate_chain() == [c.peer_certificate()] and len(c.peer_certificate()) > 100
+    assert conn.peer_certificate_chain() == [conn.peer_certificate()]
+    assert (c.key_exchange_group(), conn.key_exchange_group()) == ("X25519", "X25519")
+    assert (srv.peer_certificate_chain(), srv.key_exchange_group()) == ([], None)
     c.close()
     conn.close()
 

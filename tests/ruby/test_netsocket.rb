@@ -142,7 +142,7 @@ class NetsocketTest < Minitest::Test
     assert_equal %w[ai_family ai_socktype ai_flags ai_protocol non_blocking connection_timeout read_timeout
                     handshake private_key private_key_file certificates certificate_files certificate_verifier
                     sni alpn trusted_certificates trusted_certificate_files client_certificate_required ignore_unexpected_eof
-                    key_log_file key_log_callback ech_config_list ech_grease],
+                    key_log_file key_log_callback ech_config_list ech_grease session_resumption sessions],
                  rows.map(&:first)
     o = Netsocket::Options.new(Netsocket::NS_SERVER_TLS_SOCKET_OPTIONS)
     rows.each do |field, method, kinds, _, type_text, list|
@@ -330,6 +330,11 @@ class NetsocketTest < Minitest::Test
       conn = acceptor.value
       c.send_all("m")
       assert_equal "m", conn.recv(1)
+      # The peer's whole chain as sent (one certificate each way here) and the group.
+      assert_equal [c.peer_certificate], c.peer_certificate_chain
+      assert_equal [conn.peer_certificate], conn.peer_certificate_chain
+      assert_equal %w[X25519 X25519], [c.key_exchange_group, conn.key_exchange_group]
+      assert_equal [[], nil], [srv.peer_certificate_chain, srv.key_exchange_group]
       [c, conn].each(&:close)
 
       acceptor = Thread.new do

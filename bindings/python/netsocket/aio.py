@@ -78,6 +78,13 @@ async def _until_done(loop, sock, call, default, deadline=None, on_timeout=None)
             raise on_timeout() from None
 
 
+def _no_delay(sock):
+    """As asyncio does for every TCP transport: small writes (a request, the
+    byte after a handshake) leave at once instead of waiting for an ACK."""
+    sock.setsockopt(netsocket.IPPROTO_TCP, netsocket.TCP_NODELAY, 1)
+    return sock
+
+
 def _non_blocking_copy(options, kind_default):
     """The caller's options (or the defaults) made non-blocking, with the
     handshake left to the loop (it must not block in the constructor)."""
@@ -152,7 +159,7 @@ class AsyncSocket:
     async def accept(self, handshake_timeout=_HANDSHAKE_TIMEOUT):
         """The next connection as an AsyncSocket, TLS handshake done."""
         server = self.socket
-        conn = await _until_done(self._loop, server, server.accept, READ)
+        conn = _no_delay(await _until_done(self._loop, server, server.accept, READ))
         try:
             await _handshake(self._loop, conn, handshake_timeout)
         except BaseException:
@@ -181,7 +188,7 @@ async def connect(host, port, options=None):
     # releases the GIL); the handshake then runs on the loop.
     fut = loop.run_in_executor(None, netsocket.socket_options_to_client_socket, opts, host, str(port))
     try:
-        sock = await fut
+        sock = _no_delay(await fut)
     except asyncio.CancelledError:
         fut.add_done_callback(lambda f: f.cancelled() or f.exception() or f.result().close())
         raise
@@ -284,6 +291,7 @@ class Server:
                 return
             if conn is None:
                 return
+            _no_delay(conn)
             task = self._loop.create_task(self._serve(conn))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

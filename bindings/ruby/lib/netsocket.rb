@@ -87,6 +87,7 @@ module Netsocket
     alias closed? is_closed
     alias tls? is_tls
     alias non_blocking? is_non_blocking
+    alias session_reused? session_reused
     alias to_i fileno
 
     def inspect
@@ -137,42 +138,45 @@ module Netsocket
   end
   Socket.prepend(NonBlockingForms)
 
-  # Watches sockets once each; #wait returns [socket, data, timed_out]
-  # events (and yields each to a block).
+  # #add watches a socket once (readable or timed out); #watch until it is
+  # removed or closed, for reading and/or writing (NS_WANT_READ |
+  # NS_WANT_WRITE).  #wait returns [socket, data, timed_out, ready] events
+  # (and yields each to a block).  The C selector owns each socket's
+  # [socket, data], so a wait costs O(ready), whatever the number watched.
   class Selector < SelectorCore
-    def initialize
-      super
-      @watched = {} # key => [socket, data]
-      @keys = {}.compare_by_identity # socket => key
-      @next_key = 0
+    def add(sock, timeout = -1, data = nil)
+      super_watch(sock, NS_WANT_READ, timeout, [sock, data, true])
     end
 
-    def add(sock, timeout = -1, data = nil)
-      key = @keys[sock] || (@next_key += 1)
-      watch(sock, timeout, key)
-      @watched[key] = [sock, data]
-      @keys[sock] = key
-      self
+    def watch(sock, interest = NS_WANT_READ, timeout = -1, data = nil)
+      super_watch(sock, interest, timeout, [sock, data, false])
     end
 
     def remove(sock)
       unwatch(sock)
-      @watched.delete(@keys.delete(sock))
       self
     end
 
     def wait(timeout = -1)
+      once = []
       events = Array.new(poll(timeout)) do |i|
-        sock, data = @watched.delete(event_key(i))
-        @keys.delete(sock)
-        [sock, data, event_timed_out(i)]
+        sock, data, one_shot = event_value(i)
+        once << sock if one_shot
+        [sock, data, event_timed_out(i), event_ready(i)]
       end
-      @watched.delete_if { |_, (sock, _)| sock.closed? && @keys.delete(sock) }
+      once.each { |sock| unwatch(sock) } # after reading the events: their values stay valid until then
       events.each { |event| yield(*event) } if block_given?
       events
     end
 
     alias size count
+
+    private
+
+    def super_watch(sock, interest, timeout, value)
+      SelectorCore.instance_method(:watch).bind_call(self, sock, interest, timeout, value)
+      self
+    end
   end
 end
 
