@@ -501,7 +501,8 @@ typedef struct ns_socket ns_socket;
  * connection timeout is one deadline for all of it.  Only then are
  * non-blocking? and read-timeout applied.  options NULL means defaults; plain
  * options given to a TLS constructor get the TLS defaults for TLS fields.
- * Errors: NS_ERR_INVALID (AI_PASSIVE, NULL node/service), NS_ERR_HOST_NOT_FOUND,
+ * Errors: NS_ERR_INVALID (AI_PASSIVE, NULL node/service, a numeric
+ * service over 65535: getaddrinfo would wrap it to 16 bits), NS_ERR_HOST_NOT_FOUND,
  * NS_ERR_CONNECT (the message names every address tried and why it failed),
  * NS_ERR_CONNECT_TIMEOUT, NS_ERR_TLS, NS_ERR_CERTIFICATE, NS_ERR_NOMEM.
  * node and service are copied; the socket keeps no reference to the options.
@@ -513,7 +514,8 @@ NS_API ns_socket *ns_make_client_tls_socket(const char *node, const char *servic
                                             const ns_options *o);
 /* Binds (SO_REUSEADDR) and listens.  node NULL = every local address;
  * service "0" = a free port (see ns_socket_local_port).  The TLS server
- * needs certificates and a private key, else NS_ERR_INVALID.  Errors:
+ * needs certificates and a private key, else NS_ERR_INVALID (so is a
+ * numeric service over 65535).  Errors:
  * NS_ERR_INVALID, NS_ERR_HOST_NOT_FOUND, NS_ERR_CONNECT (bind or listen
  * failed, e.g. the port is in use), NS_ERR_NOMEM.  The socket does not keep
  * a reference to the options: free them whenever.  Free the result with

@@ -482,6 +482,8 @@ ns_socket *ns_connect_begin(const ns_options *o, const char *node, const char *s
         rc = ns_fail(NS_ERR_INVALID, 0,
                      "connect to %s:%s: AI_PASSIVE is for servers, not client sockets", node,
                      service);
+    if (rc == NS_OK)
+        rc = ns_check_service("connect to", node, service);
     if (rc == NS_OK) {
         c->deadline = ns_deadline_after(c->values.connection_timeout);
         rc = begin_resolving(s, c, blocking);

@@ -345,6 +345,8 @@ void ns_attempt_log_add(ns_attempt_log *log, const struct addrinfo *ai, const ch
                         int err);
 /* Records a getaddrinfo failure (rc, errno err) as the right status. */
 int ns_resolve_failure(int rc, int err, const char *what, const char *node, const char *service);
+/* NS_ERR_INVALID for a numeric service that is not a port (over 65535). */
+int ns_check_service(const char *what, const char *node, const char *service);
 int ns_open_server_fd(const char *node, const char *service, const ns_options *o, int *fd_out);
 
 /* ---- bio.c ---- */

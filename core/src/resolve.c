@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,6 +46,19 @@ int ns_resolve_failure(int rc, int err, const char *what, const char *node, cons
     }
 }
 
+int ns_check_service(const char *what, const char *node, const char *service)
+{
+    /* getaddrinfo takes any decimal number and truncates it to 16 bits
+     * ("70000" reaches port 4464): a numeric service must be a real port. */
+    size_t digits = strspn(service, "0123456789");
+    if (digits == 0 || service[digits] != '\0')
+        return NS_OK; /* a service name: getaddrinfo checks it */
+    if (digits > 9 || strtol(service, NULL, 10) > 65535)
+        return ns_fail(NS_ERR_INVALID, 0, "%s %s:%s: port %s is out of range (0 to 65535)", what,
+                       node ? node : "*", service, service);
+    return NS_OK;
+}
+
 static int resolve(const char *node, const char *service, const ns_options *o, int extra_flags,
                    struct addrinfo **res, const char *what)
 {
@@ -54,7 +68,10 @@ static int resolve(const char *node, const char *service, const ns_options *o, i
         .ai_protocol = o->ai_protocol,
         .ai_flags = o->ai_flags | extra_flags,
     };
-    int rc = getaddrinfo(node, service, &hints, res);
+    int rc = ns_check_service(what, node, service);
+    if (rc != NS_OK)
+        return rc;
+    rc = getaddrinfo(node, service, &hints, res);
     return rc == 0 ? NS_OK : ns_resolve_failure(rc, errno, what, node, service);
 }
 

@@ -269,6 +269,32 @@ static void test_ai_passive_on_a_client_is_invalid(void)
     ns_options_free(o);
 }
 
+/* getaddrinfo truncates a numeric service to 16 bits: "port + 65536" used to
+ * reach the listening port.  Every open refuses it, naming the port. */
+static void test_ports_over_65535_are_refused(void)
+{
+    ns_options *o = blocking_options(NS_SOCKET_OPTIONS, -1);
+    ns_socket *server = ns_make_server_socket("127.0.0.1", "0", o);
+    CHECK(server != NULL);
+    char wrapped[16], expected[128];
+    snprintf(wrapped, sizeof wrapped, "%d", ns_socket_local_port(server) + 65536);
+    snprintf(expected, sizeof expected,
+             "connect to 127.0.0.1:%s: port %s is out of range (0 to 65535)", wrapped, wrapped);
+    CHECK(ns_make_client_socket("127.0.0.1", wrapped, NULL) == NULL);
+    CHECK_EQ(ns_last_status(), NS_ERR_INVALID);
+    CHECK_STR(ns_last_error(), expected);
+    CHECK(ns_socket_connect_start(o, "127.0.0.1", wrapped) == NULL);
+    CHECK_STR(ns_last_error(), expected);
+    CHECK(ns_make_client_socket("127.0.0.1", "99999999999999999999", NULL) == NULL);
+    CHECK_STR(ns_last_error(), "connect to 127.0.0.1:99999999999999999999: port "
+                               "99999999999999999999 is out of range (0 to 65535)");
+    CHECK(ns_make_server_socket(NULL, "70000", NULL) == NULL);
+    CHECK_EQ(ns_last_status(), NS_ERR_INVALID);
+    CHECK_STR(ns_last_error(), "listen on *:70000: port 70000 is out of range (0 to 65535)");
+    ns_socket_free(server);
+    ns_options_free(o);
+}
+
 static void close_at_once(ns_socket *conn) { ns_socket_close(conn); }
 
 static void test_send_to_a_closed_peer_is_closed_without_sigpipe(void)
@@ -602,6 +628,7 @@ static const ns_test tests[] = {
     TEST(test_connect_timeout_when_syns_are_dropped),
     TEST(test_unknown_service_and_host),
     TEST(test_ai_passive_on_a_client_is_invalid),
+    TEST(test_ports_over_65535_are_refused),
     TEST(test_send_to_a_closed_peer_is_closed_without_sigpipe),
     TEST(test_use_after_close),
     TEST(test_null_handles_never_crash),
