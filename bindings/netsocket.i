@@ -242,6 +242,31 @@ static void nsb_key_log(void *userdata, const char *line);
 %include "lua/netsocket_lua.i"
 #endif
 
+/* Input checks every language shares.  A timeout is -1 (no limit) or 0 and
+ * more microseconds: another negative number is a mistake, not "no limit".
+ * A string must reach C whole: a NUL inside would cut it short
+ * ("localhost\0.corp.example" would connect to localhost).  NSB_VALUE_ERROR
+ * raises per language (ValueError, ArgumentError, a Lua error). */
+%typemap(check) int64_t us {
+    if ($1 < -1) NSB_VALUE_ERROR("a timeout is 0 or more microseconds, or -1 for no limit");
+}
+%{
+#define NSB_NUL_MESSAGE "a string given to netsocket must not contain a NUL character"
+%}
+#if defined(SWIGPYTHON) || defined(SWIGRUBY)
+/* SWIG's own char * typemap, plus the NUL check (size counts the terminator). */
+%typemap(in, fragment="SWIG_AsCharPtrAndSize") const char * (char *buf = 0, size_t size = 0, int alloc = 0) {
+    int res = SWIG_AsCharPtrAndSize($input, &buf, &size, &alloc);
+    if (!SWIG_IsOK(res)) {
+        %argument_fail(res, "$type", $symname, $argnum);
+    }
+    if (buf && strlen(buf) + 1 != size) NSB_VALUE_ERROR(NSB_NUL_MESSAGE);
+    $1 = buf;
+}
+%typemap(freearg) const char * { if (alloc$argnum == SWIG_NEWOBJ) %delete_array(buf$argnum); }
+%typemap(freearg) const char *service ""; /* its own in typemap owns nothing */
+#endif
+
 /* A handle freed from script code (Python's raw _netsocket.delete_*, a
  * Lua __gc called by hand) has its pointer cleared: every later use raises
  * instead of touching freed memory.  NSB_FREED(what) raises per language. */

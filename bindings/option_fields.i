@@ -65,7 +65,7 @@ X(sessions,                    session,                     TLS,    BYTES_LIST)
 /* What each type takes, for messages; and whether it is a list. */
 #define NSB_TYPE_INT "an integer", 0
 #define NSB_TYPE_BOOL "a boolean", 0
-#define NSB_TYPE_MICROSECONDS "an integer (microseconds, negative = no limit)", 0
+#define NSB_TYPE_MICROSECONDS "an integer (microseconds, -1 = no limit)", 0
 #define NSB_TYPE_KEY "a PEM or DER string", 0
 #define NSB_TYPE_PATH "a file name", 0
 #define NSB_TYPE_STRING "a string, or nothing to remove it", 0

@@ -36,7 +36,12 @@ local function build(builder, kind, fields)
       for _, item in ipairs(row.list and value or { value }) do
         local ok, err = pcall(options[row.method], options, item)
         if not ok then
-          if type(err) ~= "table" then wrong(item) end -- a netsocket error is a table
+          -- A netsocket error is a table; the binding's value checks (NSB_VALUE_ERROR:
+          -- "a timeout is ...") are strings that say more than "takes ...".
+          if type(err) == "string" and err:find("^a ") then
+            error(("netsocket.%s: %s: %s"):format(builder, name, err), 3)
+          end
+          if type(err) ~= "table" then wrong(item) end
           error(err, 3)
         end
       end

@@ -4,6 +4,7 @@
 
 %{
 #define NSB_FREED(what) do { lua_pushstring(L, "netsocket: this " what " was freed"); SWIG_fail; } while (0)
+#define NSB_VALUE_ERROR(msg) do { lua_pushstring(L, msg); SWIG_fail; } while (0)
 
 /* __gc of the three classes, replacing SWIG's: frees the handle once and
  * clears the userdata, so a hand-made call (getmetatable(o).__gc(o)) and
@@ -234,7 +235,22 @@ static int nsb_lua_is_password(lua_State *L, int i)
 }
 %typemap(in) int on { $1 = lua_isnumber(L, $input) ? lua_tonumber(L, $input) != 0 : lua_toboolean(L, $input); }
 %typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
-%typemap(in) const char *service { $1 = (char *)luaL_checkstring(L, $input); }
+%typemap(in) const char *service {
+    size_t n = 0;
+    $1 = (char *)luaL_checklstring(L, $input, &n);
+    if (strlen($1) != n) NSB_VALUE_ERROR(NSB_NUL_MESSAGE);
+}
+/* Other strings (nil = NULL), whole: see NSB_NUL_MESSAGE in netsocket.i. */
+%typemap(in, checkfn="SWIG_lua_isnilstring") const char * {
+    size_t n = 0;
+    $1 = lua_isnil(L, $input) ? NULL : (char *)lua_tolstring(L, $input, &n);
+    if ($1 && strlen($1) != n) NSB_VALUE_ERROR(NSB_NUL_MESSAGE);
+}
+/* A timeout is a Lua integer: 1.5 would otherwise be cut to 1. */
+%typemap(in, checkfn="lua_isnumber") int64_t us {
+    if (!lua_isinteger(L, $input)) NSB_VALUE_ERROR("a timeout is an integer number of microseconds");
+    $1 = (int64_t)lua_tointeger(L, $input);
+}
 %typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char *service { $1 = lua_isstring(L, $input); }
 %typemap(in) const nsb_options *obj {
     if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor(nsb_options *), 0))) $1 = NULL;

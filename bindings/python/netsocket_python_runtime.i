@@ -8,6 +8,7 @@
 
 %{
 #define NSB_FREED(what) do { PyErr_SetString(PyExc_ValueError, "netsocket: this " what " was freed"); SWIG_fail; } while (0)
+#define NSB_VALUE_ERROR(msg) do { PyErr_SetString(PyExc_ValueError, msg); SWIG_fail; } while (0)
 %}
 /* The destructor (also reachable as the raw _netsocket.delete_*) releases
  * the handle: it disowns and clears the proxy's pointer, so a second call
@@ -311,11 +312,15 @@ NSB_PY_PEM(key, KEYLEN)
 /* A service is a name or a port number. */
 %typemap(in) const char *service (char buf[32]) {
     if (PyLong_Check($input)) {
-        snprintf(buf, sizeof buf, "%ld", PyLong_AsLong($input));
+        long port = PyLong_AsLong($input); /* C refuses what is not a port */
+        if (port == -1 && PyErr_Occurred()) SWIG_fail;
+        snprintf(buf, sizeof buf, "%ld", port);
         $1 = buf;
     } else if (PyUnicode_Check($input)) {
-        $1 = (char *)PyUnicode_AsUTF8($input);
+        Py_ssize_t n = 0;
+        $1 = (char *)PyUnicode_AsUTF8AndSize($input, &n);
         if ($1 == NULL) SWIG_fail;
+        if (strlen($1) != (size_t)n) NSB_VALUE_ERROR(NSB_NUL_MESSAGE);
     } else {
         PyErr_SetString(PyExc_TypeError, "service must be a str or an int");
         SWIG_fail;

@@ -8,6 +8,7 @@
 %{
 /* Ruby frees handles only from the GC: never reached, kept for netsocket.i. */
 #define NSB_FREED(what) rb_raise(rb_eArgError, "netsocket: this " what " was freed")
+#define NSB_VALUE_ERROR(msg) rb_raise(rb_eArgError, "%s", msg)
 %}
 
 %{

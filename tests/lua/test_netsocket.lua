@@ -181,7 +181,7 @@ test("builder errors name the field and what it takes", function()
   eq(message(netsocket.tls_socket_options, { alpn = "h2" }),
      where .. ": netsocket.tls_socket_options: alpn takes a list of strings, not string")
   eq(message(netsocket.socket_options, { read_timeout = { 1 } }), where ..
-     ": netsocket.socket_options: read_timeout takes an integer (microseconds, negative = no limit), not table")
+     ": netsocket.socket_options: read_timeout takes an integer (microseconds, -1 = no limit), not table")
   eq(message(netsocket.tls_socket_options, { certificate_verifier = 42 }), where ..
      ": netsocket.tls_socket_options: certificate_verifier takes a callable (depth, preverify_error, der) " ..
      "or nothing, not number")

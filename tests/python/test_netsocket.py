@@ -80,7 +80,7 @@ def test_builder_errors_name_the_field_and_what_it_takes():
     assert str(e.value) == "tls_socket_options: alpn takes a list of strings, not str"
     with pytest.raises(TypeError) as e:
         netsocket.socket_options(read_timeout=[1])
-    assert str(e.value) == ("socket_options: read_timeout takes an integer (microseconds, negative = no limit), "
+    assert str(e.value) == ("socket_options: read_timeout takes an integer (microseconds, -1 = no limit), "
                             "not list")
     with pytest.raises(TypeError) as e:
         netsocket.server_tls_socket_options(certificate_verifier=42)

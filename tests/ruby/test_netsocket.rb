@@ -126,7 +126,7 @@ class NetsocketTest < Minitest::Test
     e = assert_raises(TypeError) { Netsocket.tls_socket_options(alpn: "h2") }
     assert_equal "tls_socket_options: alpn takes a list of strings, not String", e.message
     e = assert_raises(TypeError) { Netsocket.socket_options(read_timeout: [1]) }
-    assert_equal "socket_options: read_timeout takes an integer (microseconds, negative = no limit), not Array",
+    assert_equal "socket_options: read_timeout takes an integer (microseconds, -1 = no limit), not Array",
                  e.message
     e = assert_raises(TypeError) { Netsocket.tls_socket_options(certificate_verifier: 42) }
     assert_equal "tls_socket_options: certificate_verifier takes a callable (depth, preverify_error, der) " \
