@@ -267,7 +267,8 @@ ns_identity_set *ns_options_identity_set(const ns_options *o);
 int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_options *values,
                         ns_tls_config **compiled);
 
-/* ---- socket.c: the socket handle, its mode and its plain I/O ---- */
+/* ---- socket_info.c: the socket handle and its state, shared by every part ----
+ * (socket.c holds the calls: constructors, I/O, accept, close) */
 enum ns_role { NS_ROLE_CLIENT, NS_ROLE_SERVER, NS_ROLE_ACCEPTED };
 
 struct ns_socket {
@@ -332,19 +333,19 @@ ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const ch
 /* Applies non-blocking?, read-timeout and write-timeout after the open,
  * and puts the descriptor in the mode they call for. */
 int ns_socket_apply_options(ns_socket *s, const ns_options *o);
-/* Puts the descriptor in the mode s's settings call for (see socket.c). */
+/* Puts the descriptor in the mode s's settings call for (see socket_info.c). */
 int ns_socket_sync_fd(ns_socket *s);
 /* NS_OK if s is open (not NULL, not closed, not still opening). */
 int ns_check_open(const ns_socket *s, const char *what);
 /* Fails with `status` naming s's peer: "<what> <peer>: <cause>". */
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause);
+/* ns_fail_io with the status and text of errno value err. */
+int ns_fail_errno(const ns_socket *s, const char *what, int err);
 /* Fails with NS_ERR_WOULD_BLOCK ("<what> <peer>: <cause>") and records that
  * the caller should wait for `want` (NS_WANT_*) until `deadline`. */
 int ns_would_block(ns_socket *s, int want, int64_t deadline, const char *what, const char *cause);
 /* The start of every call that may block: forgets the last call's wait. */
 void ns_socket_begin_call(ns_socket *s);
-
-/* ---- socket_info.c: socket state and queries ---- */
 /* Names s in messages by its bound address ("127.0.0.1:41234"). */
 void ns_socket_label_local(ns_socket *s);
 

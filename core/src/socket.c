@@ -1,162 +1,15 @@
-/* Socket handles: allocation and descriptor mode, the wait a call asks for
- * (ns_socket_wants), the constructors (clients through connect.c), plain
- * I/O, accept, shutdown, close and free.  Queries are in socket_info.c. */
+/* Socket handles, the calls: the constructors (clients through
+ * connect.c), plain I/O (TLS: tls.c), accept, handshake, shutdown, close
+ * and free.  The handle's state, which every part shares: socket_info.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "internal.h"
-
-static char *dup_or_null(const char *s, int *failed)
-{
-    if (s == NULL)
-        return NULL;
-    char *d = strdup(s);
-    if (d == NULL)
-        *failed = 1;
-    return d;
-}
-
-ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const char *service)
-{
-    ns_socket *s = calloc(1, sizeof *s);
-    int failed = s == NULL;
-    if (s) {
-        s->fd = fd;
-        s->role = role;
-        s->read_timeout = -1;
-        s->write_timeout = -1;
-        s->want_deadline = -1;
-        s->node = dup_or_null(node, &failed);
-        s->service = dup_or_null(service, &failed);
-        const char *fmt = node && strchr(node, ':') ? "[%s]:%s" : "%s:%s";
-        snprintf(s->peer_label, sizeof s->peer_label, fmt, node ? node : "*",
-                 service ? service : "?");
-    }
-    if (failed) {
-        if (s) {
-            free(s->node);
-            free(s->service);
-        }
-        free(s);
-        ns_fail(NS_ERR_NOMEM, ENOMEM, "out of memory creating a socket");
-        return NULL;
-    }
-    return s;
-}
-
-static int fail_errno(const ns_socket *s, const char *what, int err);
-
-int ns_socket_apply_options(ns_socket *s, const ns_options *o)
-{
-    s->non_blocking = o->non_blocking != 0;
-    s->read_timeout = o->read_timeout;
-    s->write_timeout = o->write_timeout;
-    return ns_socket_sync_fd(s);
-}
-
-/*
- * Descriptors start O_NONBLOCK (connect, handshakes and accept wait with
- * poll under one deadline).  A plain connected socket in blocking mode then
- * lets the kernel block, with SO_RCVTIMEO as its read timeout: a recv that
- * must wait is one system call instead of poll + recv (tests/bench, item 1).
- * TLS and listening sockets stay O_NONBLOCK: one of their waits may span
- * several reads under a single deadline.
- */
-int ns_socket_sync_fd(ns_socket *s)
-{
-    if (s->fd < 0)
-        return NS_OK;
-    int blocking = !s->non_blocking && s->ctx == NULL && s->role != NS_ROLE_SERVER;
-    if (blocking) {
-        struct timeval tv = {0, 0}; /* no timeout */
-        if (s->read_timeout >= 0) {
-            tv.tv_sec = (time_t)(s->read_timeout / 1000000);
-            tv.tv_usec = (suseconds_t)(s->read_timeout % 1000000);
-            if (s->read_timeout == 0)
-                tv.tv_usec = 1; /* {0, 0} would mean "wait forever" */
-        }
-        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
-            return fail_errno(s, "setting the read timeout of", errno);
-    }
-    if (blocking != s->fd_blocking) {
-        int fl = fcntl(s->fd, F_GETFL);
-        if (fl < 0 || fcntl(s->fd, F_SETFL, blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK) < 0)
-            return fail_errno(s, "setting the mode of", errno);
-        s->fd_blocking = blocking;
-    }
-    return NS_OK;
-}
-
-int ns_check_open(const ns_socket *s, const char *what)
-{
-    if (s == NULL)
-        return ns_fail(NS_ERR_INVALID, 0, "%s: NULL socket", what);
-    if (s->connecting)
-        return ns_fail(NS_ERR_INVALID, 0,
-                       "%s %s: still opening (call ns_socket_connect_continue until NS_OK)",
-                       what, s->peer_label);
-    if (s->fd < 0)
-        return ns_fail(NS_ERR_CLOSED, 0, "%s %s: the socket is closed", what, s->peer_label);
-    return NS_OK;
-}
-
-int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause)
-{
-    ns_fail(status, os_error, "%s %s: %s", what, s->peer_label, cause);
-    ns_tls_note_failure(s);
-    return status;
-}
-
-static int fail_errno(const ns_socket *s, const char *what, int err)
-{
-    return ns_fail_io(s, ns_status_from_errno(err), err, what, strerror(err));
-}
-
-int ns_would_block(ns_socket *s, int want, int64_t deadline, const char *what, const char *cause)
-{
-    s->want = want;
-    s->want_fd = s->fd;
-    s->want_deadline = deadline;
-    return ns_fail_io(s, NS_ERR_WOULD_BLOCK, EAGAIN, what, cause);
-}
-
-void ns_socket_begin_call(ns_socket *s)
-{
-    s->want = 0;
-    s->want_deadline = -1;
-}
-
-/* A wait is pending: after NS_ERR_WOULD_BLOCK on an open socket, or
- * during an open. */
-static int pending(const ns_socket *s)
-{
-    return s && (s->fd >= 0 || s->connecting) && s->want;
-}
-
-int ns_socket_wants(const ns_socket *s)
-{
-    return pending(s) ? s->want : 0;
-}
-
-int ns_socket_wants_fd(const ns_socket *s)
-{
-    return pending(s) ? s->want_fd : -1;
-}
-
-int64_t ns_socket_wants_timeout(const ns_socket *s)
-{
-    if (!pending(s) || s->want_deadline < 0)
-        return -1;
-    int64_t left = s->want_deadline - ns_now_us();
-    return left > 0 ? left : 0;
-}
 
 /* ---- constructors ---- */
 
@@ -260,7 +113,7 @@ static int wait_fd_for(ns_socket *s, short events, int64_t deadline, int64_t bud
     if (r > 0)
         return NS_OK;
     if (r < 0)
-        return fail_errno(s, what, -r);
+        return ns_fail_errno(s, what, -r);
     return ns_fail(status, ETIMEDOUT, "%s %s timed out after %lld us", what, s->peer_label,
                    (long long)budget);
 }
@@ -286,11 +139,11 @@ static ssize_t send_once(ns_socket *s, const void *buf, size_t len, int flags, i
         if (n >= 0)
             return n;
         if (errno == EINTR && ns_interrupted())
-            return fail_errno(s, "send to", EINTR);
+            return ns_fail_errno(s, "send to", EINTR);
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return fail_errno(s, "send to", errno);
+            return ns_fail_errno(s, "send to", errno);
         if (!wait)
             return ns_would_block(s, NS_WANT_WRITE, deadline, "send to",
                                   "the socket buffer is full (non-blocking)");
@@ -355,7 +208,7 @@ static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t
         if (n >= 0)
             return n;
         if (errno == EINTR && ns_interrupted())
-            return fail_errno(s, "recv from", EINTR);
+            return ns_fail_errno(s, "recv from", EINTR);
         if (errno == EINTR) {
             /* A blocking descriptor restarts SO_RCVTIMEO after a signal:
              * hold to the deadline with a poll, then read again. */
@@ -367,7 +220,7 @@ static ssize_t recv_once(ns_socket *s, void *buf, size_t len, int flags, int64_t
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return fail_errno(s, "recv from", errno);
+            return ns_fail_errno(s, "recv from", errno);
         if (s->non_blocking || (flags & MSG_DONTWAIT))
             return ns_would_block(s, NS_WANT_READ, deadline, "recv from",
                                   s->non_blocking ? "no data yet (non-blocking)"
@@ -452,7 +305,7 @@ ns_socket *ns_socket_accept(ns_socket *server)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             /* EMFILE/ENFILE land here: the server stays usable. */
-            fail_errno(server, "accept on", errno);
+            ns_fail_errno(server, "accept on", errno);
             return NULL;
         }
         if (server->non_blocking) {
@@ -510,7 +363,7 @@ int ns_socket_shutdown(ns_socket *s, int how)
     if (s->ssl && how != SHUT_RD)
         ns_tls_shutdown_write(s);
     if (shutdown(s->fd, how) != 0)
-        return fail_errno(s, "shutdown of", errno);
+        return ns_fail_errno(s, "shutdown of", errno);
     return NS_OK;
 }
 

@@ -58,8 +58,7 @@ static int classify(ns_socket *s, int ret, const char *what, short *events)
                               "the peer closed the connection without close_notify (what was "
                               "received may be truncated; the option ignore-unexpected-eof? "
                               "accepts this as the end of the stream)");
-        return ns_fail_io(s, ns_status_from_errno(saved_errno), saved_errno, what,
-                          strerror(saved_errno));
+        return ns_fail_errno(s, what, saved_errno);
     case SSL_ERROR_SSL: {
         int status = s->handshake_done ? NS_OK : ns_verify_failure_status(s, msg, sizeof msg);
         if (status != NS_OK) {
@@ -106,7 +105,7 @@ static int wait_for(ns_socket *s, short events, int64_t deadline, int64_t budget
     if (r > 0)
         return NS_OK;
     if (r < 0)
-        return ns_fail_io(s, ns_status_from_errno(-r), -r, what, strerror(-r));
+        return ns_fail_errno(s, what, -r);
     return timed_out(s, budget, timeout_status, what);
 }
 
