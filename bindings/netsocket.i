@@ -241,6 +241,16 @@ static void nsb_key_log(void *userdata, const char *line);
 %include "lua/netsocket_lua.i"
 #endif
 
+/* NSB_REPLACING(o, call): a setter that may replace a callable o holds
+ * (option_fields.i: the verifier, the key log callback, the key log file
+ * that replaces it).  Ruby keeps a replaced callable alive while a
+ * constructor may still be taking it (see ruby/netsocket_ruby.i). */
+%{
+#ifndef NSB_REPLACING
+#define NSB_REPLACING(o, call) nsb_check(call)
+#endif
+%}
+
 /* Input checks every language shares.  A timeout is -1 (no limit) or 0 and
  * more microseconds: another negative number is a mistake, not "no limit".
  * A string must reach C whole: a NUL inside would cut it short

@@ -814,6 +814,19 @@ typedef int (*ns_interrupt_check)(void *userdata);
  * Returns NS_OK; cannot fail. */
 NS_API int ns_set_thread_interrupt(int fd, ns_interrupt_check check, void *userdata);
 
+/* The certificate verifier and the key log callback a socket calls during
+ * its handshakes (taken when it was made: from its options, an accepted
+ * socket's from its listening socket) and held until it is freed, NULL if
+ * none or for NULL; the userdata in *userdata if userdata is not NULL.
+ * Later changes to the options do not change them.  A binding whose
+ * garbage collector must reach the language callables a socket holds reads
+ * them here (and an options object's with ns_options_get_certificate_verifier
+ * and ns_options_get_key_log_callback), so a callable that captures its own
+ * options or socket is collected with them. */
+NS_API ns_certificate_verifier ns_socket_get_certificate_verifier(const ns_socket *s,
+                                                                  void **userdata);
+NS_API ns_key_log_callback ns_socket_get_key_log_callback(const ns_socket *s, void **userdata);
+
 /* ------------------------------------------------------------------ */
 /* Selector                                                            */
 /* ------------------------------------------------------------------ */
