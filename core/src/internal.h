@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "netsocket.h"
+#include "refcount.h"
 
 #define NS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -109,7 +110,7 @@ int ns_key_matches(EVP_PKEY *key, X509 *cert);
 
 /* ---- verifier: shared, reference-counted callback holder ---- */
 typedef struct ns_verifier {
-    int refs; /* atomic */
+    ns_ref refs;
     ns_certificate_verifier fn;
     void *userdata;
     ns_release_function release;
@@ -129,7 +130,7 @@ typedef struct {
     uint8_t digest[32]; /* loaded sessions: the configuration it was saved from */
 } ns_session_entry;
 typedef struct ns_tls_config {
-    int refs; /* atomic */
+    ns_ref refs;
     int server_side;
     int resumption;
     uint8_t digest[32]; /* clients: SHA-256 of ALPN list and identity, for saved sessions */
@@ -156,7 +157,7 @@ void ns_tls_config_unref(ns_tls_config *c);
 
 /* ---- keylog.c: the opt-in key log, shared by reference count ---- */
 typedef struct ns_key_log {
-    int refs; /* atomic */
+    ns_ref refs;
     int fd;   /* the file (-1 for a callback) */
     char *path;
     ns_key_log_callback fn;
