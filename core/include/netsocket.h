@@ -799,8 +799,9 @@ NS_API int64_t ns_socket_wants_timeout(const ns_socket *s);
 typedef int (*ns_interrupt_check)(void *userdata);
 
 /* Makes the blocking calls of the calling thread interruptible, until it
- * is set again: every wait inside connect (not the name resolution), the
- * TLS handshake, send, send_all, recv and accept also watches fd (if >= 0)
+ * is set again: every wait inside connect (the wait for the name's
+ * resolution included), the TLS handshake, send, send_all, recv and accept
+ * also watches fd (if >= 0)
  * and ends when fd becomes readable; and after a signal (EINTR) it asks
  * check(userdata) (if check is not NULL), ending when that returns
  * non-zero.  An ended call fails with NS_ERR_IO and ns_last_os_error() ==
