@@ -76,6 +76,7 @@ void ns_tls_config_unref(ns_tls_config *c)
     if (c == NULL || !ns_ref_put(&c->refs))
         return;
     ns_session_cache_clear(c);
+    ns_verdicts_clear(c);
     pthread_mutex_destroy(&c->session_lock);
     SSL_CTX_free(c->ctx);
     ns_verifier_unref(c->verifier);
