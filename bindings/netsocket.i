@@ -182,7 +182,6 @@ typedef struct {
     int wake_fd;          /* Ruby: the eventfd the unblocking function writes */
     volatile int woken;   /* Ruby: the unblocking function ran */
     int ran;              /* Ruby: the call ran (not skipped for a pending interrupt) */
-    volatile int *wake_dirty; /* Ruby: this thread's "the eventfd needs draining" */
 } nsb_call;
 
 static void nsb_run(nsb_call *c)

@@ -32,15 +32,16 @@ static void *nsb_rb_run(void *p)
  * signal for the main thread.  A selector wait is woken through the
  * selector; any other call through this thread's eventfd, which the
  * library watches in every wait (ns_set_thread_interrupt).  The call then
- * ends (NS_ERR_IO, EINTR) with its socket still usable, and rb_nogvl
- * processes the interrupt: kill, raise or a trap that raises propagate
- * from there (the eventfd is then drained before this thread's next call);
- * after a trap that returns, the call is made again. */
+ * ends (NS_ERR_IO, EINTR) with its socket still usable.  rb_nogvl never
+ * raises here (RB_NOGVL_INTR_FAIL: it skips the call if an interrupt is
+ * already pending): the interrupt is processed under rb_protect, and kill,
+ * raise or a trap that raises propagate from the wrapper's %exception,
+ * after the C side let go of what it holds (recv's buffer).  After a trap
+ * that returns, the call is made again. */
 static pthread_key_t nsb_rb_wake_key;
 static pthread_once_t nsb_rb_wake_once = PTHREAD_ONCE_INIT;
 static __thread int nsb_rb_wake = -1;
 static __thread int nsb_rb_jump; /* a tag from the interrupt, re-thrown by %exception */
-static __thread volatile int nsb_rb_wake_dirty; /* written by the ubf; not drained yet */
 
 static void nsb_rb_wake_close(void *fd) { close((int)(intptr_t)fd - 1); }
 static void nsb_rb_wake_key_make(void) { pthread_key_create(&nsb_rb_wake_key, nsb_rb_wake_close); }
@@ -64,20 +65,22 @@ static void nsb_rb_ubf(void *p)
 {
     nsb_call *c = (nsb_call *)p;
     uint64_t one = 1;
+    c->woken = 1;
     if (c->sel) {
         ns_selector_interrupt(c->sel);
     } else if (c->wake_fd >= 0) {
-        c->woken = 1;
-        *c->wake_dirty = 1;
         if (write(c->wake_fd, &one, sizeof one) < 0) { /* full: already readable */ }
     }
 }
 
-/* Did the call end because the unblocking function interrupted it? */
+/* Did the call end because the unblocking function interrupted it?  (A
+ * selector wait woken this way returns its events, if any.) */
 static int nsb_rb_was_interrupted(const nsb_call *c)
 {
     int makes = c->op == NSB_CLIENT || c->op == NSB_CLIENT_TLS || c->op == NSB_CONNECT || c->op == NSB_ACCEPT;
     int failed = makes ? c->made == NULL : c->r < 0;
+    if (c->sel)
+        return 1;
     return failed && ns_last_status() == NS_ERR_IO && ns_last_os_error() == EINTR;
 }
 
@@ -91,12 +94,6 @@ static void nsb_unlocked(nsb_call *c)
 {
     int prev = nsb_rb_unlocked;
     c->wake_fd = c->sel ? -1 : nsb_rb_wake_fd();
-    c->wake_dirty = &nsb_rb_wake_dirty;
-    if (nsb_rb_wake_dirty) { /* the last call was interrupted and rb_nogvl raised */
-        uint64_t drained;
-        if (read(c->wake_fd, &drained, sizeof drained) < 0) { /* already drained */ }
-        nsb_rb_wake_dirty = 0;
-    }
     for (;;) {
         uint64_t drained;
         int state = 0;
@@ -107,17 +104,20 @@ static void nsb_unlocked(nsb_call *c)
          * async-signal-safe.  Saying so stops Ruby from starting a helper
          * thread for every blocking call in a single-threaded program
          * (measured: 0.4x Ruby OpenSSL's bulk throughput without the flag). */
-        rb_nogvl(nsb_rb_run, c, nsb_rb_ubf, c, RB_NOGVL_UBF_ASYNC_SAFE);
+        rb_nogvl(nsb_rb_run, c, nsb_rb_ubf, c, RB_NOGVL_UBF_ASYNC_SAFE | RB_NOGVL_INTR_FAIL);
         nsb_rb_unlocked = prev;
-        if (c->woken && read(c->wake_fd, &drained, sizeof drained) < 0) { /* already drained */ }
-        nsb_rb_wake_dirty = 0;
+        if (c->woken && c->wake_fd >= 0 && read(c->wake_fd, &drained, sizeof drained) < 0) { /* already drained */ }
         if (c->ran && (!c->woken || !nsb_rb_was_interrupted(c)))
             return; /* done (a late interrupt is processed at Ruby's next check) */
         rb_protect(nsb_rb_check_ints, Qnil, &state);
         if (state) {
             nsb_rb_jump = state;
+            if (!c->ran) /* skipped: a failure, so the wrapper frees what it holds */
+                c->r = NS_ERR_IO;
             return;
         }
+        if (c->ran && c->sel)
+            return; /* a trap that returned: the wait's events stand */
     }
 }
 

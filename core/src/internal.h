@@ -211,8 +211,6 @@ int ns_ech_client_start(SSL *ssl, const ns_tls_config *c, const char *peer);
 /* After SSL_R_ECH_REJECTED: keeps the retry configs and describes it in msg. */
 int ns_ech_rejected(ns_socket *s, char *msg, size_t len);
 
-typedef struct ns_connecting ns_connecting;
-
 /* ---- options.c ---- */
 struct ns_options {
     ns_options_kind kind;
@@ -249,16 +247,16 @@ struct ns_options {
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
 const ns_options *ns_options_for(const ns_options *o, ns_options_kind kind, ns_options **owned);
+/* A new identity set from o (taking its lock): see ns_identity_set_build. */
+ns_identity_set *ns_options_identity_set(const ns_options *o);
 /* What a constructor opens one socket from, taken atomically: o's scalar
  * fields copied into *values (its lists left empty: never free it), and for
  * tls the compiled configuration of that side (a new reference in
  * *compiled, built and cached on first use). */
-/* A new identity set from o (taking its lock): see ns_identity_set_build. */
-ns_identity_set *ns_options_identity_set(const ns_options *o);
 int ns_options_snapshot(const ns_options *o, int tls, int server_side, ns_options *values,
                         ns_tls_config **compiled);
 
-/* ---- socket.c ---- */
+/* ---- socket.c: the socket handle, its mode and its plain I/O ---- */
 enum ns_role { NS_ROLE_CLIENT, NS_ROLE_SERVER, NS_ROLE_ACCEPTED };
 
 struct ns_socket {
@@ -318,13 +316,13 @@ struct ns_socket {
     size_t selector_slot;
 };
 ns_socket *ns_socket_alloc(int fd, enum ns_role role, const char *node, const char *service);
-/* Applies non-blocking? and read-timeout after the open. */
+/* Applies non-blocking?, read-timeout and write-timeout after the open,
+ * and puts the descriptor in the mode they call for. */
 int ns_socket_apply_options(ns_socket *s, const ns_options *o);
 /* Puts the descriptor in the mode s's settings call for (see socket.c). */
 int ns_socket_sync_fd(ns_socket *s);
+/* NS_OK if s is open (not NULL, not closed, not still opening). */
 int ns_check_open(const ns_socket *s, const char *what);
-/* Names s in messages by its bound address ("127.0.0.1:41234"). */
-void ns_socket_label_local(ns_socket *s);
 /* Fails with `status` naming s's peer: "<what> <peer>: <cause>". */
 int ns_fail_io(const ns_socket *s, int status, int os_error, const char *what, const char *cause);
 /* Fails with NS_ERR_WOULD_BLOCK ("<what> <peer>: <cause>") and records that
@@ -333,7 +331,11 @@ int ns_would_block(ns_socket *s, int want, int64_t deadline, const char *what, c
 /* The start of every call that may block: forgets the last call's wait. */
 void ns_socket_begin_call(ns_socket *s);
 
-/* ---- resolve.c: getaddrinfo, bind/listen ---- */
+/* ---- socket_info.c: socket state and queries ---- */
+/* Names s in messages by its bound address ("127.0.0.1:41234"). */
+void ns_socket_label_local(ns_socket *s);
+
+/* ---- resolve.c: servers' getaddrinfo and bind/listen; what connect.c shares ---- */
 /* Accumulates "addr port N: cause; ..." for an error message. */
 typedef struct {
     char text[768];
@@ -349,7 +351,7 @@ int ns_resolve_failure(int rc, int err, const char *what, const char *node, cons
 int ns_check_service(const char *what, const char *node, const char *service);
 int ns_open_server_fd(const char *node, const char *service, const ns_options *o, int *fd_out);
 
-/* ---- bio.c ---- */
+/* ---- bio.c: the descriptor BIO under every TLS socket ---- */
 /* A BIO reading and writing fd with recv/send(MSG_NOSIGNAL), reading small
  * requests ahead; NULL on ENOMEM. */
 BIO *ns_bio_new_fd(int fd);
@@ -362,7 +364,7 @@ size_t ns_bio_first_bytes(BIO *b, const uint8_t **out);
  * alone is 0. */
 int ns_bio_whole_record(BIO *b);
 
-/* ---- tls_context.c / tls.c ---- */
+/* ---- tls_context.c: BoringSSL contexts, and TLS started on a socket ---- */
 /* The context BoringSSL is given for one side of o: versions, identity,
  * trust, verification and ALPN. */
 SSL_CTX *ns_tls_context_new(const ns_options *o, int server_side);
@@ -372,6 +374,8 @@ void ns_tls_server_start(ns_socket *server, ns_tls_config *c);
 int ns_tls_accept_start(ns_socket *server, ns_socket *conn);
 /* The server side of TLS on s, a connected plain socket (STARTTLS). */
 int ns_tls_upgrade_server(ns_socket *s, ns_tls_config *c);
+
+/* ---- tls.c: the handshake, TLS I/O and close_notify ---- */
 /* Runs the handshake until done, the deadline (budget_us names it in the
  * message; a miss is timeout_status), or, if nonblocking, a need to wait. */
 int ns_tls_handshake(ns_socket *s, int64_t deadline, int64_t budget_us, int nonblocking,
@@ -398,7 +402,10 @@ ssize_t ns_tls_send(ns_socket *s, const void *buf, size_t len, int wait, int64_t
 ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags);
 int ns_tls_shutdown_write(ns_socket *s);
 void ns_tls_free(ns_socket *s);
-/* Installs the library's verify callback (with hostname checking) on ssl. */
+
+/* ---- verify.c: the library's certificate checks and the user's verifier ---- */
+/* Installs the library's verify callback (chain and host name checks, then
+ * the user's verifier) on ctx. */
 void ns_verify_install(SSL_CTX *ctx, int server_side, int require_peer_cert);
 /* Sets the name (or IP literal) the peer's certificate must match. */
 int ns_verify_set_host(SSL *ssl, const char *host);
@@ -411,7 +418,6 @@ int ns_is_host_name(const char *name);
  * during the last handshake (NS_ERR_TLS if the server refused the client's
  * SNI), else NS_OK. */
 int ns_verify_failure_status(ns_socket *s, char *msg, size_t len);
-
 /* Resumed handshakes skip verification: runs the library's checks and the
  * user's verifier over the session's stored peer chain (and, on a server
  * requiring one, refuses a session without a client certificate). */
@@ -431,6 +437,7 @@ void ns_session_entry_clear(ns_session_entry *e);
 void ns_session_adopt(ns_tls_config *c, ns_session_entry *e, size_t n);
 
 /* ---- connect.c: opening a client (see there) ---- */
+typedef struct ns_connecting ns_connecting;
 /* Starts opening a client: a socket whose open ns_socket_connect_continue
  * (or, if `blocking`, ns_connect_drive) finishes; NULL on an immediate
  * error. */
@@ -453,6 +460,7 @@ void ns_verify_note_names(ns_socket *s, X509 *cert);
 int ns_tls_describe_not_tls(ns_socket *s, uint32_t e, char *msg, size_t len);
 
 /* ---- selector.c ---- */
+/* Removes s from its selector, if any (close calls it). */
 void ns_selector_forget(ns_socket *s);
 
 #endif

@@ -2,7 +2,6 @@
  * shares: the per-address log and the getaddrinfo failure mapping. */
 #include <errno.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,6 @@
-/* Socket handles: constructors, plain I/O, accept, shutdown/close, addresses. */
+/* Socket handles: allocation and descriptor mode, the wait a call asks for
+ * (ns_socket_wants), the constructors (clients through connect.c), plain
+ * I/O, accept, shutdown, close and free.  Queries are in socket_info.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>

@@ -1,5 +1,7 @@
 /* TLS sockets: handshake, I/O with timeouts and non-blocking mode,
- * close_notify, failure classification and the TLS queries. */
+ * close_notify, mapping BoringSSL's failures to statuses, and the queries
+ * about the leaf certificate and the negotiated parameters (the whole
+ * chain and the key-exchange group: tls_info.c). */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -310,8 +312,8 @@ ssize_t ns_tls_recv(ns_socket *s, void *buf, size_t len, int flags)
         return 0;
     int64_t deadline = ns_deadline_after(s->read_timeout);
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
-    /* As for plain sockets (socket.c, recv_once): after a send, poll
-     * before reading unless bytes are already buffered. */
+    /* Right after a send, poll before reading unless bytes are already
+     * buffered (should_wait_first). */
     if (should_wait_first(s) && !(flags & MSG_DONTWAIT) && !ns_tls_readable_now(s)) {
         rc = wait_for(s, POLLIN, deadline, s->read_timeout, NS_ERR_READ_TIMEOUT, "TLS recv from");
         if (rc != NS_OK)

@@ -11,6 +11,7 @@ require "minitest/autorun"
 require "netsocket"
 
 require_relative "certs"
+require_relative "heap"
 TIMEOUT_US = 5_000_000
 
 def cert(name) = File.binread(File.join(CERT_DIR, name))
@@ -21,6 +22,8 @@ def blocking(**fields)
 end
 
 class NetsocketTest < Minitest::Test
+  include HeapHelpers
+
   def run_with_timeout(&blk) = Timeout.timeout(20, &blk)
 
   def plain_server
@@ -603,16 +606,6 @@ class NetsocketTest < Minitest::Test
 
   # ---------------------------------------------------------- lifetime
 
-  # Bytes of C heap in use (tests/heap_probe.c), after a full GC.
-  def heap_in_use
-    skip "NS_HEAP_PROBE (the test-only heap probe) is not set" unless ENV["NS_HEAP_PROBE"]
-    require "fiddle"
-    @heap_probe ||= Fiddle::Function.new(Fiddle.dlopen(ENV["NS_HEAP_PROBE"])["ns_test_heap_in_use"],
-                                         [], Fiddle::TYPE_SIZE_T)
-    GC.start
-    @heap_probe.call
-  end
-
   # Each cycle: new server options (certificate, key, ALPN, a verifier) and
   # client options, a TLS handshake with a netsocket server in this process,
   # the TLS queries, both ends closed.  A leak of 100 bytes per cycle is
@@ -639,10 +632,7 @@ class NetsocketTest < Minitest::Test
       end
       server.join(120)
     end
-    cycle.call(1000)
-    before = heap_in_use
-    cycle.call(10_000)
-    grown = heap_in_use - before
+    grown = heap_growth(10_000, &cycle)
     srv.close
     assert_operator grown, :<, 500_000, "the C heap grew by #{grown} bytes over 10,000 TLS connections"
   end
