@@ -163,7 +163,7 @@ static void *nsb_check_ptr(void *p)
  * interpreter lock (nsb_unlocked is defined per language). */
 enum nsb_op {
     NSB_CLIENT, NSB_CLIENT_TLS, NSB_CONNECT, NSB_SEND, NSB_SEND_ALL, NSB_RECV,
-    NSB_ACCEPT, NSB_HANDSHAKE, NSB_CLOSE, NSB_WAIT
+    NSB_ACCEPT, NSB_HANDSHAKE, NSB_CLOSE, NSB_WAIT, NSB_CONNECT_CONTINUE
 };
 
 typedef struct {
@@ -197,6 +197,7 @@ static void nsb_run(nsb_call *c)
     case NSB_HANDSHAKE:  c->r = ns_socket_handshake(c->s); break;
     case NSB_CLOSE:      c->r = ns_socket_close(c->s); break;
     case NSB_WAIT:       c->r = ns_selector_wait(c->sel, c->timeout); break;
+    case NSB_CONNECT_CONTINUE: c->r = ns_socket_connect_continue(c->s); break;
     }
     /* Would block: which way to wait, for the languages' conventions
      * (BlockingIOError, IO::WaitReadable/WaitWritable, nil + "wantread"). */
@@ -342,6 +343,7 @@ NS_STATUS_MAP(NSB_STATUS_CONSTANT)
 %newobject nsb_make_server_socket;
 %newobject nsb_make_server_tls_socket;
 %newobject nsb_socket_options_to_client_socket;
+%newobject nsb_connect_start;
 %newobject nsb_options::copy;
 %newobject nsb_socket::accept;
 
@@ -426,6 +428,12 @@ static nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *o, con
 {
     return nsb_open(NSB_CONNECT, o, node, service);
 }
+/* Never blocks (the name is resolved on the library's thread): no need to
+ * drop the interpreter lock. */
+static nsb_socket *nsb_connect_start(const nsb_options *o, const char *node, const char *service)
+{
+    return (nsb_socket *)nsb_check_ptr(ns_socket_connect_start(o, node, service));
+}
 %}
 
 nsb_socket *nsb_make_client_socket(const char *node, const char *service, const nsb_options *options = NULL);
@@ -433,6 +441,9 @@ nsb_socket *nsb_make_client_tls_socket(const char *node, const char *service, co
 nsb_socket *nsb_make_server_socket(const char *node, const char *service, const nsb_options *options = NULL);
 nsb_socket *nsb_make_server_tls_socket(const char *node, const char *service, const nsb_options *options = NULL);
 nsb_socket *nsb_socket_options_to_client_socket(const nsb_options *options, const char *node, const char *service);
+/* An open that never blocks: drive it with Socket.connect_continue, waiting
+ * in between as wants / wants_fd / wants_timeout say. */
+nsb_socket *nsb_connect_start(const nsb_options *options, const char *node, const char *service);
 
 
 /* ------------------------------------------------------------------ */
@@ -589,6 +600,17 @@ static nsb_bytes nsb_options_published_ech_config_list_get(nsb_options *o)
     }
     /* true once done (Lua: nil, "wantread"/"wantwrite" while it must wait). */
     bool handshake() { return nsb_check(nsb_io(NSB_HANDSHAKE, $self, NULL, NULL, 0, 0)) == 0; }
+    /* The next step of an open begun by connect_start: true once open
+     * (and handshaken); while it must wait, the would-block convention of
+     * recv (the direction is that of wants). */
+    bool connect_continue() { return nsb_check(nsb_io(NSB_CONNECT_CONTINUE, $self, NULL, NULL, 0, 0)) == 0; }
+    /* After a would-block: the direction (NS_WANT_READ / NS_WANT_WRITE, 0
+     * if nothing is pending), the fd to watch for it (an open's changes
+     * from step to step) and the microseconds left until the operation's
+     * deadline (negative: none). */
+    int wants() { return ns_socket_wants($self); }
+    int wants_fd() { return ns_socket_wants_fd($self); }
+    int64_t wants_timeout() { return ns_socket_wants_timeout($self); }
     void shutdown(int how) { nsb_check(ns_socket_shutdown($self, how)); }
     void close() { nsb_check(nsb_io(NSB_CLOSE, $self, NULL, NULL, 0, 0)); }
     bool is_closed() { return ns_socket_is_closed($self) != 0; }

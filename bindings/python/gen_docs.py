@@ -20,6 +20,7 @@ CLASSES = {"Options": ("nsb_options", "ns_options_"), "Socket": ("nsb_socket", "
 # Where the C function is not prefix + name.
 C_NAMES = {
     "socket_options_to_client_socket": "ns_socket_connect",
+    "connect_start": "ns_socket_connect_start",
     "is_socket_options": "ns_options_is_socket",
     "is_tls_socket_options": "ns_options_is_tls",
     "is_server_tls_socket_options": "ns_options_is_server_tls",

@@ -1,24 +1,18 @@
 /* Drives 2,000 concurrent loopback connections (1,000 plain, 1,000 TLS)
  * through examples/selector_echo_server and checks every byte came back.
  *   load_selector_echo PATH/TO/selector_echo_server */
-#include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "certgen.h"
+#include "example_server.h"
 #include "testlib.h"
 
 #define PER_KIND 1000
 #define TOTAL (2 * PER_KIND)
 #define PAYLOAD 4096
 
-extern char **environ;
-
 static const char *server_path;
-static pid_t server_pid = -1;
-static FILE *server_out;
+static example_server srv; /* cleaned up by main if a test ends early */
 
 typedef struct {
     ns_socket *s;
@@ -28,43 +22,6 @@ typedef struct {
 static conn conns[TOTAL];
 
 static unsigned char expected_byte(int id, size_t i) { return (unsigned char)(id * 31 + i * 7); }
-
-static int start_server(const char *dir, int *plain_port, int *tls_port)
-{
-    char crt[512], key[512];
-    snprintf(crt, sizeof crt, "%s/server.crt", dir);
-    snprintf(key, sizeof key, "%s/server.key", dir);
-    int out[2];
-    if (pipe(out) != 0)
-        return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    char *args[] = {(char *)server_path, "0", "0", crt, key, NULL};
-    setenv("ECHO_MAX_CONNECTIONS", "2000", 1);
-    int rc = posix_spawn(&server_pid, server_path, &fa, NULL, args, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(out[1]);
-    if (rc != 0)
-        return -1;
-    server_out = fdopen(out[0], "r");
-    return fscanf(server_out, "plain %d tls %d", plain_port, tls_port) == 2 ? 0 : -1;
-}
-
-/* Waits at most ~10 s for the server to exit; returns its exit status. */
-static int reap_server(void)
-{
-    int status = -1;
-    for (int i = 0; i < 1000; i++) {
-        if (waitpid(server_pid, &status, WNOHANG) == server_pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        usleep(10000);
-    }
-    kill(server_pid, SIGKILL);
-    waitpid(server_pid, &status, 0);
-    return -1;
-}
 
 static ns_socket *open_client(int id, const char *plain, const char *tls, ns_options *po,
                               ns_options *to)
@@ -81,16 +38,13 @@ static void test_two_thousand_concurrent_plain_and_tls_clients(void)
     setrlimit(RLIMIT_NOFILE, &rl); /* the server inherits it */
     CHECK(rl.rlim_cur >= TOTAL + 100);
 
-    char dir[] = "/tmp/ns-load-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
     test_cert *ca = certgen_ca("load CA");
     test_cert *leaf = certgen_leaf(ca, "localhost", "DNS:localhost", -1, 30);
-    CHECK_EQ(certgen_write(leaf, dir, "server"), 0);
-    int plain_port = 0, tls_port = 0;
-    CHECK_EQ(start_server(dir, &plain_port, &tls_port), 0);
+    setenv("ECHO_MAX_CONNECTIONS", "2000", 1);
+    CHECK_EQ(example_server_start(&srv, server_path, leaf), 0);
     char plain[16], tls[16];
-    snprintf(plain, sizeof plain, "%d", plain_port);
-    snprintf(tls, sizeof tls, "%d", tls_port);
+    snprintf(plain, sizeof plain, "%d", srv.plain_port);
+    snprintf(tls, sizeof tls, "%d", srv.tls_port);
 
     ns_options *po = blocking_options(NS_SOCKET_OPTIONS, 20000000);
     ns_options *to = blocking_options(NS_TLS_SOCKET_OPTIONS, 20000000);
@@ -136,24 +90,14 @@ static void test_two_thousand_concurrent_plain_and_tls_clients(void)
     }
     CHECK_EQ(corrupt, 0);
     CHECK_EQ(complete, TOTAL);
-    CHECK_EQ(reap_server(), 0);
-    char line[128] = "";
-    int served = 0;
-    while (!served && fgets(line, sizeof line, server_out) != NULL)
-        served = strstr(line, "served 2000 connections") != NULL;
-    CHECK(served);
+    CHECK_EQ(example_server_reap(&srv, 10000000, NULL), 0);
+    CHECK(example_server_said(&srv, "served 2000 connections"));
     ns_selector_free(sel);
     for (int id = 0; id < TOTAL; id++)
         ns_socket_free(conns[id].s);
     ns_options_free(po);
     ns_options_free(to);
-    fclose(server_out);
-    char path[600];
-    snprintf(path, sizeof path, "%s/server.crt", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/server.key", dir);
-    unlink(path);
-    rmdir(dir);
+    example_server_cleanup(&srv);
     certgen_free(ca);
     certgen_free(leaf);
 }
@@ -162,17 +106,4 @@ static const ns_test tests[] = {
     TEST(test_two_thousand_concurrent_plain_and_tls_clients),
 };
 
-int main(int argc, char **argv)
-{
-    if (argc < 2) {
-        fprintf(stderr, "usage: load_selector_echo PATH/TO/selector_echo_server\n");
-        return 2;
-    }
-    server_path = argv[1];
-    int rc = ns_test_main(tests, 1, 1, argv);
-    if (server_pid > 0 && waitpid(server_pid, NULL, WNOHANG) == 0) {
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-    }
-    return rc;
-}
+EXAMPLE_SERVER_TEST_MAIN(tests, server_path, srv)

@@ -159,6 +159,101 @@ module FiberTestHelpers
   end
 
   def bounded(seconds = 60, &blk) = Timeout.timeout(seconds * SCALE, &blk)
+
+  # A listener whose accept queue is full (backlog 0, one client queued):
+  # the kernel drops further SYNs until the queued one is accepted.  Made
+  # outside any scheduler.
+  def blackholed_listener
+    listener = ::Socket.new(:INET, :STREAM)
+    listener.bind(Addrinfo.tcp("127.0.0.1", 0))
+    listener.listen(0)
+    [listener, ::Socket.tcp("127.0.0.1", listener.local_address.ip_port, connect_timeout: 5)]
+  end
+
+  # A TLS client opens "localhost" (resolved on the library's thread) to a
+  # listener that drops its SYN until another fiber has ticked 20 times;
+  # a server thread then lets it in and handshakes (Ruby OpenSSL).  An open
+  # that blocked the thread would never let the ticker run: it would time
+  # out instead.  Spawns the fibers with +spawn+; returns what the client
+  # saw (filled in as the fibers run) and a check to call after them.
+  def open_while_another_fiber_ticks(spawn)
+    listener, filler = blackholed_listener
+    go = Queue.new
+    server = Thread.new do # no scheduler here
+      go.pop
+      listener.accept[0].close # room in the queue: the client's next SYN gets in
+      tls = OpenSSL::SSL::SSLSocket.new(listener.accept[0], server_context)
+      tls.accept
+      tls.write("hello")
+      tls.close
+    end
+    ticks = 0
+    seen = {}
+    spawn.call do
+      20.times { sleep 0.01; ticks += 1 } # rubocop:disable Style/Semicolon
+      go << true
+    end
+    spawn.call do
+      Netsocket.make_client_tls_socket("localhost", listener.local_address.ip_port,
+                                       client_options(connection_timeout: 4_000_000)) do |c|
+        seen[:opened_after_ticks] = ticks
+        seen[:got] = c.recv(5)
+        seen[:still_blocking] = !c.non_blocking?
+      end
+    end
+    finish = lambda do
+      go << true
+      server.join(10)
+      [listener, filler].each(&:close)
+    end
+    [seen, finish]
+  end
+
+  def server_context
+    ctx = OpenSSL::SSL::SSLContext.new
+    ctx.cert = OpenSSL::X509::Certificate.new(cert("server.pem"))
+    ctx.key = OpenSSL::PKey.read(cert("server.key"))
+    ctx
+  end
+
+  class StoppedOpen < StandardError; end
+
+  # Yields an opener to the block, which runs it in a fiber and stops it:
+  # a lambda that opens a plain client to a blackholed listener (with a
+  # 10 s connection timeout) and fills in the hash it is given: the
+  # StoppedOpen message, the time it waited and the sockets left open by
+  # the stopped open.
+  def stopped_open
+    listener, filler = blackholed_listener
+    # Sockets only: the binding's per-thread eventfd may come or go meanwhile.
+    fds = lambda do
+      Dir.children("/proc/self/fd").count do |fd|
+        File.readlink("/proc/self/fd/#{fd}").start_with?("socket:")
+      rescue SystemCallError # the listing's own descriptor, closed by now
+        false
+      end
+    end
+    opener = lambda do |res|
+      before = fds.call
+      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      begin
+        res[:opened] = Netsocket.make_client_socket("127.0.0.1", listener.local_address.ip_port,
+                                                    Netsocket.socket_options(connection_timeout: 10_000_000))
+      rescue StoppedOpen => e
+        res[:error] = e.message
+      ensure # also when Async stops the task
+        res[:waited] = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+        res[:leaked_fds] = fds.call - before
+      end
+    end
+    yield opener
+  ensure
+    [listener, filler].each { |s| s&.close }
+  end
+
+  def assert_open_yielded(seen)
+    assert_equal({ opened_after_ticks: 20, got: "hello", still_blocking: true }, seen)
+  end
 end
 
 class MiniSchedulerTest < Minitest::Test
@@ -260,6 +355,31 @@ class MiniSchedulerTest < Minitest::Test
                  error.message.sub(/:\d+:/, ":PORT:")
   end
 
+  def test_client_open_yields_while_connecting_and_handshaking
+    finish = nil
+    seen = in_scheduler do
+      out, finish = open_while_another_fiber_ticks(->(&b) { Fiber.schedule(&b) })
+      out
+    end
+    assert_open_yielded(seen)
+  ensure
+    finish&.call
+  end
+
+  def test_an_open_stopped_by_fiber_raise_closes_its_half_open_socket
+    outcome = stopped_open do |opener|
+      in_scheduler do
+        res = {}
+        fiber = Fiber.schedule { opener.call(res) }
+        Fiber.schedule { sleep 0.3; fiber.raise(StoppedOpen, "stopped") } # rubocop:disable Style/Semicolon
+        res
+      end
+    end
+    assert_equal [nil, "stopped", 0], outcome.values_at(:opened, :error, :leaked_fds)
+    assert_operator outcome[:waited], :>=, 0.28
+    assert_operator outcome[:waited], :<, 2 * SCALE
+  end
+
   def test_non_blocking_sockets_keep_their_convention_under_a_scheduler
     outcome = in_scheduler do
       server = Netsocket.make_server_socket("127.0.0.1", 0, Netsocket.socket_options(**BLOCKING))
@@ -299,6 +419,36 @@ class AsyncSchedulerTest < Minitest::Test
       end
       assert_equal Array.new(1000) { |i| 16 * 1024 + i }, results
     end
+  end
+
+  def test_client_open_yields_on_async
+    finish = nil
+    seen = bounded do
+      Async do |task|
+        out, finish = open_while_another_fiber_ticks(->(&b) { task.async(&b) })
+        out
+      end.wait
+    end
+    assert_open_yielded(seen)
+  ensure
+    finish&.call
+  end
+
+  def test_stopping_a_task_in_its_open_closes_the_half_open_socket
+    outcome = stopped_open do |opener|
+      bounded do
+        Async do |task|
+          res = {}
+          opening = task.async { opener.call(res) }
+          task.sleep 0.3
+          opening.stop
+          res
+        end.wait
+      end
+    end
+    assert_equal [nil, nil, 0], outcome.values_at(:opened, :error, :leaked_fds)
+    assert_operator outcome[:waited], :>=, 0.28
+    assert_operator outcome[:waited], :<, 2 * SCALE
   end
 
   def test_stopping_a_task_in_recv_leaves_the_socket_usable

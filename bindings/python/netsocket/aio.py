@@ -25,10 +25,6 @@ _HANDSHAKE_TIMEOUT = 60.0  # seconds, as asyncio's ssl_handshake_timeout
 __all__ = ["open_connection", "start_server", "connect", "listen", "AsyncSocket", "Server"]
 
 
-def _seconds(us):
-    return None if us is None or us < 0 else us / 1e6
-
-
 def _timeout_error(cls, what, us):
     e = cls("%s timed out after %d us" % (what, us))
     e.status = "NS_ERR_READ_TIMEOUT" if cls is netsocket.SocketReadTimeoutError else "NS_ERR_CONNECT_TIMEOUT"
@@ -36,46 +32,44 @@ def _timeout_error(cls, what, us):
     return e
 
 
-async def _ready(loop, fd, direction):
-    """Waits until fd is ready for direction (a cancellable await)."""
+async def _ready(loop, fd, direction, timeout=None):
+    """Waits until fd is ready for direction or timeout seconds (None: no
+    limit) have passed, whichever comes first (a cancellable await)."""
     fut = loop.create_future()
-
-    def wake():
-        if not fut.done():
-            fut.set_result(None)
-
     if direction == WRITE:
-        loop.add_writer(fd, wake)
-        try:
-            await fut
-        finally:
-            loop.remove_writer(fd)
+        loop.add_writer(fd, _wake, fut)
     else:
-        loop.add_reader(fd, wake)
-        try:
-            await fut
-        finally:
+        loop.add_reader(fd, _wake, fut)
+    timer = None if timeout is None else loop.call_later(timeout, _wake, fut)
+    try:
+        await fut
+    finally:
+        if direction == WRITE:
+            loop.remove_writer(fd)
+        else:
             loop.remove_reader(fd)
+        if timer is not None:
+            timer.cancel()
+
+
+def _wake(fut):
+    if not fut.done():
+        fut.set_result(None)
 
 
 async def _until_done(loop, sock, call, default, deadline=None, on_timeout=None):
     """Calls call() until it stops raising WouldBlockError, waiting on the
-    socket's fd in between; deadline is a loop time or None."""
+    socket's fd in between; deadline is a loop time or None (then, once it
+    has passed, on_timeout() is raised)."""
     while True:
         try:
             return call()
         except BlockingIOError as exc:
             way = direction(exc, default)
-        if deadline is None:
-            await _ready(loop, sock.fileno(), way)
-            continue
-        left = deadline - loop.time()
-        if left <= 0:
+        left = None if deadline is None else deadline - loop.time()
+        if left is not None and left <= 0:
             raise on_timeout()
-        try:
-            await asyncio.wait_for(_ready(loop, sock.fileno(), way), left)
-        except asyncio.TimeoutError:
-            raise on_timeout() from None
+        await _ready(loop, sock.fileno(), way, left)
 
 
 def _no_delay(sock):
@@ -85,27 +79,27 @@ def _no_delay(sock):
     return sock
 
 
-def _non_blocking_copy(options, kind_default):
-    """The caller's options (or the defaults) made non-blocking, with the
-    handshake left to the loop (it must not block in the constructor)."""
-    opts = netsocket.Options(options.kind, options) if options is not None else netsocket.Options(kind_default)
+def _non_blocking_copy(options, handshake):
+    """The caller's options (or the plain defaults) made non-blocking; for
+    TLS, handshake says whether the open runs the handshake (a client's
+    connect_continue) or leaves it to the loop (a server's accept)."""
+    opts = netsocket.Options(options.kind, options) if options is not None else netsocket.Options(
+        netsocket.NS_SOCKET_OPTIONS)
     opts.set_non_blocking(True)
     if opts.is_tls():
-        opts.set_handshake(False)
+        opts.set_handshake(handshake)
     return opts
 
 
-async def _handshake(loop, sock, timeout_s, what="TLS handshake", timeout_us=None):
+async def _handshake(loop, sock, timeout_s):
     """Runs a TLS handshake on the loop; after timeout_s seconds fails with
-    ConnectTimeoutError "<what> timed out after <timeout_us> us"."""
+    ConnectTimeoutError "TLS handshake timed out after <us> us"."""
     if not sock.is_tls():
         return
     deadline = None if timeout_s is None else loop.time() + timeout_s
-    if timeout_us is None and timeout_s is not None:
-        timeout_us = int(timeout_s * 1e6)
 
     def on_timeout():
-        return _timeout_error(netsocket.ConnectTimeoutError, what, timeout_us)
+        return _timeout_error(netsocket.ConnectTimeoutError, "TLS handshake", int(timeout_s * 1e6))
 
     await _until_done(loop, sock, sock.handshake, READ, deadline, on_timeout)
 
@@ -177,33 +171,41 @@ class AsyncSocket:
         self.close()
 
 
+async def _open(loop, sock):
+    """Drives an open begun by connect_start on the loop: each step waits on
+    the fd the open names (the resolver's, a connection attempt's, the
+    socket's), in its direction, until its deadline; the C library then
+    says what happened (connected, the next step, or the timeout)."""
+    while True:
+        try:
+            if sock.connect_continue():
+                return
+        except BlockingIOError as exc:
+            way = direction(exc, READ)
+        us = sock.wants_timeout()
+        # The fd is left alone before the next step, which may close it.
+        await _ready(loop, sock.wants_fd(), way, None if us < 0 else us / 1e6)
+
+
 async def connect(host, port, options=None):
     """A connected AsyncSocket (TLS for TLS options, handshake done); the
-    options' connection timeout bounds the whole open."""
+    options' connection timeout bounds the whole open.  Nothing blocks:
+    the name is resolved on the C library's thread and the connection
+    attempts (Happy Eyeballs) and the handshake run on the loop.  A
+    cancelled open closes its half-open socket."""
     loop = asyncio.get_running_loop()
-    opts = _non_blocking_copy(options, netsocket.NS_SOCKET_OPTIONS)
-    start = loop.time()
-    timeout = _seconds(opts.connection_timeout)
-    # The C open resolves and connects blocking: run it off the loop (it
-    # releases the GIL); the handshake then runs on the loop.
-    fut = loop.run_in_executor(None, netsocket.socket_options_to_client_socket, opts, host, str(port))
+    sock = netsocket.connect_start(_non_blocking_copy(options, True), host, str(port))
     try:
-        sock = _no_delay(await fut)
-    except asyncio.CancelledError:
-        fut.add_done_callback(lambda f: f.cancelled() or f.exception() or f.result().close())
-        raise
-    try:
-        left = None if timeout is None else max(0.0, timeout - (loop.time() - start))
-        await _handshake(loop, sock, left, "connect to %s:%s" % (host, port), opts.connection_timeout)
+        await _open(loop, sock)
     except BaseException:
         sock.close()
         raise
-    return AsyncSocket(sock, loop)
+    return AsyncSocket(_no_delay(sock), loop)
 
 
 def listen(host, port, options=None):
     """A listening AsyncSocket (TLS for server TLS options)."""
-    opts = _non_blocking_copy(options, netsocket.NS_SOCKET_OPTIONS)
+    opts = _non_blocking_copy(options, False)
     make = netsocket.make_server_tls_socket if opts.is_server_tls() else netsocket.make_server_socket
     return AsyncSocket(make(host, str(port), opts))
 

@@ -102,51 +102,63 @@ module Netsocket
       end
     end
 
-    # The opening calls: under a scheduler a TLS client's handshake yields
-    # (it runs after the connect with the options' handshake left to it).
+    # The client constructors: under a scheduler the whole open yields.
+    # It runs as connect_start / connect_continue: name resolution (on the
+    # library's thread), the connection attempts (Happy Eyeballs) and the
+    # TLS handshake, with io_wait between steps on the descriptor and in
+    # the direction each step names, until its deadline (the options'
+    # connection timeout bounds the whole open, as without a scheduler).
     module OpenMethods
+      def make_client_socket(node, service, options = nil, &blk)
+        return super unless Fiber.current_scheduler
+
+        BlockForm.yield_and_close(FiberScheduling.open(NS_SOCKET_OPTIONS, options, node, service), blk)
+      end
+
       def make_client_tls_socket(node, service, options = nil, &blk)
         return super unless Fiber.current_scheduler
 
-        deferred = options ? Options.new(NS_TLS_SOCKET_OPTIONS, options) : Options.new(NS_TLS_SOCKET_OPTIONS)
-        return super unless deferred.handshake
-
-        deferred.set_handshake(false)
-        Netsocket.__finish_open(super(node, service, deferred, &nil), deferred, &blk)
+        BlockForm.yield_and_close(FiberScheduling.open(NS_TLS_SOCKET_OPTIONS, options, node, service), blk)
       end
 
       def socket_options_to_client_socket(options, node, service, &blk)
-        return super unless Fiber.current_scheduler && options.is_a?(Options) && options.tls? && options.handshake
+        return super unless Fiber.current_scheduler && options.is_a?(Options)
 
-        deferred = Options.new(options.kind, options)
-        deferred.set_handshake(false)
-        Netsocket.__finish_open(super(deferred, node, service, &nil), deferred, &blk)
+        BlockForm.yield_and_close(FiberScheduling.open(options.kind, options, node, service), blk)
       end
     end
 
-    # Runs the deferred handshake of a client opened under a scheduler,
-    # bounded by the options' connection timeout.
-    def self.finish_open(sock, options)
-      scheduler = Fiber.current_scheduler
-      was_non_blocking = sock.non_blocking?
-      sock.set_non_blocking(false)
-      drive(sock, scheduler, "TLS handshake", options.connection_timeout) { sock.__handshake_now }
-      sock.set_non_blocking(was_non_blocking)
-      sock
-    rescue StandardError
-      sock.close
-      raise
+    # Opens a client of +kind+ with +options+ (nil: the defaults) without
+    # blocking the thread; the socket keeps the options' mode.  A failed or
+    # stopped open (an exception in io_wait) closes the half-open socket.
+    def self.open(kind, options, node, service)
+      opts = options ? Options.new(kind, options) : Options.new(kind)
+      blocking = !opts.non_blocking
+      opts.set_non_blocking(true)
+      sock = Netsocket.connect_start(opts, node, service)
+      wait_until_open(sock, Fiber.current_scheduler)
+      sock.set_non_blocking(false) if blocking
+      opened = sock
+    ensure
+      sock.close if sock && !opened
+    end
+
+    def self.wait_until_open(sock, scheduler)
+      loop do
+        return if sock.connect_continue
+      rescue WaitReadableError, WaitWritableError
+        events = sock.wants == NS_WANT_WRITE ? IO::WRITABLE : IO::READABLE
+        us = sock.wants_timeout
+        # The descriptor changes from step to step (the resolver's, the
+        # attempts', the socket's) and stays the library's: never closed here.
+        scheduler.io_wait(IO.for_fd(sock.wants_fd, autoclose: false), events, us.negative? ? nil : us / 1e6)
+      end
     end
   end
 
   class Socket
     alias __accept_now accept
-    alias __handshake_now handshake
     prepend FiberScheduling::SocketMethods
-  end
-
-  def self.__finish_open(sock, options, &blk)
-    BlockForm.yield_and_close(FiberScheduling.finish_open(sock, options), blk)
   end
 
   singleton_class.prepend(FiberScheduling::OpenMethods)
