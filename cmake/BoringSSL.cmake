@@ -58,6 +58,16 @@ if(NS_BORINGSSL_SANITIZE)
     target_compile_options(${t} PRIVATE -fsanitize=${NS_BORINGSSL_SANITIZE})
   endforeach()
 endif()
+# NS_FUZZ (top-level CMakeLists.txt): BoringSSL in its fuzzer mode, which
+# is insecure by design: deterministic, records unencrypted, Finished and
+# signatures always pass, so a fuzzed peer gets past the first flight to
+# application data.  PUBLIC: the library and the fuzz targets see it too.
+if(NS_FUZZ)
+  foreach(t ns_bssl_crypto ns_bssl_ssl)
+    target_compile_definitions(${t} PUBLIC BORINGSSL_UNSAFE_FUZZER_MODE
+                                           BORINGSSL_UNSAFE_DETERMINISTIC_MODE)
+  endforeach()
+endif()
 target_link_libraries(ns_bssl_ssl PUBLIC ns_bssl_crypto)
 find_package(Threads REQUIRED)
 target_link_libraries(ns_bssl_crypto PUBLIC Threads::Threads)

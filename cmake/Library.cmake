@@ -30,6 +30,11 @@ function(ns_make_library target map soversion)
   target_link_options(${target} PRIVATE
     "-Wl,--version-script=${map}"
     "-Wl,--exclude-libs,ALL" "-Wl,--no-undefined" "-Wl,-z,relro,-z,now" "-Wl,-z,nodelete")
+  # NS_FUZZ: clang leaves the sanitizer and coverage runtimes to the
+  # executable, so the instrumented library links with those undefined.
+  if(NS_FUZZ)
+    target_link_options(${target} PRIVATE "-Wl,-z,undefs")
+  endif()
 endfunction()
 
 add_library(netsocket SHARED)

@@ -46,7 +46,7 @@
 
 /* A name being resolved: shared by the socket and the resolver thread. */
 typedef struct {
-    int refs; /* atomic */
+    ns_ref refs; /* the socket's and the thread's */
     int efd;  /* written once the answer is in */
     char *node, *service;
     struct addrinfo hints;
@@ -76,7 +76,7 @@ struct ns_connecting {
 
 static void lookup_unref(lookup *lk)
 {
-    if (lk == NULL || __atomic_sub_fetch(&lk->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (lk == NULL || !ns_ref_put(&lk->refs))
         return;
     if (lk->res)
         freeaddrinfo(lk->res);
@@ -109,7 +109,7 @@ static int start_lookup(ns_connecting *c, const char *node, const char *service,
     lookup *lk = calloc(1, sizeof *lk);
     if (lk == NULL)
         return ns_fail(NS_ERR_NOMEM, ENOMEM, "connect to %s:%s: out of memory", node, service);
-    lk->refs = 2;
+    ns_ref_init(&lk->refs, 2);
     lk->hints = *hints;
     lk->node = strdup(node);
     lk->service = strdup(service);
@@ -132,7 +132,7 @@ static int start_lookup(ns_connecting *c, const char *node, const char *service,
         pthread_attr_destroy(&attr);
     }
     if (err != 0) {
-        lk->refs = 1;
+        ns_ref_put(&lk->refs); /* the thread's: it never started */
         lookup_unref(lk);
         return ns_fail(err == ENOMEM || err == EAGAIN ? NS_ERR_NOMEM : NS_ERR_IO, err,
                        "connect to %s:%s: cannot start resolving: %s", node, service,

@@ -24,7 +24,7 @@ typedef struct {
 } ech_entry;
 
 struct ns_ech_keys {
-    int refs; /* atomic */
+    ns_ref refs;
     ech_entry *items;
     size_t count;
     SSL_ECH_KEYS *keys;   /* immutable once built */
@@ -35,13 +35,13 @@ struct ns_ech_keys {
 ns_ech_keys *ns_ech_keys_ref(ns_ech_keys *k)
 {
     if (k)
-        __atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
+        ns_ref_get(&k->refs);
     return k;
 }
 
 void ns_ech_keys_unref(ns_ech_keys *k)
 {
-    if (k == NULL || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (k == NULL || !ns_ref_put(&k->refs))
         return;
     for (size_t i = 0; i < k->count; i++) {
         OPENSSL_cleanse(k->items[i].key, sizeof k->items[i].key);
@@ -80,7 +80,7 @@ static int keys_with(const ns_ech_keys *old, const ech_entry *e, ns_ech_keys **o
         free(k);
         return ns_fail(NS_ERR_NOMEM, ENOMEM, "ech-keys: out of memory");
     }
-    k->refs = 1;
+    ns_ref_init(&k->refs, 1);
     int rc = NS_OK, any_retry = 0;
     for (size_t i = 0; i < n && rc == NS_OK; i++) {
         const ech_entry *src = i + 1 < n ? &old->items[i] : e;

@@ -84,7 +84,7 @@ int ns_identity_parse(ns_identity *id, const void *chain, size_t chain_len, cons
 /* ---- sets ---- */
 
 struct ns_identity_set {
-    int refs; /* atomic */
+    ns_ref refs;
     ns_identity def;
     ns_identity *items;
     size_t count;
@@ -93,13 +93,13 @@ struct ns_identity_set {
 ns_identity_set *ns_identity_set_ref(ns_identity_set *s)
 {
     if (s)
-        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+        ns_ref_get(&s->refs);
     return s;
 }
 
 void ns_identity_set_unref(ns_identity_set *s)
 {
-    if (s == NULL || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (s == NULL || !ns_ref_put(&s->refs))
         return;
     ns_identity_clear(&s->def);
     for (size_t i = 0; i < s->count; i++)
@@ -128,7 +128,7 @@ ns_identity_set *ns_identity_set_build(const ns_options *o)
         ns_fail(NS_ERR_NOMEM, ENOMEM, "TLS server: out of memory for the identities");
         return NULL;
     }
-    s->refs = 1;
+    ns_ref_init(&s->refs, 1);
     int rc = ns_certlist_copy(&s->def.chain, &o->certificates);
     EVP_PKEY_up_ref(o->private_key);
     s->def.key = o->private_key;

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "netsocket.h"
+#include "refcount.h"
 
 #define NS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -109,7 +110,7 @@ int ns_key_matches(EVP_PKEY *key, X509 *cert);
 
 /* ---- verifier: shared, reference-counted callback holder ---- */
 typedef struct ns_verifier {
-    int refs; /* atomic */
+    ns_ref refs;
     ns_certificate_verifier fn;
     void *userdata;
     ns_release_function release;
@@ -123,19 +124,23 @@ void ns_verifier_unref(ns_verifier *v);
  * which may outlive the options. */
 #define NS_SESSIONS_MAX 32          /* client sessions cached per configuration */
 #define NS_SESSION_LIFETIME 7200    /* seconds; see SECURITY.md */
+#define NS_VERDICTS_MAX 8           /* peer chains remembered as verified (verdicts.c) */
+typedef struct ns_verdict ns_verdict;
 typedef struct {
     char *key; /* "name\nservice" */
     SSL_SESSION *session;
     uint8_t digest[32]; /* loaded sessions: the configuration it was saved from */
 } ns_session_entry;
 typedef struct ns_tls_config {
-    int refs; /* atomic */
+    ns_ref refs;
     int server_side;
     int resumption;
     uint8_t digest[32]; /* clients: SHA-256 of ALPN list and identity, for saved sessions */
-    pthread_mutex_t session_lock;
+    pthread_mutex_t session_lock; /* the sessions and the verdicts */
     ns_session_entry sessions[NS_SESSIONS_MAX]; /* clients: oldest first */
     size_t session_count;
+    ns_verdict *verdicts[NS_VERDICTS_MAX]; /* oldest first */
+    size_t verdict_count;
     SSL_CTX *ctx;
     ns_verifier *verifier;
     struct ns_key_log *key_log;
@@ -156,7 +161,7 @@ void ns_tls_config_unref(ns_tls_config *c);
 
 /* ---- keylog.c: the opt-in key log, shared by reference count ---- */
 typedef struct ns_key_log {
-    int refs; /* atomic */
+    ns_ref refs;
     int fd;   /* the file (-1 for a callback) */
     char *path;
     ns_key_log_callback fn;
@@ -290,6 +295,8 @@ struct ns_socket {
     uint8_t *ech_retry;      /* client: retry configs of a rejected ECH */
     size_t ech_retry_len;
     int verifier_rejected;   /* the verifier said no during this handshake */
+    int verify_library_error; /* the library's checks failed a certificate (the
+                               * verifier may have accepted it) */
     int bad_server_name;     /* server: the client's SNI was refused */
     int verify_depth_failed, verify_error_failed;
     char verify_names[256];  /* host name mismatch: the names the certificate holds */
@@ -422,6 +429,19 @@ int ns_verify_failure_status(ns_socket *s, char *msg, size_t len);
  * user's verifier over the session's stored peer chain (and, on a server
  * requiring one, refuses a session without a client certificate). */
 int ns_verify_resumed(ns_socket *s);
+
+/* ---- verdicts.c: peer chains verified clean, for resumed connections ---- */
+/* The key of s's peer chain as seen by its configuration (side, name
+ * checked, certificates); 0 if the peer sent none. */
+int ns_verdict_key(const ns_socket *s, uint8_t out[32]);
+/* A reference to the verdict under key, or NULL. */
+ns_verdict *ns_verdict_find(ns_tls_config *c, const uint8_t key[32]);
+/* The verified chain (the peer's certificates, then the anchor), leaf first. */
+STACK_OF(X509) *ns_verdict_chain(const ns_verdict *v);
+/* Remembers that the chain under key verified clean as `verified`. */
+void ns_verdict_put(ns_tls_config *c, const uint8_t key[32], STACK_OF(X509) *verified);
+void ns_verdict_unref(ns_verdict *v);
+void ns_verdicts_clear(ns_tls_config *c);
 
 /* ---- session.c: client session cache, saved sessions, server policy ---- */
 void ns_session_install(SSL_CTX *ctx, int server_side, int resumption);

@@ -16,13 +16,13 @@
 ns_key_log *ns_key_log_ref(ns_key_log *k)
 {
     if (k)
-        __atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
+        ns_ref_get(&k->refs);
     return k;
 }
 
 void ns_key_log_unref(ns_key_log *k)
 {
-    if (k == NULL || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (k == NULL || !ns_ref_put(&k->refs))
         return;
     if (k->release)
         k->release(k->userdata);
@@ -52,7 +52,7 @@ ns_key_log *ns_key_log_open(const char *path)
                 "key-log: cannot open %s: %s", path, strerror(err));
         return NULL;
     }
-    k->refs = 1;
+    ns_ref_init(&k->refs, 1);
     k->path = copy;
     return k;
 }
@@ -66,7 +66,11 @@ ns_key_log *ns_key_log_with(ns_key_log_callback fn, void *userdata, ns_release_f
         ns_fail(NS_ERR_NOMEM, ENOMEM, "key-log: out of memory");
         return NULL;
     }
-    *k = (ns_key_log){.refs = 1, .fd = -1, .fn = fn, .userdata = userdata, .release = release};
+    ns_ref_init(&k->refs, 1);
+    k->fd = -1;
+    k->fn = fn;
+    k->userdata = userdata;
+    k->release = release;
     return k;
 }
 

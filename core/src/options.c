@@ -565,13 +565,13 @@ const unsigned char *ns_options_get_trusted_certificate(const ns_options *o, siz
 ns_verifier *ns_verifier_ref(ns_verifier *v)
 {
     if (v)
-        __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+        ns_ref_get(&v->refs);
     return v;
 }
 
 void ns_verifier_unref(ns_verifier *v)
 {
-    if (v == NULL || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (v == NULL || !ns_ref_put(&v->refs))
         return;
     if (v->release)
         v->release(v->userdata);
@@ -594,7 +594,10 @@ int ns_options_set_certificate_verifier_owned(ns_options *o, ns_certificate_veri
         return rc;
     }
     if (v) {
-        *v = (ns_verifier){.refs = 1, .fn = fn, .userdata = userdata, .release = release};
+        ns_ref_init(&v->refs, 1);
+        v->fn = fn;
+        v->userdata = userdata;
+        v->release = release;
     } else if (release) {
         release(userdata); /* removing: nothing keeps userdata */
     }

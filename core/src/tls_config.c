@@ -33,7 +33,7 @@ ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
         ns_fail(NS_ERR_NOMEM, ENOMEM, "TLS: out of memory for the configuration");
         return NULL;
     }
-    c->refs = 1;
+    ns_ref_init(&c->refs, 1);
     c->server_side = server_side;
     c->resumption = o->session_resumption;
     pthread_mutex_init(&c->session_lock, NULL);
@@ -67,15 +67,16 @@ fail:
 ns_tls_config *ns_tls_config_ref(ns_tls_config *c)
 {
     if (c)
-        __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+        ns_ref_get(&c->refs);
     return c;
 }
 
 void ns_tls_config_unref(ns_tls_config *c)
 {
-    if (c == NULL || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (c == NULL || !ns_ref_put(&c->refs))
         return;
     ns_session_cache_clear(c);
+    ns_verdicts_clear(c);
     pthread_mutex_destroy(&c->session_lock);
     SSL_CTX_free(c->ctx);
     ns_verifier_unref(c->verifier);

@@ -10,35 +10,44 @@
 
 #include "internal.h"
 
+/* The verdict on one certificate of s's peer chain: the library's
+ * (err, X509_V_OK if it found no fault), replaced by the user's verifier
+ * if there is one; records the first failure for the message. */
+static int judge(ns_socket *s, int depth, int err, X509 *cert)
+{
+    int ok = err == X509_V_OK;
+    if (!ok)
+        s->verify_library_error = 1;
+    if (s->verifier) {
+        uint8_t *der = NULL;
+        int len = cert ? i2d_X509(cert, &der) : -1;
+        ok = len > 0 && s->verifier->fn(s->verifier->userdata, depth, err, der, (size_t)len) != 0;
+        OPENSSL_free(der);
+        if (!ok)
+            s->verifier_rejected = 1;
+    }
+    if (!ok && s->verify_error_failed == X509_V_OK) {
+        s->verify_depth_failed = depth;
+        s->verify_error_failed = err != X509_V_OK ? err : X509_V_ERR_APPLICATION_VERIFICATION;
+        if (err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH)
+            ns_verify_note_names(s, cert);
+    }
+    return ok;
+}
+
 static int verify_callback(int preverify_ok, X509_STORE_CTX *store)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
     ns_socket *s = ssl ? SSL_get_app_data(ssl) : NULL;
     if (s == NULL) /* cannot happen (ssl_attach checks); fail closed */
         return 0;
-    int depth = X509_STORE_CTX_get_error_depth(store);
     int err = preverify_ok ? X509_V_OK : X509_STORE_CTX_get_error(store);
-    int ok = preverify_ok;
-    if (s->verifier) {
-        X509 *cert = X509_STORE_CTX_get_current_cert(store);
-        uint8_t *der = NULL;
-        int len = cert ? i2d_X509(cert, &der) : -1;
-        ok = len > 0 && s->verifier->fn(s->verifier->userdata, depth, err, der, (size_t)len) != 0;
-        OPENSSL_free(der);
-        if (ok) {
-            X509_STORE_CTX_set_error(store, X509_V_OK);
-        } else {
-            s->verifier_rejected = 1;
-            if (err == X509_V_OK)
-                X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
-        }
-    }
-    if (!ok && s->verify_error_failed == X509_V_OK) {
-        s->verify_depth_failed = depth;
-        s->verify_error_failed = err != X509_V_OK ? err : X509_V_ERR_APPLICATION_VERIFICATION;
-        if (err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH)
-            ns_verify_note_names(s, X509_STORE_CTX_get_current_cert(store));
-    }
+    int ok = judge(s, X509_STORE_CTX_get_error_depth(store), err,
+                   X509_STORE_CTX_get_current_cert(store));
+    if (s->verifier)
+        X509_STORE_CTX_set_error(store, ok ? X509_V_OK
+                                           : err != X509_V_OK ? err
+                                                              : X509_V_ERR_APPLICATION_VERIFICATION);
     return ok;
 }
 
@@ -146,6 +155,50 @@ int ns_verify_failure_status(ns_socket *s, char *msg, size_t len)
     return NS_ERR_CERTIFICATE;
 }
 
+/* A chain this configuration verified clean before (verdicts.c), for the
+ * same name: its validity periods are checked again, and the user's
+ * verifier judges each certificate as the library's walk would (anchor
+ * first).  -1 if a period no longer holds: the full check decides. */
+static int replay(ns_socket *s, STACK_OF(X509) *chain)
+{
+    size_t n = sk_X509_num(chain);
+    for (size_t i = 0; i < n; i++) {
+        X509 *x = sk_X509_value(chain, i);
+        if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0 ||
+            X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
+            return -1;
+    }
+    for (size_t i = n; i-- > 0;)
+        if (!judge(s, (int)i, X509_V_OK, sk_X509_value(chain, i)))
+            return 0;
+    return 1;
+}
+
+/* The library's checks over chain (leaf first) with verify_callback; a
+ * clean result is remembered under key (if have_key). */
+static int full_check(ns_socket *s, STACK_OF(X509) *chain, const uint8_t key[32], int have_key)
+{
+    int server = s->role != NS_ROLE_CLIENT;
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int ok = ctx != NULL &&
+             X509_STORE_CTX_init(ctx, SSL_CTX_get_cert_store(s->ctx), sk_X509_value(chain, 0),
+                                 chain) &&
+             X509_STORE_CTX_set_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx(), s->ssl) &&
+             X509_STORE_CTX_set_default(ctx, server ? "ssl_client" : "ssl_server") &&
+             X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx), SSL_get0_param(s->ssl));
+    if (!ok) {
+        X509_STORE_CTX_free(ctx);
+        return ns_fail_ssl(NS_ERR_NOMEM, "TLS handshake with %s: out of memory", s->peer_label);
+    }
+    X509_STORE_CTX_set_verify_cb(ctx, verify_callback);
+    ok = X509_verify_cert(ctx) > 0;
+    if (ok && have_key && !s->verify_library_error)
+        ns_verdict_put(s->tls_config, key, X509_STORE_CTX_get0_chain(ctx));
+    X509_STORE_CTX_free(ctx);
+    ERR_clear_error();
+    return ok;
+}
+
 int ns_verify_resumed(ns_socket *s)
 {
     int server = s->role != NS_ROLE_CLIENT;
@@ -160,21 +213,15 @@ int ns_verify_resumed(ns_socket *s)
                           server ? "the client sent no certificate, but one is required"
                                  : "the resumed session holds no server certificate");
     }
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    int ok = ctx != NULL &&
-             X509_STORE_CTX_init(ctx, SSL_CTX_get_cert_store(s->ctx), sk_X509_value(chain, 0),
-                                 chain) &&
-             X509_STORE_CTX_set_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx(), s->ssl) &&
-             X509_STORE_CTX_set_default(ctx, server ? "ssl_client" : "ssl_server") &&
-             X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx), SSL_get0_param(s->ssl));
-    if (!ok) {
-        X509_STORE_CTX_free(ctx);
-        return ns_fail_ssl(NS_ERR_NOMEM, "TLS handshake with %s: out of memory", s->peer_label);
-    }
-    X509_STORE_CTX_set_verify_cb(ctx, verify_callback);
-    ok = X509_verify_cert(ctx) > 0;
-    X509_STORE_CTX_free(ctx);
-    ERR_clear_error();
+    uint8_t key[32];
+    int have_key = ns_verdict_key(s, key);
+    ns_verdict *v = have_key ? ns_verdict_find(s->tls_config, key) : NULL;
+    int ok = v ? replay(s, ns_verdict_chain(v)) : -1;
+    ns_verdict_unref(v);
+    if (ok < 0)
+        ok = full_check(s, chain, key, have_key);
+    if (ok < 0)
+        return ok; /* out of memory, recorded */
     char msg[384];
     if (!ok && ns_verify_failure_status(s, msg, sizeof msg) != NS_OK)
         return ns_fail_io(s, NS_ERR_CERTIFICATE, 0, "TLS handshake with", msg);

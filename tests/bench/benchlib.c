@@ -41,6 +41,13 @@ double bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double bench_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -104,11 +111,15 @@ static void fmt_value(char *buf, size_t len, double v, const char *unit)
 void bench_row(const char *item, const char *figure, const char *unit, double ns, double base,
                double ratio, int higher, double target)
 {
-    char a[64], b[64], r[32], t[48];
+    char a[64], b[64], r[64], t[48];
     fmt_value(a, sizeof a, ns, unit);
     fmt_value(b, sizeof b, base, unit);
     int met = higher ? ratio >= target : ratio <= target;
-    snprintf(r, sizeof r, "%.3f", ratio);
+    double of_medians = base > 0 ? ns / base : 0;
+    if (ratio > 0 && (of_medians > ratio * 1.1 || of_medians < ratio / 1.1))
+        snprintf(r, sizeof r, "%.3f (noisy: medians give %.3f)", ratio, of_medians);
+    else
+        snprintf(r, sizeof r, "%.3f", ratio);
     snprintf(t, sizeof t, "%s %.2f %s", higher ? ">=" : "<=", target, met ? "met" : "**missed**");
     bench_row_text(item, figure, a, b, r, t);
 }

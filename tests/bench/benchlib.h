@@ -18,6 +18,8 @@ typedef struct {
 void bench_parse_args(int argc, char **argv, bench_args *a);
 /* Seconds on the monotonic clock. */
 double bench_now(void);
+/* Seconds of CPU time used by this process (all its threads). */
+double bench_cpu_now(void);
 /* Median of v[0..n) (sorts v). */
 double bench_median(double *v, int n);
 
@@ -36,7 +38,9 @@ double bench_alternate(int runs, bench_fn a, void *arg_a, bench_fn b, void *arg_
 void bench_header(const bench_args *a);
 /* A ratio row: medians of netsocket and baseline, the ratio (from
  * bench_alternate); `higher` says which way is better; target is the
- * ratio the issue asks for. */
+ * ratio the issue asks for.  When the ratio of the two medians is more
+ * than 10% away from the median of the pair ratios (runs swinging between
+ * fast and slow phases of the machine), the ratio column says so. */
 void bench_row(const char *item, const char *figure, const char *unit, double ns, double base,
                double ratio, int higher, double target);
 /* A free-form row (memory: an absolute target). */

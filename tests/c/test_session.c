@@ -128,16 +128,22 @@ static void test_repeat_connections_resume_and_run_the_verifier(void)
     ns_socket_free(server);
 }
 
-static void test_verifier_that_changes_its_mind_stops_a_resumed_connection(void)
+/* A verifier that says no after `resumed` resumed connections stops the
+ * next one.  After the first resumed connection the chain is remembered
+ * (verdicts.c): its signatures are not checked again, the verifier is. */
+static void verifier_changes_its_mind_after(int resumed)
 {
     setup();
     server_job job;
-    CHECK(start_server(&job, server_options(), 2));
+    CHECK(start_server(&job, server_options(), resumed + 2));
     ns_socket *server = job.server;
     ns_options *o = client_options();
     verdict v = {.accept = 1};
     CHECK_EQ(ns_options_set_certificate_verifier(o, verdict_verifier, &v), NS_OK);
     CHECK_EQ(visit(o, "127.0.0.1", server), 0);
+    for (int i = 0; i < resumed; i++)
+        CHECK_EQ(visit(o, "127.0.0.1", server), 1);
+    CHECK_EQ(v.calls, 2 + 2 * resumed);
     v.accept = 0;
     CHECK_EQ(visit(o, "127.0.0.1", server), NS_ERR_CERTIFICATE);
     char want[200];
@@ -145,12 +151,54 @@ static void test_verifier_that_changes_its_mind_stops_a_resumed_connection(void)
              "TLS handshake with 127.0.0.1:%s: the certificate verifier rejected the certificate "
              "at depth 1 (application verification failure)", port_of(server));
     CHECK_STR(ns_last_error(), want);
-    CHECK_EQ(v.calls, 3); /* 2, then the first of the resumed chain said no */
+    CHECK_EQ(v.calls, 3 + 2 * resumed); /* then the first of the resumed chain said no */
     pthread_join(job.thread, NULL);
     CHECK_EQ(job.outcome[0], 0);
     /* TLS 1.3: the server's handshake was complete when the client
      * checked; the client's alert ends it before any data is exchanged. */
-    CHECK_EQ(job.outcome[1], 1);
+    for (int i = 1; i < resumed + 2; i++)
+        CHECK_EQ(job.outcome[i], 1);
+    ns_options_free(o);
+    ns_socket_free(server);
+}
+
+static void test_verifier_that_changes_its_mind_stops_a_resumed_connection(void)
+{
+    verifier_changes_its_mind_after(0);
+}
+
+static void test_verifier_runs_on_a_remembered_chain(void)
+{
+    verifier_changes_its_mind_after(2);
+}
+
+/* Accepts everything, counting the certificates the library faulted. */
+static int count_faults(void *userdata, int depth, int preverify_error, const unsigned char *der,
+                        size_t len)
+{
+    (void)depth, (void)der, (void)len;
+    *(int *)userdata += preverify_error != 0;
+    return 1;
+}
+
+/* A chain the library faulted (here: its CA is not trusted) is never
+ * remembered: every resumed connection shows the verifier the fault. */
+static void test_faulted_chain_is_not_remembered(void)
+{
+    setup();
+    server_job job;
+    CHECK(start_server(&job, server_options(), 3));
+    ns_socket *server = job.server;
+    ns_options *o = blocking_options(NS_TLS_SOCKET_OPTIONS, SLACK(5000000)); /* system store */
+    int faults = 0;
+    CHECK_EQ(ns_options_set_certificate_verifier(o, count_faults, &faults), NS_OK);
+    CHECK_EQ(visit(o, "127.0.0.1", server), 0);
+    int per_visit = faults;
+    CHECK(per_visit > 0);
+    CHECK_EQ(visit(o, "127.0.0.1", server), 1);
+    CHECK_EQ(visit(o, "127.0.0.1", server), 1);
+    CHECK_EQ(faults, 3 * per_visit);
+    pthread_join(job.thread, NULL);
     ns_options_free(o);
     ns_socket_free(server);
 }
@@ -360,6 +408,8 @@ static void test_server_verifier_runs_on_resumption(void)
 static const ns_test tests[] = {
     TEST(test_repeat_connections_resume_and_run_the_verifier),
     TEST(test_verifier_that_changes_its_mind_stops_a_resumed_connection),
+    TEST(test_verifier_runs_on_a_remembered_chain),
+    TEST(test_faulted_chain_is_not_remembered),
     TEST(test_changed_options_and_their_copies),
     TEST(test_resumption_off_on_either_side),
     TEST(test_saved_session_loads_into_new_options_and_is_used_once),
