@@ -175,3 +175,25 @@ def test_connect_timeout_during_resolution_and_connect_is_the_options():
     assert message == "connect to 127.0.0.1:%d timed out after 300000 us (127.0.0.1 port %d: timed out)" % (
         port, port)
     assert 0.28 <= waited < 2 * SCALE
+
+
+def test_opens_with_one_options_object_resume_the_session(certs):
+    """The options are used as given, not copied per open: their TLS
+    context and session cache serve the next connection."""
+    from test_aio import echo, port_of, server_options
+
+    async def main():
+        options = client_options(certs)
+        server = await aio.start_server(echo, "127.0.0.1", 0, server_options(certs))
+        reused = []
+        async with server:
+            for _ in range(2):
+                reader, writer = await aio.open_connection("localhost", port_of(server), options)
+                writer.write(b"x")
+                assert await reader.readexactly(1) == b"x"  # the TLS 1.3 ticket came with it
+                reused.append(writer.get_extra_info("socket").session_reused())
+                writer.close()
+                await writer.wait_closed()
+        return reused
+
+    assert run("asyncio", main()) == [False, True]

@@ -1,11 +1,23 @@
 """The asyncio transport under netsocket.aio's streams (see aio.py)."""
 import asyncio
+import threading
 
 import netsocket
 
 READ, WRITE = netsocket.NS_WANT_READ, netsocket.NS_WANT_WRITE
-CHUNK = 256 * 1024  # bytes per recv; also the most one send hands to TLS
-READS_PER_EVENT = 16  # recvs per readiness event before yielding to other callbacks
+CHUNK = 256 * 1024  # bytes read per readiness event; also the most one send hands to TLS
+
+_local = threading.local()
+
+
+def _read_buffer():
+    """This thread's receive buffer: a stream's bytes are copied out of it
+    (StreamReader.feed_data) before the next read, so the transports of a
+    loop share one instead of allocating CHUNK bytes per read."""
+    view = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(bytearray(CHUNK))
+    return view
 
 
 def direction(exc, default):
@@ -25,6 +37,10 @@ class Transport(asyncio.Transport):
         self._sock = aso.socket
         self._fd = aso.socket.fileno()
         self._protocol = protocol
+        # A stream protocol copies what it is given at once: it gets views
+        # of the shared buffer; any other protocol gets bytes of its own.
+        self._views = type(protocol) is asyncio.StreamReaderProtocol
+        self._rview = _read_buffer()
         self._buffer = bytearray()
         self._waiting = {READ: set(), WRITE: set()}
         self._registered = {READ: False, WRITE: False}
@@ -99,28 +115,43 @@ class Transport(asyncio.Transport):
         if self._paused or self._lost or self._closing:
             self._unwait("read")
             return
-        for _ in range(READS_PER_EVENT):
-            try:
-                data = self._sock.recv(CHUNK)
-            except BlockingIOError as exc:
-                self._wait("read", direction(exc, READ))
-                return
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._fatal_error(exc)
-                return
-            if not data:
-                self._unwait("read")
-                self._eof_received()
-                return
-            self._protocol.data_received(data)
-            if self._paused or self._lost or self._closing:
-                self._unwait("read")
-                return
-        # More may be buffered (TLS) without the fd saying so: come back soon.
-        self._unwait("read")
-        self._loop.call_soon(self._read_ready)
+        # Fill the buffer (a TLS record per recv_into) until the socket
+        # would block, ends, or the buffer is full; hand it over once.
+        view, sock, filled, size = self._rview, self._sock, 0, CHUNK
+        eof = wait = False
+        try:
+            while filled < size:
+                n = sock.recv_into(view[filled:])
+                if not n:
+                    eof = True
+                    break
+                filled += n
+        except BlockingIOError as exc:
+            wait = direction(exc, READ)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._deliver(filled)
+            self._fatal_error(exc)
+            return
+        self._deliver(filled)
+        if self._paused or self._lost or self._closing:
+            self._unwait("read")
+        elif eof:
+            self._unwait("read")
+            self._eof_received()
+        elif wait:
+            self._wait("read", wait)
+        else:
+            # Full: more may be buffered (TLS) without the fd saying so.
+            # The fd stays watched (no system call); come back soon anyway.
+            self._wait("read", READ)
+            self._loop.call_soon(self._read_ready)
+
+    def _deliver(self, filled):
+        if filled:
+            data = self._rview[:filled]
+            self._protocol.data_received(data if self._views else bytes(data))
 
     def _eof_received(self):
         try:
@@ -157,11 +188,35 @@ class Transport(asyncio.Transport):
         if self._lost:
             self._conn_lost += 1
             return
-        waiting = "write" in self._waiting[READ] or "write" in self._waiting[WRITE]
-        self._buffer += data
-        if not waiting:
-            self._flush()
+        if self._buffer or "write" in self._waiting[READ] or "write" in self._waiting[WRITE]:
+            self._buffer += data
+        else:
+            rest = self._send_now(data)
+            if rest is not None:
+                self._buffer += rest
         self._maybe_pause_protocol()
+
+    def _send_now(self, data):
+        """Sends from data itself (no copy into the buffer); what the socket
+        did not take (to be buffered), or None when all went or it failed."""
+        try:
+            view = memoryview(data).cast("B")
+        except TypeError:  # not contiguous
+            view = memoryview(bytes(data))
+        sent, size = 0, len(view)
+        try:
+            while sent < size:
+                sent += self._sock.send(view[sent:sent + CHUNK])
+        except BlockingIOError as exc:
+            # Buffered, the rest is retried from the same byte (TLS needs it).
+            self._wait("write", direction(exc, WRITE))
+            return view[sent:]
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc)
+            return None
+        return None
 
     def _flush(self):
         """Sends what the socket takes now; watches the fd for the rest."""

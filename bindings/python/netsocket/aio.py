@@ -79,15 +79,14 @@ def _no_delay(sock):
     return sock
 
 
-def _non_blocking_copy(options, handshake):
-    """The caller's options (or the plain defaults) made non-blocking; for
-    TLS, handshake says whether the open runs the handshake (a client's
-    connect_continue) or leaves it to the loop (a server's accept)."""
+def _non_blocking_copy(options):
+    """The caller's server options (or the plain defaults) made
+    non-blocking, with the TLS handshake left to the loop."""
     opts = netsocket.Options(options.kind, options) if options is not None else netsocket.Options(
         netsocket.NS_SOCKET_OPTIONS)
     opts.set_non_blocking(True)
     if opts.is_tls():
-        opts.set_handshake(handshake)
+        opts.set_handshake(False)
     return opts
 
 
@@ -194,9 +193,18 @@ async def connect(host, port, options=None):
     attempts (Happy Eyeballs) and the handshake run on the loop.  A
     cancelled open closes its half-open socket."""
     loop = asyncio.get_running_loop()
-    sock = netsocket.connect_start(_non_blocking_copy(options, True), host, str(port))
+    started = loop.time()
+    if options is None:
+        options = netsocket.Options(netsocket.NS_SOCKET_OPTIONS)
+    # The open never blocks, whatever the options' mode: they are used as
+    # given (no copy), so their compiled TLS context and session cache
+    # serve every connection made with them.
+    sock = netsocket.connect_start(options, host, str(port))
     try:
         await _open(loop, sock)
+        if sock.is_tls() and not options.handshake:  # the open left it out
+            us = options.connection_timeout
+            await _handshake(loop, sock, None if us < 0 else max(0.0, us / 1e6 - (loop.time() - started)))
     except BaseException:
         sock.close()
         raise
@@ -205,7 +213,7 @@ async def connect(host, port, options=None):
 
 def listen(host, port, options=None):
     """A listening AsyncSocket (TLS for server TLS options)."""
-    opts = _non_blocking_copy(options, False)
+    opts = _non_blocking_copy(options)
     make = netsocket.make_server_tls_socket if opts.is_server_tls() else netsocket.make_server_socket
     return AsyncSocket(make(host, str(port), opts))
 
