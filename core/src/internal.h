@@ -155,6 +155,7 @@ typedef struct ns_tls_config {
     int ech_grease;
     ns_strlist alpn;    /* servers: our names, in preference order */
     struct ns_identity_set *identities; /* servers: what the context was built with */
+    struct ns_ticket_keys *ticket_keys; /* servers resuming: the keys sealing tickets */
 } ns_tls_config;
 /* Builds the configuration of o (locked by the caller) for one side; NULL
  * with the failure recorded. */
