@@ -50,6 +50,8 @@ int ns_poll_fd(int fd, short events, int64_t deadline);
 int ns_interrupt_fd(void);
 /* After EINTR: 1 if the calling thread's interrupt check ends the call. */
 int ns_interrupted(void);
+/* 1 if the calling thread set an interrupt (fd or check) that can end its waits. */
+int ns_interruptible(void);
 
 /* ---- strlist.c: small owned string lists (sni*, alpn*) ---- */
 typedef struct {
@@ -373,11 +375,11 @@ BIO *ns_bio_new_fd(int fd);
 /* The first bytes ever read from the fd (up to 16), for messages about a
  * peer that does not speak TLS; their count. */
 size_t ns_bio_first_bytes(BIO *b, const uint8_t **out);
-/* Bytes read ahead from the fd and not yet handed to BoringSSL. */
-size_t ns_bio_pending(BIO *b);
-/* 1 if the last read from the fd found nothing: the bytes buffered (here
- * or in BoringSSL) are then short of a record, and only the fd can help. */
-int ns_bio_starved(BIO *b);
+/* 1 if the bytes read from the fd and not yet opened by BoringSSL (read
+ * ahead here, or the start of a record in BoringSSL's buffer) hold a whole
+ * record: a read can make progress without the fd.  Part of a record
+ * alone is 0. */
+int ns_bio_whole_record(BIO *b);
 
 /* ---- tls_context.c: BoringSSL contexts, and TLS started on a socket ---- */
 /* The context BoringSSL is given for one side of o: versions, identity,
@@ -406,9 +408,9 @@ int ns_tls_resume_handshake(ns_socket *s);
  * an accepted socket without one NS_ACCEPT_HANDSHAKE_TIMEOUT. */
 void ns_tls_start_handshake_clock(ns_socket *s);
 /* 1 if a recv (or the handshake) on s can make progress without the fd
- * becoming readable: decrypted bytes are buffered, or undecrypted ones that
- * were not already found short of a whole record.  A partial record alone
- * is not readable (it needs the rest from the fd).  0 for plain sockets. */
+ * becoming readable: decrypted bytes are buffered, or a whole record not
+ * yet opened.  A partial record alone is not readable (it needs the rest
+ * from the fd).  0 for plain sockets. */
 int ns_tls_readable_now(const ns_socket *s);
 /* One SSL_write; `wait` makes it wait for the fd (and a pending handshake)
  * even on a non-blocking socket, until `deadline` (the write timeout's,
