@@ -53,7 +53,7 @@ skip() { echo "skipped: $*" >&2; echo "| $1 | skipped: ${*:2} | | | | |" | row; 
     echo "|---|---|---:|---:|---:|---|"
 } | row
 for prog in bench_tcp bench_tls bench_python bench_ruby bench_lua bench_memory bench_selector bench_resume \
-        bench_selector_python bench_selector_ruby bench_selector_lua bench_asyncio; do
+        bench_selector_python bench_selector_ruby bench_selector_lua bench_asyncio bench_happy_eyeballs; do
     case $prog in
     bench_selector_python | bench_asyncio)
         dir=$bindings/bindings/python

@@ -5,75 +5,17 @@
  * 127.0.0.1:53 that nobody reads), with /etc/hosts and /etc/resolv.conf
  * bind-mounted for the namespace.  Where no namespace can be made the
  * whole test reports skipped (77). */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "testlib.h"
 
 /* ---- in a network namespace of our own ---- */
-
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    close(fd);
-    return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-/* Enters new user, mount and network namespaces with loopback up and the
- * given hosts and resolv.conf; 0 on success. */
-static int enter_namespace(const char *hosts, const char *resolv)
-{
-    uid_t uid = getuid();
-    gid_t gid = getgid();
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0)
-        return -1;
-    char map[64];
-    snprintf(map, sizeof map, "0 %d 1", (int)uid);
-    write_file("/proc/self/setgroups", "deny");
-    if (write_file("/proc/self/uid_map", map) != 0)
-        return -1;
-    snprintf(map, sizeof map, "0 %d 1", (int)gid);
-    if (write_file("/proc/self/gid_map", map) != 0)
-        return -1;
-    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
-        return -1;
-    int sock = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr = {0};
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-    int up = sock >= 0 && ioctl(sock, SIOCGIFFLAGS, &ifr) == 0 &&
-             (ifr.ifr_flags |= IFF_UP, ioctl(sock, SIOCSIFFLAGS, &ifr) == 0);
-    if (sock >= 0)
-        close(sock);
-    if (!up)
-        return -1;
-    char dir[] = "/tmp/ns-connect-XXXXXX", path[64];
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    snprintf(path, sizeof path, "%s/hosts", dir);
-    if (write_file(path, hosts) != 0 || mount(path, "/etc/hosts", "none", MS_BIND, "") != 0)
-        return -1;
-    unlink(path);
-    snprintf(path, sizeof path, "%s/resolv.conf", dir);
-    if (write_file(path, resolv) != 0 || mount(path, "/etc/resolv.conf", "none", MS_BIND, "") != 0)
-        return -1;
-    unlink(path);
-    rmdir(dir);
-    return 0;
-}
 
 /* Runs fn (NULL: nothing) in a child inside the namespace; the child's
  * exit status: 0 passed, 1 failed, 77 no namespace could be made. */
@@ -82,9 +24,9 @@ static int run_in_namespace(void (*fn)(void))
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        if (enter_namespace("127.0.0.1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n"
-                            "127.0.0.2 two.test\n127.0.0.1 two.test\n",
-                            "nameserver 127.0.0.1\noptions timeout:3 attempts:2\n") != 0) {
+        if (netns_enter("127.0.0.1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n"
+                        "127.0.0.2 two.test\n127.0.0.1 two.test\n",
+                        "nameserver 127.0.0.1\noptions timeout:3 attempts:2\n") != 0) {
             fprintf(stderr, "no network namespace here: %s\n", strerror(errno));
             _exit(77);
         }
@@ -103,46 +45,6 @@ static int run_in_namespace(void (*fn)(void))
 static void in_namespace(void (*fn)(void))
 {
     CHECK_EQ(run_in_namespace(fn), 0);
-}
-
-/* A listener on addr:port whose accept queue is full: SYNs are dropped. */
-static int blackhole(int family, const char *addr, int port)
-{
-    int fd = socket(family, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_storage ss = {0};
-    socklen_t len;
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        inet_pton(AF_INET6, addr, &a->sin6_addr);
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-        len = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        inet_pton(AF_INET, addr, &a->sin_addr);
-        len = sizeof *a;
-    }
-    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 0) != 0 ||
-        getsockname(fd, (struct sockaddr *)&ss, &len) != 0) /* the port, if 0 was asked */
-        return -1;
-    for (int i = 0; i < 3; i++) { /* fill the queue (backlog 0 holds one) */
-        int c = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        connect(c, (struct sockaddr *)&ss, len);
-    }
-    usleep(50000);
-    return fd;
-}
-
-static int bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* Connects to node:port both ways (the blocking constructor, and start +
@@ -185,9 +87,9 @@ static void check_fast_despite_blackhole(const char *node, int family, int port,
 
 static void happy_eyeballs_ipv6_blackholed(void)
 {
-    int bh = blackhole(AF_INET6, "::1", 0);
+    int bh = netns_blackhole(AF_INET6, "::1", 0);
     CHECK(bh >= 0);
-    int port = bound_port(bh);
+    int port = netns_bound_port(bh);
     char service[16];
     snprintf(service, sizeof service, "%d", port);
     ns_socket *server = ns_make_server_socket("127.0.0.1", service, NULL);
@@ -195,7 +97,7 @@ static void happy_eyeballs_ipv6_blackholed(void)
     check_fast_despite_blackhole("dual.test", AF_UNSPEC, port, "127.0.0.1");
     /* Both blackholed: the timeout names each address. */
     ns_socket_free(server);
-    int bh4 = blackhole(AF_INET, "127.0.0.1", port);
+    int bh4 = netns_blackhole(AF_INET, "127.0.0.1", port);
     CHECK(bh4 >= 0);
     ns_options *o = ns_options_new(NS_SOCKET_OPTIONS);
     ns_options_set_ai_family(o, AF_UNSPEC);
@@ -223,9 +125,9 @@ static void same_family_first_address_blackholed(void)
     getnameinfo(res->ai_addr, res->ai_addrlen, first, sizeof first, NULL, 0, NI_NUMERICHOST);
     freeaddrinfo(res);
     const char *other = strcmp(first, "127.0.0.1") == 0 ? "127.0.0.2" : "127.0.0.1";
-    int bh = blackhole(AF_INET, first, 0);
+    int bh = netns_blackhole(AF_INET, first, 0);
     CHECK(bh >= 0);
-    int port = bound_port(bh);
+    int port = netns_bound_port(bh);
     char service[16];
     snprintf(service, sizeof service, "%d", port);
     ns_socket *server = ns_make_server_socket(other, service, NULL);
