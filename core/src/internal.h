@@ -59,6 +59,8 @@ typedef struct {
 int ns_strlist_add(ns_strlist *l, const char *s);
 int ns_strlist_copy(ns_strlist *dst, const ns_strlist *src);
 void ns_strlist_clear(ns_strlist *l);
+/* The i-th string, or NULL past the end. */
+const char *ns_strlist_at(const ns_strlist *l, size_t i);
 
 /* ---- certs.c: certificates from PEM/DER ---- */
 /* The largest certificate, key or bundle accepted, in memory or in a file. */
@@ -108,13 +110,16 @@ int ns_pkcs12_parse(const void *data, size_t len, const ns_password *pw, EVP_PKE
  * negative status (recorded) if the certificate's key cannot be read. */
 int ns_key_matches(EVP_PKEY *key, X509 *cert);
 
-/* ---- verifier: shared, reference-counted callback holder ---- */
+/* ---- user_verifier.c: the user's certificate verifier, shared by reference count ---- */
 typedef struct ns_verifier {
     ns_ref refs;
     ns_certificate_verifier fn;
     void *userdata;
     ns_release_function release;
 } ns_verifier;
+/* A holder for fn; NULL with the failure recorded, userdata then released. */
+ns_verifier *ns_verifier_new(ns_certificate_verifier fn, void *userdata,
+                             ns_release_function release);
 ns_verifier *ns_verifier_ref(ns_verifier *v);
 void ns_verifier_unref(ns_verifier *v);
 
@@ -216,7 +221,7 @@ int ns_ech_client_start(SSL *ssl, const ns_tls_config *c, const char *peer);
 /* After SSL_R_ECH_REJECTED: keeps the retry configs and describes it in msg. */
 int ns_ech_rejected(ns_socket *s, char *msg, size_t len);
 
-/* ---- options.c ---- */
+/* ---- options.c: the options object (its fields: options_fields.c, options_credentials.c) ---- */
 struct ns_options {
     ns_options_kind kind;
     int ai_family, ai_socktype, ai_flags, ai_protocol;
@@ -252,7 +257,8 @@ struct ns_options {
 /* The options to use for a constructor: o itself when it has `kind`'s fields
  * or NULL-with-defaults; *owned is set when the caller must free the result. */
 const ns_options *ns_options_for(const ns_options *o, ns_options_kind kind, ns_options **owned);
-/* A new identity set from o (taking its lock): see ns_identity_set_build. */
+/* A new identity set from o (taking its lock): see ns_identity_set_build
+ * (options_credentials.c). */
 ns_identity_set *ns_options_identity_set(const ns_options *o);
 /* What a constructor opens one socket from, taken atomically: o's scalar
  * fields copied into *values (its lists left empty: never free it), and for

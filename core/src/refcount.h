@@ -1,6 +1,6 @@
 /* A reference count that threads share (C11 atomics): the holders made once
  * and then shared (the verifier, TLS configurations, key logs, identity
- * sets, ECH keys, connect.c's lookups) count their owners with it. */
+ * sets, ECH keys, verdicts, connect.c's lookups) count their owners with it. */
 #ifndef NS_REFCOUNT_H
 #define NS_REFCOUNT_H
 

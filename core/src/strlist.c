@@ -40,3 +40,8 @@ void ns_strlist_clear(ns_strlist *l)
     l->items = NULL;
     l->count = 0;
 }
+
+const char *ns_strlist_at(const ns_strlist *l, size_t i)
+{
+    return i < l->count ? l->items[i] : NULL;
+}

@@ -11,14 +11,14 @@
 #include "internal.h"
 
 struct ns_verdict {
-    int refs; /* atomic */
+    ns_ref refs;
     uint8_t key[32];
     STACK_OF(X509) *chain; /* verified: the peer's certificates up to the trust anchor */
 };
 
 void ns_verdict_unref(ns_verdict *v)
 {
-    if (v == NULL || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (v == NULL || !ns_ref_put(&v->refs))
         return;
     sk_X509_pop_free(v->chain, X509_free);
     free(v);
@@ -62,7 +62,7 @@ ns_verdict *ns_verdict_find(ns_tls_config *c, const uint8_t key[32])
     for (size_t i = 0; i < c->verdict_count && found == NULL; i++) {
         if (memcmp(c->verdicts[i]->key, key, 32) == 0) {
             found = c->verdicts[i];
-            __atomic_add_fetch(&found->refs, 1, __ATOMIC_RELAXED);
+            ns_ref_get(&found->refs);
         }
     }
     pthread_mutex_unlock(&c->session_lock);
@@ -76,7 +76,7 @@ void ns_verdict_put(ns_tls_config *c, const uint8_t key[32], STACK_OF(X509) *ver
         free(v);
         return; /* no memory: simply not remembered */
     }
-    v->refs = 1;
+    ns_ref_init(&v->refs, 1);
     memcpy(v->key, key, 32);
     ns_verdict *old = NULL;
     pthread_mutex_lock(&c->session_lock);
