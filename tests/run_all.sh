@@ -7,10 +7,10 @@
 #                   tests run under qemu-user-static — ctest -L '^c$'
 #   5. build-tsan/  the C tests (every threaded one) under ThreadSanitizer,
 #                   BoringSSL built with -fsanitize=thread too — ctest -L c
-#   6. build-fuzz/  clang + libFuzzer: each fuzz target (tests/fuzz) runs
-#                   NS_FUZZ_SECONDS (default 25) seconds, BoringSSL in its
-#                   fuzzer mode, corpora kept in build-fuzz/fuzz-corpus —
-#                   tests/fuzz/run_fuzz.sh
+#   6. build-fuzz/  clang + libFuzzer: each fuzz target (tests/fuzz, 7 of
+#                   them) runs NS_FUZZ_SECONDS (default 25) seconds, BoringSSL
+#                   in its fuzzer mode, corpora kept in build-fuzz/fuzz-corpus —
+#                   tests/fuzz/run_fuzz.sh (about 3 minutes)
 # NS_QUICK=1 skips phases 5 and 6 (for a quick local run; CI runs them), and
 # says so at the start and the end.  Nothing skipped passes unseen: a ctest
 # label that selects no test fails its phase (--no-tests=error), a C test
@@ -106,7 +106,7 @@ if [ "${NS_QUICK:-0}" != 1 ]; then
     mkdir -p build-fuzz
     # Only the fuzzers: the instrumented tree's other targets (ABI variants,
     # tests) are not meant to link without the fuzzer runtime.
-    if CC=clang CXX=clang++ NS_BUILD_TARGETS="fuzz_certs fuzz_options fuzz_tls_server fuzz_tls_client fuzz_recv" \
+    if CC=clang CXX=clang++ NS_BUILD_TARGETS=fuzzers \
             configure_and_build build-fuzz -DNS_FUZZ=ON \
             -DNS_SANITIZE=fuzzer-no-link,address,undefined -DNS_BORINGSSL_SANITIZE=fuzzer-no-link \
             -DNS_BUILD_BINDINGS=OFF -DNS_BUILD_EXAMPLES=OFF -DNS_BORINGSSL_SOURCE_DIR="$bssl_src"; then

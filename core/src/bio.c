@@ -10,7 +10,14 @@
  * keeps none.  Large reads (bodies not yet received) go straight into
  * BoringSSL's buffer, and after a large record the next header is read
  * directly too, so a bulk stream is read exactly as without read-ahead
- * (no extra copy or allocation per record) until a small record comes. */
+ * (no extra copy or allocation per record) until a small record comes.
+ *
+ * Frames records: it follows the record headers in the byte stream, so it
+ * can tell whether a whole record is buffered beyond what BoringSSL has
+ * taken (a recv can make progress without the fd) or only part of one (it
+ * cannot: the selector must not report it).  BoringSSL reads exactly the
+ * bytes of the record it is opening and opens it as soon as it has them,
+ * so what it holds unopened is never more than part of one record. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,8 +37,12 @@ typedef struct {
     uint8_t *ahead; /* NULL unless it holds unread bytes */
     size_t pos, len;
     int large;      /* the last record body read was large: no read-ahead */
-    int starved;    /* the last recv found nothing (EAGAIN): what is buffered
-                     * is short of what BoringSSL needs */
+    /* Stream offsets: bytes received from the fd, handed to BoringSSL, the
+     * end of the last whole record received, and the record being framed
+     * (its start, header bytes seen so far, and its end once known). */
+    uint64_t received, handed, whole_end, record_start, record_end;
+    uint8_t header[SSL3_RT_HEADER_LENGTH];
+    size_t header_len;
     uint8_t first[16]; /* the first bytes received, for error messages */
     size_t first_len;
 } fd_bio;
@@ -58,26 +69,45 @@ static int bio_write(BIO *b, const char *buf, int len)
     }
 }
 
+/* Follows the record headers through n bytes just received. */
+static void frame(fd_bio *st, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (st->header_len < SSL3_RT_HEADER_LENGTH) {
+            st->header[st->header_len++] = p[i++];
+            if (st->header_len == SSL3_RT_HEADER_LENGTH)
+                st->record_end = st->record_start + SSL3_RT_HEADER_LENGTH +
+                                 ((size_t)st->header[3] << 8 | st->header[4]);
+        } else {
+            uint64_t left = st->record_end - (st->received + i);
+            i += left < n - i ? (size_t)left : n - i;
+        }
+        if (st->header_len == SSL3_RT_HEADER_LENGTH && st->received + i == st->record_end) {
+            st->whole_end = st->record_start = st->record_end;
+            st->header_len = 0;
+        }
+    }
+    st->received += n;
+}
+
 /* recv() with EINTR retried; sets the retry flag on EAGAIN. */
 static ssize_t recv_fd(BIO *b, void *buf, size_t len)
 {
     fd_bio *st = state_of(b);
     for (;;) {
         ssize_t n = recv(st->fd, buf, len, 0);
-        st->starved = 0;
         if (n >= 0) {
             size_t keep = sizeof st->first - st->first_len;
             keep = (size_t)n < keep ? (size_t)n : keep;
             memcpy(st->first + st->first_len, buf, keep);
             st->first_len += keep;
+            frame(st, buf, (size_t)n);
             return n;
         }
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
             BIO_set_retry_read(b);
-            st->starved = 1;
-        }
         return -1;
     }
 }
@@ -88,6 +118,7 @@ static int take_ahead(fd_bio *st, char *buf, int len)
     size_t n = st->len - st->pos < (size_t)len ? st->len - st->pos : (size_t)len;
     memcpy(buf, st->ahead + st->pos, n);
     st->pos += n;
+    st->handed += n;
     if (st->pos == st->len) {
         free(st->ahead);
         st->ahead = NULL;
@@ -113,8 +144,11 @@ static int bio_read(BIO *b, char *buf, int len)
      * then for the body; a body's size says which kind of stream this is. */
     if (len != SSL3_RT_HEADER_LENGTH)
         st->large = len >= NS_READ_AHEAD;
-    if (st->large || len >= NS_READ_AHEAD || (st->ahead = malloc(NS_READ_AHEAD)) == NULL)
-        return (int)recv_fd(b, buf, (size_t)len); /* (or no memory: read unbuffered) */
+    if (st->large || len >= NS_READ_AHEAD || (st->ahead = malloc(NS_READ_AHEAD)) == NULL) {
+        ssize_t n = recv_fd(b, buf, (size_t)len); /* (or no memory: read unbuffered) */
+        st->handed += n > 0 ? (uint64_t)n : 0;
+        return (int)n;
+    }
     ssize_t n = recv_fd(b, st->ahead, NS_READ_AHEAD);
     if (n <= 0) {
         int err = errno; /* the caller classifies the failure by errno */
@@ -189,13 +223,8 @@ BIO *ns_bio_new_fd(int fd)
     return b;
 }
 
-size_t ns_bio_pending(BIO *b)
-{
-    return b ? (size_t)BIO_pending(b) : 0;
-}
-
-int ns_bio_starved(BIO *b)
+int ns_bio_whole_record(BIO *b)
 {
     fd_bio *st = b ? state_of(b) : NULL;
-    return st ? st->starved : 0;
+    return st ? st->whole_end > st->handed : 0;
 }

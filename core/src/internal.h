@@ -155,6 +155,7 @@ typedef struct ns_tls_config {
     int ech_grease;
     ns_strlist alpn;    /* servers: our names, in preference order */
     struct ns_identity_set *identities; /* servers: what the context was built with */
+    struct ns_ticket_keys *ticket_keys; /* servers resuming: the keys sealing tickets */
 } ns_tls_config;
 /* Builds the configuration of o (locked by the caller) for one side; NULL
  * with the failure recorded. */
@@ -371,11 +372,11 @@ BIO *ns_bio_new_fd(int fd);
 /* The first bytes ever read from the fd (up to 16), for messages about a
  * peer that does not speak TLS; their count. */
 size_t ns_bio_first_bytes(BIO *b, const uint8_t **out);
-/* Bytes read ahead from the fd and not yet handed to BoringSSL. */
-size_t ns_bio_pending(BIO *b);
-/* 1 if the last read from the fd found nothing: the bytes buffered (here
- * or in BoringSSL) are then short of a record, and only the fd can help. */
-int ns_bio_starved(BIO *b);
+/* 1 if the bytes read from the fd and not yet opened by BoringSSL (read
+ * ahead here, or the start of a record in BoringSSL's buffer) hold a whole
+ * record: a read can make progress without the fd.  Part of a record
+ * alone is 0. */
+int ns_bio_whole_record(BIO *b);
 
 /* ---- tls_context.c: BoringSSL contexts, and TLS started on a socket ---- */
 /* The context BoringSSL is given for one side of o: versions, identity,
@@ -404,9 +405,9 @@ int ns_tls_resume_handshake(ns_socket *s);
  * an accepted socket without one NS_ACCEPT_HANDSHAKE_TIMEOUT. */
 void ns_tls_start_handshake_clock(ns_socket *s);
 /* 1 if a recv (or the handshake) on s can make progress without the fd
- * becoming readable: decrypted bytes are buffered, or undecrypted ones that
- * were not already found short of a whole record.  A partial record alone
- * is not readable (it needs the rest from the fd).  0 for plain sockets. */
+ * becoming readable: decrypted bytes are buffered, or a whole record not
+ * yet opened.  A partial record alone is not readable (it needs the rest
+ * from the fd).  0 for plain sockets. */
 int ns_tls_readable_now(const ns_socket *s);
 /* One SSL_write; `wait` makes it wait for the fd (and a pending handshake)
  * even on a non-blocking socket, until `deadline` (the write timeout's,

@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "internal.h"
+#include "ticket_keys.h"
 
 /* A saved session: magic, key, configuration digest, BoringSSL's encoding,
  * and a SHA-256 of all that before it (refuses corrupt blobs, not forgeries). */
@@ -56,6 +59,32 @@ static int new_session(SSL *ssl, SSL_SESSION *session)
     return 1; /* the reference is ours */
 }
 
+/* Servers: seals a ticket with the current key of the socket's
+ * configuration, or opens one with the key it names (ticket_keys.c). */
+static int seal_or_open(SSL *ssl, uint8_t name[16], uint8_t iv[16], EVP_CIPHER_CTX *cipher,
+                        HMAC_CTX *hmac, int seal)
+{
+    ns_socket *s = SSL_get_app_data(ssl);
+    if (s == NULL || s->tls_config == NULL || s->tls_config->ticket_keys == NULL)
+        return seal ? -1 : 0;
+    ns_ticket_key k;
+    int rc = ns_ticket_keys_get(s->tls_config->ticket_keys, ns_now_us() / 1000000,
+                                seal ? NULL : name, &k);
+    if (rc <= 0)
+        return seal ? -1 : 0; /* opening: an unknown key, a full handshake */
+    if (seal) {
+        memcpy(name, k.name, sizeof k.name);
+        if (!RAND_bytes(iv, 16))
+            rc = -1;
+    }
+    int ok = rc > 0 &&
+             (seal ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv)
+                   : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv)) &&
+             HMAC_Init_ex(hmac, k.hmac, sizeof k.hmac, EVP_sha256(), NULL);
+    OPENSSL_cleanse(&k, sizeof k);
+    return ok ? rc : -1;
+}
+
 void ns_session_install(SSL_CTX *ctx, int server_side, int resumption)
 {
     /* Lifetimes: see SECURITY.md ("Session resumption"). */
@@ -68,6 +97,8 @@ void ns_session_install(SSL_CTX *ctx, int server_side, int resumption)
         if (!resumption) {
             SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
             SSL_CTX_set_num_tickets(ctx, 0);
+        } else {
+            SSL_CTX_set_tlsext_ticket_key_cb(ctx, seal_or_open);
         }
         return;
     }

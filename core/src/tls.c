@@ -287,10 +287,7 @@ int ns_tls_readable_now(const ns_socket *s)
 {
     if (s->ssl == NULL || s->fd < 0)
         return 0;
-    if (SSL_pending(s->ssl) > 0)
-        return 1;
-    BIO *rbio = SSL_get_rbio(s->ssl);
-    return !ns_bio_starved(rbio) && (SSL_has_pending(s->ssl) || ns_bio_pending(rbio) > 0);
+    return SSL_pending(s->ssl) > 0 || ns_bio_whole_record(SSL_get_rbio(s->ssl));
 }
 
 /*

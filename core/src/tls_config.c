@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include "internal.h"
+#include "ticket_keys.h"
 
 /* What a saved session must have been made with: the ALPN list and the
  * client identity (trust and verifier are checked again on resumption). */
@@ -56,6 +57,9 @@ ns_tls_config *ns_tls_config_build(const ns_options *o, int server_side)
         goto fail;
     if (server_side && (c->identities = ns_identity_set_build(o)) == NULL)
         goto fail;
+    if (server_side && o->session_resumption &&
+        (c->ticket_keys = ns_ticket_keys_new(NS_SESSION_LIFETIME)) == NULL)
+        goto nomem;
     return c;
 nomem:
     ns_fail(NS_ERR_NOMEM, ENOMEM, "TLS: out of memory for the configuration");
@@ -84,6 +88,7 @@ void ns_tls_config_unref(ns_tls_config *c)
     free(c->sni);
     free(c->ech_config_list);
     ns_identity_set_unref(c->identities);
+    ns_ticket_keys_free(c->ticket_keys);
     ns_strlist_clear(&c->alpn);
     free(c);
 }

@@ -3,7 +3,10 @@
 --
 -- TLS 1.3 over loopback: bulk throughput (64 KiB writes), 64-byte round trips
 -- and full handshakes per second (ECDSA P-256 certificate verified against a
--- CA with a host-name check, SNI "localhost"), and (beside item 5) resident
+-- CA with a host-name check, SNI "localhost"), reconnects (connect, one
+-- 64-byte round trip, close: netsocket's options object resumes by itself;
+-- LuaSec 1.2 has no API to get or offer a session, so each of its reconnects
+-- is a full handshake, which is what its users get), and (beside item 5) resident
 -- bytes per idle established TLS connection on the server side.  For each
 -- figure both variants run alternately; Lua has no threads and LuaSocket no
 -- fork, so the server of each run is a second lua5.4 process running this
@@ -100,6 +103,7 @@ variants.netsocket = function(dir)
     return c
   end
   function v.version(c) return c:tls_version() end
+  function v.reused(c) return c:session_reused() end
   function v.send_all(c, data) c:send_all(data) end
   function v.recv(c, n) return c:recv(n) end
   function v.close(c) c:close() end
@@ -150,6 +154,7 @@ variants.luasec = function(dir)
     return c
   end
   function v.version(c) return c:info("protocol") end
+  function v.reused() return false end -- no session API in LuaSec 1.2
   function v.send_all(c, data) assert(c:send(data)) end
   function v.recv(c, n)
     -- LuaSocket's receive(n) reads exactly n bytes (what every caller here wants)
@@ -191,6 +196,13 @@ local function serve(name, mode, dir)
   io.stdout:flush()
   if mode == "handshakes" then
     for _ = 1, HANDSHAKES do v.close(v.accept()) end
+  elseif mode == "reconnects" then
+    for _ = 1, HANDSHAKES do
+      local c = v.accept()
+      recv_exact(v, c, 64)
+      v.send_all(c, string.rep("\0", 64))
+      v.close(c)
+    end
   elseif mode == "check" then
     local c = v.accept()
     io.stdout:write(tostring(v.version(c)), "\n")
@@ -261,6 +273,20 @@ local function one_run(v, mode, dir)
     local t0 = socket.gettime()
     for _ = 1, HANDSHAKES do v.close(v.connect(port)) end
     figure = HANDSHAKES / (socket.gettime() - t0)
+  elseif mode == "reconnects" then
+    local msg, reused = string.rep("\0", 64), 0
+    local t0 = socket.gettime()
+    for _ = 1, HANDSHAKES do
+      local c = v.connect(port)
+      v.send_all(c, msg)
+      recv_exact(v, c, 64) -- brings the TLS 1.3 tickets
+      if v.reused(c) then reused = reused + 1 end
+      v.close(c)
+    end
+    figure = HANDSHAKES / (socket.gettime() - t0)
+    if v.key == "netsocket" and reused < HANDSHAKES - 1 then
+      error(string.format("bench_lua: netsocket resumed %d of %d", reused, HANDSHAKES))
+    end
   else
     local c = v.connect(port)
     if mode == "bulk" then
@@ -356,6 +382,8 @@ local function main()
       { "bulk", "TLS bulk, 64 KiB writes (vs LuaSec)", "MB/s", 1.0 },
       { "rtt", "TLS 64 B round trips (vs LuaSec)", "/s", 1.0 },
       { "handshakes", "TLS full handshakes (vs LuaSec)", "/s", 1.0 },
+      { "reconnects", "TLS reconnects + 64 B round trip, resumed (vs LuaSec ssl.wrap reconnecting: "
+        .. "no session API, full handshakes)", "/s", 1.0 },
     }
     for _, row in ipairs(rows) do
       local mode, figure, unit, target = table.unpack(row)

@@ -3,9 +3,12 @@
 # Item 4 (Ruby): the Ruby binding against Ruby's own OpenSSL::SSL over
 # TCPSocket/TCPServer (the system OpenSSL 3).
 #
-# TLS 1.3 over loopback: bulk throughput (64 KiB writes), 64-byte round trips
-# and full handshakes per second (ECDSA P-256 certificate verified against a
-# CA with a host-name check, SNI "localhost").  For each figure both variants
+# TLS 1.3 over loopback: bulk throughput (64 KiB writes), 64-byte round trips,
+# full handshakes per second (ECDSA P-256 certificate verified against a CA
+# with a host-name check, SNI "localhost"), and reconnects (connect, one
+# 64-byte round trip, close) resumed: netsocket's options object resumes by
+# itself, OpenSSL::SSL offers the previous connection's session (one
+# SSLContext, `session=`).  For each figure both variants
 # run alternately; the server of each run is a Ruby Thread of this process
 # running the same variant (both libraries release the GVL while they wait),
 # the client is the main thread.  Prints rows of run.sh's table: medians, and
@@ -84,6 +87,9 @@ class NetsocketVariant
     c
   end
 
+  def reconnect = connect # the options object resumes by itself
+  def remember(_c) = nil
+  def reused?(c) = c.session_reused?
   def version(c) = c.tls_version
   def send_all(c, data) = c.send_all(data)
   def recv(c, n) = c.recv(n) # "" at end of stream
@@ -130,6 +136,18 @@ class OpenSSLVariant
     ssl.connect
   end
 
+  # As connect, offering the last connection's session (SSLContext + session=).
+  def reconnect
+    tcp = TCPSocket.new("127.0.0.1", @port)
+    tcp.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1)
+    ssl = wrap(OpenSSL::SSL::SSLSocket.new(tcp, @client_ctx))
+    ssl.hostname = "localhost"
+    ssl.session = @session if @session
+    ssl.connect
+  end
+
+  def remember(c) = (@session = c.session) # after a read: holds the TLS 1.3 ticket
+  def reused?(c) = c.session_reused?
   def version(c) = c.ssl_version
   def send_all(c, data) = c.write(data)
 
@@ -154,6 +172,15 @@ end
 def serve(v, mode)
   if mode == :handshakes
     HANDSHAKES.times { v.accept.close }
+    return
+  end
+  if mode == :reconnects
+    HANDSHAKES.times do
+      c = v.accept
+      recv_exact(v, c, 64)
+      v.send_all(c, ("\0" * 64).b)
+      c.close
+    end
     return
   end
   c = v.accept
@@ -215,6 +242,21 @@ def one_run(v, mode, forked = false)
       t0 = now
       HANDSHAKES.times { v.connect.close }
       figure = HANDSHAKES / (now - t0)
+    when :reconnects
+      msg = ("\0" * 64).b.freeze
+      reused = 0
+      t0 = now
+      HANDSHAKES.times do
+        c = v.reconnect
+        v.send_all(c, msg)
+        recv_exact(v, c, 64) # brings the TLS 1.3 tickets
+        v.remember(c)
+        reused += 1 if v.reused?(c)
+        c.close
+      end
+      figure = HANDSHAKES / (now - t0)
+      # All but a run's first connection must resume, or the row lies.
+      abort "bench_ruby: #{v.name} resumed #{reused} of #{HANDSHAKES}" if reused < HANDSHAKES - 1
     when :bulk
       c = v.connect
       data = ("\0" * CHUNK).b.freeze
@@ -297,6 +339,9 @@ def main
     rows = [[:bulk, false, "TLS bulk, 64 KiB writes (vs Ruby OpenSSL)", "MB/s", 1.0],
             [:rtt, false, "TLS 64 B round trips (vs Ruby OpenSSL)", "/s", 1.0],
             [:handshakes, false, "TLS full handshakes (vs Ruby OpenSSL)", "/s", 1.0],
+            [:reconnects, false,
+             "TLS reconnects + 64 B round trip, resumed (vs Ruby OpenSSL, one SSLContext + session=)",
+             "/s", 1.0],
             [:bulk, true, "TLS bulk, 64 KiB writes, single-threaded server process (vs Ruby OpenSSL)",
              "MB/s", 1.0]]
     rows.each do |mode, forked, figure, unit, target|

@@ -2,7 +2,9 @@
  * interest and which one an event is for, selector-owned data and its
  * release, idle timeouts; and TLS readiness: a partial record is not
  * readable (no spinning: CPU time asserted), buffered records are. */
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,6 +326,49 @@ static void test_watch_reports_a_buffered_tls_record_until_read(void)
     tls_close(&t);
 }
 
+/* Waits (bounded) until the peer has acknowledged everything fd sent, so
+ * it all sits in the peer's receive queue. */
+static int delivered(int fd)
+{
+    for (int i = 0; i < 1000; i++) {
+        int unacked = -1;
+        if (ioctl(fd, SIOCOUTQ, &unacked) != 0)
+            return 0;
+        if (unacked == 0)
+            return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* A whole record and half of the next arrive at once: the recv that takes
+ * the first reads the half into the read-ahead buffer too.  That half
+ * alone is not readable: the watch stays quiet (it reported it readable,
+ * and an event loop woke up for a recv that could only block). */
+static void test_watch_is_quiet_on_half_a_record_left_after_a_whole_one(void)
+{
+    tls_conn t;
+    CHECK(tls_open(&t));
+    CHECK_EQ(ns_socket_send_all(t.client, "first\n", 6, 0), 6);
+    CHECK_EQ(write(ns_socket_fd(t.client), half_record, sizeof half_record), 8);
+    CHECK(delivered(ns_socket_fd(t.client)));
+    ns_selector *sel = ns_selector_new();
+    CHECK_EQ(ns_selector_watch(sel, t.conn, NS_WANT_READ, -1, NULL, NULL), NS_OK);
+    CHECK_EQ(ns_selector_wait(sel, 1000000), 1);
+    char buf[16];
+    CHECK_EQ(ns_socket_recv(t.conn, buf, sizeof buf, 0), 6);
+    CHECK(memcmp(buf, "first\n", 6) == 0);
+    struct pollfd p = {.fd = ns_socket_fd(t.conn), .events = POLLIN};
+    CHECK_EQ(poll(&p, 1, 0), 0); /* the half record left the descriptor too */
+    int64_t start = now_us();
+    CHECK_EQ(ns_selector_wait(sel, 100000), 0);
+    CHECK(now_us() - start >= 99000);
+    CHECK_EQ(ns_socket_recv(t.conn, buf, sizeof buf, 0), NS_ERR_WOULD_BLOCK);
+    CHECK_EQ(ns_selector_wait(sel, 100000), 0); /* and after the recv that blocked */
+    ns_selector_free(sel);
+    tls_close(&t);
+}
+
 static const ns_test tests[] = {
     TEST(test_watch_reports_read_and_write_readiness_apart),
     TEST(test_watch_rejects_bad_input_and_releases_the_data),
@@ -332,5 +377,6 @@ static const ns_test tests[] = {
     TEST(test_half_a_tls_record_is_not_readable_with_add),
     TEST(test_half_a_tls_record_is_not_readable_with_watch),
     TEST(test_watch_reports_a_buffered_tls_record_until_read),
+    TEST(test_watch_is_quiet_on_half_a_record_left_after_a_whole_one),
 };
 NS_TEST_MAIN(tests)

@@ -58,20 +58,21 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static ns_socket *server_with(ns_options *o)
+/* A server from o on 127.0.0.1:port serving n connections in a new thread. */
+static int start_server_at(server_job *job, ns_options *o, const char *port, int n)
 {
-    ns_socket *s = ns_make_server_tls_socket("127.0.0.1", "0", o);
-    ns_options_free(o);
-    return s;
-}
-
-/* A server from o (freed) serving n connections in a new thread. */
-static int start_server(server_job *job, ns_options *o, int n)
-{
-    *job = (server_job){.server = server_with(o), .n = n};
+    *job = (server_job){.server = ns_make_server_tls_socket("127.0.0.1", port, o), .n = n};
     if (job->server != NULL)
         job->thread = spawn(serve, job);
     return job->server != NULL;
+}
+
+/* The same on a free port, from o (freed). */
+static int start_server(server_job *job, ns_options *o, int n)
+{
+    int ok = start_server_at(job, o, "0", n);
+    ns_options_free(o);
+    return ok;
 }
 
 static ns_options *server_options(void)
@@ -283,6 +284,38 @@ static ssize_t save_after_visit(ns_options *o, ns_socket *server, unsigned char 
     return n;
 }
 
+/* Ticket keys belong to one server configuration: a second server from
+ * the same options object resumes a ticket, one from other options (the
+ * same certificate) does not (SECURITY.md, "Ticket keys"). */
+static void test_tickets_belong_to_one_server_options_object(void)
+{
+    setup();
+    ns_options *issuer = server_options(), *other = server_options(), *o = client_options();
+    server_job job;
+    unsigned char blob[4096];
+    CHECK(start_server_at(&job, issuer, "0", 1));
+    ssize_t len = save_after_visit(o, job.server, blob, sizeof blob);
+    CHECK(len > 0 && (size_t)len <= sizeof blob);
+    char port[16];
+    snprintf(port, sizeof port, "%s", port_of(job.server));
+    pthread_join(job.thread, NULL);
+    ns_socket_free(job.server);
+    ns_options *servers[2] = {other, issuer};
+    for (int resumed = 0; resumed < 2; resumed++) {
+        ns_options *fresh = client_options();
+        CHECK_EQ(ns_options_add_session(fresh, blob, (size_t)len), NS_OK);
+        CHECK(start_server_at(&job, servers[resumed], port, 1));
+        CHECK_EQ(visit(fresh, "127.0.0.1", job.server), resumed);
+        pthread_join(job.thread, NULL);
+        CHECK_EQ(job.outcome[0], resumed);
+        ns_socket_free(job.server);
+        ns_options_free(fresh);
+    }
+    ns_options_free(issuer);
+    ns_options_free(other);
+    ns_options_free(o);
+}
+
 static void test_saved_session_loads_into_new_options_and_is_used_once(void)
 {
     setup();
@@ -414,6 +447,7 @@ static const ns_test tests[] = {
     TEST(test_resumption_off_on_either_side),
     TEST(test_saved_session_loads_into_new_options_and_is_used_once),
     TEST(test_bad_saved_sessions_are_refused),
+    TEST(test_tickets_belong_to_one_server_options_object),
     TEST(test_server_verifier_runs_on_resumption),
 };
 NS_TEST_MAIN(tests)

@@ -2,11 +2,14 @@
 #ifndef NS_FUZZ_COMMON_H
 #define NS_FUZZ_COMMON_H
 
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* its tcp_info has the byte counters */
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,6 +71,53 @@ static inline void raw_send_and_end(int fd, const uint8_t *data, size_t size)
         size -= (size_t)n;
     }
     shutdown(fd, SHUT_WR);
+}
+
+/* Bytes fd's application wrote (received: read off the wire in order);
+ * 0 if TCP_INFO cannot tell (an emulator may not pass it through). */
+static inline int tcp_counter(int fd, int received, uint64_t *out)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || len < sizeof ti)
+        return 0;
+    /* Written = sent once (retransmissions apart) + not sent yet. */
+    *out = received ? ti.tcpi_bytes_received
+                    : ti.tcpi_bytes_sent - ti.tcpi_bytes_retrans + ti.tcpi_notsent_bytes;
+    return 1;
+}
+
+/* Waits (bounded) until everything `from` wrote is in the receive queue
+ * of `to`, its peer.  Loopback does that at once (its acknowledgement may
+ * be delayed, so that is not what is waited for); abort if it never does.
+ * Without TCP_INFO: until acknowledged, or, without SIOCOUTQ either, 5 ms. */
+static inline void fuzz_arrived(int from, int to)
+{
+    for (int i = 0; i < 20000; i++) {
+        uint64_t written, got;
+        int unacked = 0;
+        if (tcp_counter(from, 0, &written) && tcp_counter(to, 1, &got)) {
+            if (written == got)
+                return;
+        } else if (ioctl(from, SIOCOUTQ, &unacked) != 0) {
+            usleep(5000);
+            return;
+        } else if (unacked == 0) {
+            return;
+        }
+        usleep(100);
+    }
+    abort();
+}
+
+/* No Nagle on fd: a small write held back for a delayed acknowledgement
+ * would not arrive (see fuzz_arrived) until the peer's timer (up to 40 ms)
+ * fires. */
+static inline void fuzz_no_delay(int fd)
+{
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        abort();
 }
 
 #endif

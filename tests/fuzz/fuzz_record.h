@@ -3,7 +3,10 @@
  * real netsocket client and server exchange "hello" through a relay that
  * records one direction; replayed, those bytes take the fuzzed side past the
  * handshake.  A target records when NS_FUZZ_RECORD names the output file:
- *   NS_FUZZ_RECORD=tests/fuzz/corpus/fuzz_tls_server/hello build-fuzz/tests/fuzz/fuzz_tls_server */
+ *   NS_FUZZ_RECORD=tests/fuzz/corpus/fuzz_tls_server/hello build-fuzz/tests/fuzz/fuzz_tls_server
+ * The certificates are the same in every run of a target (the fuzz tree's
+ * random numbers are deterministic and fuzz_certs draws them first), so a
+ * recorded server flight carries a chain the replaying client trusts. */
 #ifndef NS_FUZZ_RECORD_H
 #define NS_FUZZ_RECORD_H
 
