@@ -228,6 +228,20 @@ static void nsb_key_log(void *userdata, const char *line);
 %include <stdint.i>
 %feature("autodoc", "0");
 
+%{
+#define NSB_TIMEOUT_RANGE "a timeout is 0 or more microseconds, or -1 for no limit"
+/* A timeout beyond int64 (every int64_t argument is a timeout in µs): the
+ * message names the method, the parameter, the value, the unit and the
+ * range, e.g. "Options.set_read_timeout(): us = 9223372036854775808 is out
+ * of range: a timeout is -1 (no limit) or 0 to 9223372036854775807 µs". */
+static void nsb_timeout_overflow_text(char *out, size_t size, const char *method, const char *param,
+                                      const char *value)
+{
+    snprintf(out, size, "%s: %s = %s is out of range: a timeout is -1 (no limit) or 0 to %lld \xc2\xb5" "s", /* µs */
+             method, param, value, (long long)INT64_MAX);
+}
+%}
+
 %include "netsocket_argerrors.i"
 
 /* For NS_STATUS_MAP; %import wraps nothing. */
@@ -242,13 +256,23 @@ static void nsb_key_log(void *userdata, const char *line);
 %include "lua/netsocket_lua.i"
 #endif
 
+/* NSB_REPLACING(o, call): a setter that may replace a callable o holds
+ * (option_fields.i: the verifier, the key log callback, the key log file
+ * that replaces it).  Ruby keeps a replaced callable alive while a
+ * constructor may still be taking it (see ruby/netsocket_ruby.i). */
+%{
+#ifndef NSB_REPLACING
+#define NSB_REPLACING(o, call) nsb_check(call)
+#endif
+%}
+
 /* Input checks every language shares.  A timeout is -1 (no limit) or 0 and
  * more microseconds: another negative number is a mistake, not "no limit".
  * A string must reach C whole: a NUL inside would cut it short
  * ("localhost\0.corp.example" would connect to localhost).  NSB_VALUE_ERROR
  * raises per language (ValueError, ArgumentError, a Lua error). */
 %typemap(check) int64_t us {
-    if ($1 < -1) NSB_VALUE_ERROR("a timeout is 0 or more microseconds, or -1 for no limit");
+    if ($1 < -1) NSB_VALUE_ERROR(NSB_TIMEOUT_RANGE);
 }
 %{
 #define NSB_NUL_MESSAGE "a string given to netsocket must not contain a NUL character"

@@ -128,7 +128,7 @@ NSB_SCALAR_VIEW(field, item, int64_t, (int64_t))
 %{ static const char *nsb_options_##field##_get(nsb_options *o) { return ns_options_get_##item(o); } %}
 %extend nsb_options {
     %immutable; const char *field; %mutable;
-    void set_##field(const char *value = NULL) { nsb_check(ns_options_set_##item($self, value)); }
+    void set_##field(const char *value = NULL) { NSB_REPLACING($self, ns_options_set_##item($self, value)); }
 }
 %enddef
 
@@ -160,7 +160,7 @@ static nsb_callable nsb_options_##field##_get(nsb_options *o)
 %extend nsb_options {
     %immutable; nsb_callable field; %mutable;
     void set_##field(nsb_callable fn) {
-        nsb_check(ns_options_set_##item($self, fn ? nsb_key_log : NULL, fn, fn ? nsb_release : NULL));
+        NSB_REPLACING($self, ns_options_set_##item($self, fn ? nsb_key_log : NULL, fn, fn ? nsb_release : NULL));
     }
 }
 %enddef
@@ -177,10 +177,8 @@ static nsb_callable nsb_options_##field##_get(nsb_options *o)
 %extend nsb_options {
     %immutable; nsb_callable field; %mutable;
     void set_##field(nsb_callable fn) {
-        if (fn == NULL)
-            nsb_check(ns_options_set_##item($self, NULL, NULL));
-        else
-            nsb_check(ns_options_set_##item##_owned($self, nsb_verify, fn, nsb_release));
+        NSB_REPLACING($self, fn ? ns_options_set_##item##_owned($self, nsb_verify, fn, nsb_release)
+                                : ns_options_set_##item($self, NULL, NULL));
     }
 }
 %enddef

@@ -189,7 +189,33 @@ static void nsb_py_arg_error(int code, const char *swig_msg, PyObject *given)
 }
 #undef SWIG_exception_fail
 #define SWIG_exception_fail(code, msg) do { nsb_py_arg_error(code, msg, NULL); SWIG_fail; } while (0)
+
+/* OverflowError for a timeout beyond int64 (nsb_timeout_overflow_text). */
+static void nsb_py_timeout_overflow(const char *wrapper, const char *param, PyObject *given)
+{
+    char method[128], text[400];
+    int is_method;
+    PyObject *repr = PyObject_Str(given);
+    nsb_arg_method_name(method, sizeof method - 2, NSB_PYTHON, wrapper, &is_method);
+    strcat(method, "()");
+    nsb_timeout_overflow_text(text, sizeof text, method, param, repr ? PyUnicode_AsUTF8(repr) : "?");
+    Py_XDECREF(repr);
+    PyErr_SetString(PyExc_OverflowError, text);
+}
 %}
+
+/* SWIG's conversion, with the overflow message naming the unit and range. */
+%typemap(in, fragment=SWIG_AsVal_frag(long long)) int64_t (long long v, int res) {
+    res = SWIG_AsVal(long long)($input, &v);
+    if (res == SWIG_OverflowError) {
+        nsb_py_timeout_overflow("$symname", "$1_name", $input);
+        SWIG_fail;
+    }
+    if (!SWIG_IsOK(res)) {
+        %argument_fail(res, "$type", $symname, $argnum);
+    }
+    $1 = (int64_t)v;
+}
 
 %exception {
     nsb_err.status = 0;

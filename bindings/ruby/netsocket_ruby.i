@@ -4,6 +4,8 @@
  * predicates and block forms are in lib/netsocket.rb. */
 
 %feature("compactdefaultargs");
+/* Options mark the language callables they hold (see nsb_rb_hold). */
+%markfunc nsb_options "nsb_rb_mark_options";
 
 %{
 /* Ruby frees handles only from the GC: never reached, kept for netsocket.i. */
@@ -90,10 +92,24 @@ static VALUE nsb_rb_check_ints(VALUE unused)
     return Qnil;
 }
 
+static void nsb_rb_unlocked_loop(nsb_call *c, int prev);
+
+static void nsb_rb_constructing_add(int delta);
+
 static void nsb_unlocked(nsb_call *c)
 {
     int prev = nsb_rb_unlocked;
+    int constructs = c->op == NSB_CLIENT || c->op == NSB_CLIENT_TLS || c->op == NSB_CONNECT;
     c->wake_fd = c->sel ? -1 : nsb_rb_wake_fd();
+    if (constructs)
+        nsb_rb_constructing_add(+1);
+    nsb_rb_unlocked_loop(c, prev);
+    if (constructs)
+        nsb_rb_constructing_add(-1);
+}
+
+static void nsb_rb_unlocked_loop(nsb_call *c, int prev)
+{
     for (;;) {
         uint64_t drained;
         int state = 0;
@@ -121,12 +137,22 @@ static void nsb_unlocked(nsb_call *c)
     }
 }
 
-/* Verifier callables live in a list marked by one object registered with
- * the GC, so releasing one is plain C (it may happen during GC or without
- * the GVL). */
-typedef struct nsb_rb_box { VALUE proc; struct nsb_rb_box *prev, *next; } nsb_rb_box;
-static nsb_rb_box nsb_rb_boxes = { Qnil, &nsb_rb_boxes, &nsb_rb_boxes };
+/* Language callables live in boxes (so releasing one is plain C: it may
+ * happen during GC or without the GVL), each marked by what holds it:
+ * - a verifier or key log callback by the Options objects whose C options
+ *   hold it (their mark function) and by the Socket objects made with it
+ *   (a hidden instance variable, set when the Socket object is made), so
+ *   a verifier block that captures its options or socket is garbage with
+ *   them (options -> verifier -> block -> options has no global root);
+ * - while a constructor runs without the GVL, it may take a callable the
+ *   options held when it started and another thread replaced since: those
+ *   are kept in `retired` until no constructor runs;
+ * - a selector's values (pinned boxes) by one list registered with the GC. */
+typedef struct nsb_rb_box { VALUE proc; int pinned; struct nsb_rb_box *prev, *next; } nsb_rb_box;
+static nsb_rb_box nsb_rb_boxes = { Qnil, 1, &nsb_rb_boxes, &nsb_rb_boxes };
 static pthread_mutex_t nsb_rb_lock = PTHREAD_MUTEX_INITIALIZER;
+static VALUE nsb_rb_retired = Qnil; /* an Array, registered with the GC */
+static long nsb_rb_constructing;     /* constructors running (changed with the GVL) */
 
 static void nsb_rb_mark_boxes(void *unused)
 {
@@ -137,32 +163,105 @@ static void nsb_rb_mark_boxes(void *unused)
 }
 
 static const rb_data_type_t nsb_rb_keeper_type = {
-    "netsocket verifiers", { nsb_rb_mark_boxes, NULL, NULL, }, 0, 0, 0
+    "netsocket values", { nsb_rb_mark_boxes, NULL, NULL, }, 0, 0, 0
 };
 
-static nsb_rb_box *nsb_rb_box_new(VALUE proc)
+static nsb_rb_box *nsb_rb_box_new(VALUE proc, int pinned)
 {
     nsb_rb_box *b = (nsb_rb_box *)calloc(1, sizeof *b);
     if (b == NULL)
         rb_raise(rb_eNoMemError, "netsocket: out of memory");
     b->proc = proc;
-    pthread_mutex_lock(&nsb_rb_lock);
-    b->next = nsb_rb_boxes.next;
-    b->prev = &nsb_rb_boxes;
-    b->next->prev = b;
-    nsb_rb_boxes.next = b;
-    pthread_mutex_unlock(&nsb_rb_lock);
+    b->pinned = pinned;
+    b->prev = b->next = b;
+    if (pinned) {
+        pthread_mutex_lock(&nsb_rb_lock);
+        b->next = nsb_rb_boxes.next;
+        b->prev = &nsb_rb_boxes;
+        b->next->prev = b;
+        nsb_rb_boxes.next = b;
+        pthread_mutex_unlock(&nsb_rb_lock);
+    }
     return b;
 }
 
 static void nsb_release(void *userdata)
 {
     nsb_rb_box *b = (nsb_rb_box *)userdata;
-    pthread_mutex_lock(&nsb_rb_lock);
-    b->prev->next = b->next;
-    b->next->prev = b->prev;
-    pthread_mutex_unlock(&nsb_rb_lock);
+    if (b->pinned) {
+        pthread_mutex_lock(&nsb_rb_lock);
+        b->prev->next = b->next;
+        b->next->prev = b->prev;
+        pthread_mutex_unlock(&nsb_rb_lock);
+    }
     free(b);
+}
+
+/* The callables a verifier and a key log hold (Qnil for none): what
+ * ns_options_get_* / ns_socket_get_* returned, if it is ours. */
+static void nsb_rb_callables(ns_certificate_verifier v, void *vdata, ns_key_log_callback k, void *kdata,
+                             VALUE out[2])
+{
+    out[0] = v == nsb_verify && vdata ? ((nsb_rb_box *)vdata)->proc : Qnil;
+    out[1] = k == nsb_key_log && kdata ? ((nsb_rb_box *)kdata)->proc : Qnil;
+}
+
+static void nsb_rb_options_callables(const nsb_options *o, VALUE out[2])
+{
+    void *vdata = NULL, *kdata = NULL;
+    ns_certificate_verifier v = ns_options_get_certificate_verifier(o, &vdata);
+    ns_key_log_callback k = ns_options_get_key_log_callback(o, &kdata);
+    nsb_rb_callables(v, vdata, k, kdata, out);
+}
+
+static void nsb_rb_mark_options(void *p)
+{
+    VALUE held[2];
+    nsb_rb_options_callables((const nsb_options *)p, held);
+    rb_gc_mark(held[0]);
+    rb_gc_mark(held[1]);
+}
+
+/* A setter that may replace a callable: while a constructor runs, the old
+ * one is kept (it may have been taken already). */
+static void nsb_rb_retire(const VALUE old[2])
+{
+    if (nsb_rb_constructing == 0)
+        return;
+    for (int i = 0; i < 2; i++)
+        if (!NIL_P(old[i]))
+            rb_ary_push(nsb_rb_retired, old[i]);
+}
+#define NSB_REPLACING(o, call) do {           \
+        VALUE nsb_old_[2];                    \
+        nsb_rb_options_callables(o, nsb_old_); \
+        nsb_check(call);                      \
+        nsb_rb_retire(nsb_old_);              \
+    } while (0)
+
+/* Around a constructor's call without the GVL (+1 before, -1 after).
+ * `retired` is emptied when the next one starts with none running: by
+ * then every earlier constructor's Socket object holds its callables. */
+static void nsb_rb_constructing_add(int delta)
+{
+    if (delta > 0 && nsb_rb_constructing == 0)
+        rb_ary_clear(nsb_rb_retired);
+    nsb_rb_constructing += delta;
+}
+
+/* A new Socket object keeps the callables its socket holds. */
+static VALUE nsb_rb_socket_made(VALUE obj, const nsb_socket *s)
+{
+    void *vdata = NULL, *kdata = NULL;
+    VALUE held[2];
+    if (s == NULL || NIL_P(obj))
+        return obj;
+    ns_certificate_verifier v = ns_socket_get_certificate_verifier(s, &vdata);
+    ns_key_log_callback k = ns_socket_get_key_log_callback(s, &kdata);
+    nsb_rb_callables(v, vdata, k, kdata, held);
+    if (!NIL_P(held[0]) || !NIL_P(held[1]))
+        rb_ivar_set(obj, rb_intern("__netsocket_callables"), rb_ary_new_from_values(2, held));
+    return obj;
 }
 
 typedef struct {
@@ -368,11 +467,12 @@ NSB_RUBY_BYTES(config, CONFLEN)
     } else if (!rb_respond_to($input, rb_intern("call"))) {
         rb_raise(rb_eTypeError, "$symname: expected something that responds to call, or nil");
     } else {
-        $1 = nsb_rb_box_new($input);
+        $1 = nsb_rb_box_new($input, 0);
     }
 }
 %typemap(out) nsb_callable, nsb_value { $result = $1 ? ((nsb_rb_box *)$1)->proc : Qnil; }
-%typemap(in) nsb_value { $1 = nsb_rb_box_new($input); }
+%typemap(in) nsb_value { $1 = nsb_rb_box_new($input, 1); }
+%typemap(ret) nsb_socket * { nsb_rb_socket_made(vresult, $1); } /* vresult: the Socket object */
 %typemap(in) int on { $1 = RTEST($input) && !(RB_INTEGER_TYPE_P($input) && NUM2LONG($input) == 0); }
 %typemap(typecheck, precedence=SWIG_TYPECHECK_BOOL) int on { $1 = 1; }
 %typemap(in) const char *service (VALUE s) {
@@ -408,6 +508,8 @@ NSB_RUBY_BYTES(config, CONFLEN)
     nsb_rb_wait_writable = rb_define_class_under(mNetsocket, "WaitWritableError", nsb_rb_errors[nsb_status_index(NS_ERR_WOULD_BLOCK)]);
     rb_include_module(nsb_rb_wait_writable, rb_mWaitWritable);
     rb_gc_register_mark_object(TypedData_Wrap_Struct(rb_cObject, &nsb_rb_keeper_type, &nsb_rb_boxes));
+    nsb_rb_retired = rb_ary_new();
+    rb_gc_register_mark_object(nsb_rb_retired);
 }
 %}
 

@@ -799,8 +799,9 @@ NS_API int64_t ns_socket_wants_timeout(const ns_socket *s);
 typedef int (*ns_interrupt_check)(void *userdata);
 
 /* Makes the blocking calls of the calling thread interruptible, until it
- * is set again: every wait inside connect (not the name resolution), the
- * TLS handshake, send, send_all, recv and accept also watches fd (if >= 0)
+ * is set again: every wait inside connect (the wait for the name's
+ * resolution included), the TLS handshake, send, send_all, recv and accept
+ * also watches fd (if >= 0)
  * and ends when fd becomes readable; and after a signal (EINTR) it asks
  * check(userdata) (if check is not NULL), ending when that returns
  * non-zero.  An ended call fails with NS_ERR_IO and ns_last_os_error() ==
@@ -813,6 +814,19 @@ typedef int (*ns_interrupt_check)(void *userdata);
  * default; EINTR is retried).  Selector waits have ns_selector_interrupt.
  * Returns NS_OK; cannot fail. */
 NS_API int ns_set_thread_interrupt(int fd, ns_interrupt_check check, void *userdata);
+
+/* The certificate verifier and the key log callback a socket calls during
+ * its handshakes (taken when it was made: from its options, an accepted
+ * socket's from its listening socket) and held until it is freed, NULL if
+ * none or for NULL; the userdata in *userdata if userdata is not NULL.
+ * Later changes to the options do not change them.  A binding whose
+ * garbage collector must reach the language callables a socket holds reads
+ * them here (and an options object's with ns_options_get_certificate_verifier
+ * and ns_options_get_key_log_callback), so a callable that captures its own
+ * options or socket is collected with them. */
+NS_API ns_certificate_verifier ns_socket_get_certificate_verifier(const ns_socket *s,
+                                                                  void **userdata);
+NS_API ns_key_log_callback ns_socket_get_key_log_callback(const ns_socket *s, void **userdata);
 
 /* ------------------------------------------------------------------ */
 /* Selector                                                            */

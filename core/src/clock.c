@@ -52,6 +52,8 @@ int ns_set_thread_interrupt(int fd, ns_interrupt_check check, void *userdata)
 
 int ns_interrupt_fd(void) { return interrupt.fd; }
 
+int ns_interruptible(void) { return interrupt.fd >= 0 || interrupt.check != NULL; }
+
 int ns_interrupted(void) { return interrupt.check != NULL && interrupt.check(interrupt.userdata) != 0; }
 
 int ns_poll_fd(int fd, short events, int64_t deadline)

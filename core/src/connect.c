@@ -427,8 +427,11 @@ static int is_numeric(const char *node)
 }
 
 /* Numeric addresses resolve at once; names go to the resolver thread,
- * unless the caller blocks without a deadline anyway (a blocking
- * constructor with no connection timeout): then a thread buys nothing. */
+ * unless the caller blocks without a deadline and without an interrupt
+ * anyway (a blocking constructor with no connection timeout, on a thread
+ * without ns_set_thread_interrupt): then a thread buys nothing.  With an
+ * interrupt, the wait for the resolver ends on it (ns_connect_drive), so
+ * Ctrl-C or Thread#kill stop a name that never resolves. */
 static int begin_resolving(ns_socket *s, ns_connecting *c, int blocking)
 {
     struct addrinfo hints = {
@@ -437,7 +440,7 @@ static int begin_resolving(ns_socket *s, ns_connecting *c, int blocking)
         .ai_protocol = c->values.ai_protocol,
         .ai_flags = c->values.ai_flags,
     };
-    if (!is_numeric(s->node) && !(blocking && c->deadline < 0))
+    if (!is_numeric(s->node) && !(blocking && c->deadline < 0 && !ns_interruptible()))
         return start_lookup(c, s->node, s->service, &hints);
     int rc = getaddrinfo(s->node, s->service, &hints, &c->res);
     if (rc == 0)

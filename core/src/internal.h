@@ -50,6 +50,8 @@ int ns_poll_fd(int fd, short events, int64_t deadline);
 int ns_interrupt_fd(void);
 /* After EINTR: 1 if the calling thread's interrupt check ends the call. */
 int ns_interrupted(void);
+/* 1 if the calling thread set an interrupt (fd or check) that can end its waits. */
+int ns_interruptible(void);
 
 /* ---- strlist.c: small owned string lists (sni*, alpn*) ---- */
 typedef struct {

@@ -14,6 +14,22 @@ int ns_socket_is_closed(const ns_socket *s)
 int ns_socket_is_tls(const ns_socket *s) { return s != NULL && (s->ssl != NULL || s->ctx != NULL); }
 int ns_socket_fd(const ns_socket *s) { return s ? s->fd : -1; }
 
+ns_certificate_verifier ns_socket_get_certificate_verifier(const ns_socket *s, void **userdata)
+{
+    const ns_verifier *v = s ? s->verifier : NULL;
+    if (userdata)
+        *userdata = v ? v->userdata : NULL;
+    return v ? v->fn : NULL;
+}
+
+ns_key_log_callback ns_socket_get_key_log_callback(const ns_socket *s, void **userdata)
+{
+    const ns_key_log *k = s ? s->key_log : NULL;
+    if (userdata)
+        *userdata = k && k->fn ? k->userdata : NULL;
+    return k ? k->fn : NULL;
+}
+
 int ns_socket_set_non_blocking(ns_socket *s, int on)
 {
     NS_CHECK_HANDLE(s, "set non-blocking");

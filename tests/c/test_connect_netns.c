@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -137,12 +139,24 @@ static void same_family_first_address_blackholed(void)
     close(bh);
 }
 
-static void silent_dns_is_inside_the_connection_timeout(void)
+/* A DNS server on 127.0.0.1:53 that never answers (nobody reads it); -1
+ * on failure. */
+static int silent_dns(void)
 {
     int dns = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(dns >= 0 && bind(dns, (struct sockaddr *)&a, sizeof a) == 0);
+    if (dns >= 0 && bind(dns, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(dns);
+        dns = -1;
+    }
+    return dns;
+}
+
+static void silent_dns_is_inside_the_connection_timeout(void)
+{
+    int dns = silent_dns();
+    CHECK(dns >= 0);
     ns_options *o = ns_options_new(NS_SOCKET_OPTIONS);
     int64_t timeout = 200000;
     ns_options_set_connection_timeout(o, timeout);
@@ -172,6 +186,66 @@ static void silent_dns_is_inside_the_connection_timeout(void)
     close(dns);
 }
 
+/* A blocking open with no connection timeout, stuck resolving a name the
+ * DNS server never answers, stops on the thread's interrupt: its fd made
+ * readable by another thread, or a signal and a check that says stop. */
+static void *write_after_200ms(void *arg)
+{
+    uint64_t one = 1;
+    usleep(200000);
+    if (write(*(int *)arg, &one, sizeof one) != sizeof one)
+        abort();
+    return NULL;
+}
+
+static void on_alarm(int sig) { (void)sig; }
+static int stop_now(void *userdata) { return ++*(int *)userdata > 0; }
+
+static void check_interrupted(int64_t start, const char *how)
+{
+    int64_t took = now_us() - start;
+    fprintf(stderr, "  interrupted (%s) after %lld us\n", how, (long long)took);
+    CHECK_EQ(ns_last_status(), NS_ERR_IO);
+    CHECK_EQ(ns_last_os_error(), EINTR);
+    CHECK_STR(ns_last_error(), "connect to silent.test:80: interrupted");
+    CHECK(took >= 190000 && took < SLACK(1000000)); /* glibc alone waits 3 s, twice */
+}
+
+static void silent_dns_stops_on_the_thread_interrupt(void)
+{
+    int dns = silent_dns();
+    CHECK(dns >= 0);
+    ns_options *o = ns_options_new(NS_SOCKET_OPTIONS); /* blocking, no connection timeout */
+    CHECK_EQ(ns_options_set_non_blocking(o, 0), NS_OK);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    CHECK(efd >= 0);
+    ns_set_thread_interrupt(efd, NULL, NULL);
+    pthread_t t = spawn(write_after_200ms, &efd);
+    int64_t start = now_us();
+    CHECK(ns_make_client_socket("silent.test", "80", o) == NULL);
+    check_interrupted(start, "fd");
+    pthread_join(t, NULL);
+    /* A signal (no SA_RESTART) and a check that ends the call. */
+    int asked = 0;
+    ns_set_thread_interrupt(-1, stop_now, &asked);
+    struct sigaction sa = {.sa_handler = on_alarm};
+    sigaction(SIGALRM, &sa, NULL);
+    ualarm(200000, 0);
+    start = now_us();
+    CHECK(ns_make_client_socket("silent.test", "80", o) == NULL);
+    check_interrupted(start, "signal");
+    CHECK_EQ(asked, 1);
+    ns_set_thread_interrupt(-1, NULL, NULL);
+    close(efd);
+    ns_options_free(o);
+    close(dns);
+}
+
+static void test_a_blocking_open_stuck_resolving_stops_on_the_thread_interrupt(void)
+{
+    in_namespace(silent_dns_stops_on_the_thread_interrupt);
+}
+
 static void test_happy_eyeballs_skips_a_blackholed_ipv6_address(void)
 {
     in_namespace(happy_eyeballs_ipv6_blackholed);
@@ -191,6 +265,7 @@ static const ns_test tests[] = {
     TEST(test_happy_eyeballs_skips_a_blackholed_ipv6_address),
     TEST(test_a_blackholed_first_ipv4_address_costs_250ms),
     TEST(test_a_silent_dns_server_is_bounded_by_the_connection_timeout),
+    TEST(test_a_blocking_open_stuck_resolving_stops_on_the_thread_interrupt),
 };
 
 int main(int argc, char **argv)

@@ -100,6 +100,47 @@ static void test_changed_options_apply_to_later_sockets_only(void)
     ns_socket_free(server);
 }
 
+static int accept_chain(void *userdata, int depth, int preverify_error, const unsigned char *der,
+                        size_t der_len)
+{
+    (void)userdata, (void)depth, (void)der, (void)der_len;
+    return preverify_error == 0;
+}
+static void log_nothing(void *userdata, const char *line) { (void)userdata, (void)line; }
+
+/* ns_socket_get_certificate_verifier / _key_log_callback: what a socket
+ * was made with (for a binding's GC), whatever the options hold later. */
+static void test_a_socket_reports_the_verifier_and_key_log_it_was_made_with(void)
+{
+    setup();
+    int verifier_data = 0, log_data = 0, other = 0;
+    void *ud = &other;
+    ns_socket *server = tls_server();
+    CHECK(server != NULL);
+    CHECK(ns_socket_get_certificate_verifier(server, &ud) == NULL && ud == NULL);
+    CHECK(ns_socket_get_key_log_callback(server, NULL) == NULL);
+    CHECK(ns_socket_get_certificate_verifier(NULL, NULL) == NULL);
+    CHECK(ns_socket_get_key_log_callback(NULL, NULL) == NULL);
+    server_job job = {.server = server, .n = 1};
+    pthread_t t = spawn(serve, &job);
+    ns_options *o = blocking_options(NS_TLS_SOCKET_OPTIONS, SLACK(5000000));
+    CHECK_EQ(trust(o, ca), NS_OK);
+    CHECK_EQ(ns_options_set_certificate_verifier_owned(o, accept_chain, &verifier_data, NULL), NS_OK);
+    CHECK_EQ(ns_options_set_key_log_callback(o, log_nothing, &log_data, NULL), NS_OK);
+    ns_socket *c = ns_make_client_tls_socket("127.0.0.1", port_of(server), o);
+    CHECK(c != NULL && round_trip(c));
+    CHECK_EQ(ns_options_set_certificate_verifier(o, NULL, NULL), NS_OK);
+    CHECK_EQ(ns_options_set_key_log_callback(o, NULL, NULL, NULL), NS_OK);
+    ns_options_free(o);
+    CHECK(ns_socket_get_certificate_verifier(c, &ud) == accept_chain && ud == &verifier_data);
+    CHECK(ns_socket_get_key_log_callback(c, &ud) == log_nothing && ud == &log_data);
+    CHECK_EQ(ns_socket_close(c), NS_OK);
+    CHECK(ns_socket_get_certificate_verifier(c, NULL) == accept_chain); /* held until freed */
+    ns_socket_free(c);
+    pthread_join(t, NULL);
+    ns_socket_free(server);
+}
+
 /* Many threads connect with one options object while another changes it:
  * each socket is made from one consistent state (TSan checks the rest). */
 enum { CLIENTS = 4, CONNECTS = 12 };
@@ -208,6 +249,7 @@ static void test_threads_connect_while_another_changes_the_options(void)
 
 static const ns_test tests[] = {
     TEST(test_changed_options_apply_to_later_sockets_only),
+    TEST(test_a_socket_reports_the_verifier_and_key_log_it_was_made_with),
     TEST(test_threads_connect_while_another_changes_the_options),
 };
 NS_TEST_MAIN(tests)

@@ -22,14 +22,26 @@ def test_timeouts_are_integers_minus_one_or_more():
         with pytest.raises(ValueError) as e:
             netsocket.socket_options().set_read_timeout(value)
         assert str(e.value) == TIMEOUT_RANGE
-    with pytest.raises(OverflowError):
+    beyond = ("{}: {} = {} is out of range: a timeout is -1 (no limit) "
+              "or 0 to 9223372036854775807 \u00b5s")
+    with pytest.raises(OverflowError) as e:
         netsocket.socket_options(read_timeout=2**63)
+    assert str(e.value) == beyond.format("Options.set_read_timeout()", "us", 2**63)
+    with pytest.raises(OverflowError) as e:
+        netsocket.socket_options().set_connection_timeout(-(2**63) - 1)
+    assert str(e.value) == beyond.format("Options.set_connection_timeout()", "us", -(2**63) - 1)
+    with pytest.raises(OverflowError) as e:
+        netsocket.SelectorCore().poll(2**64)
+    assert str(e.value) == beyond.format("SelectorCore.poll()", "timeout_us", 2**64)
     o = netsocket.socket_options(read_timeout=-1, connection_timeout=0)
     assert (o.read_timeout, o.connection_timeout) == (-1, 0)
     with netsocket.make_server_socket("127.0.0.1", "0") as server:
         with pytest.raises(ValueError) as e:
             server.set_read_timeout(-3)
         assert str(e.value) == TIMEOUT_RANGE
+        with pytest.raises(OverflowError) as e:
+            server.set_read_timeout(us=2**63)
+        assert str(e.value) == beyond.format("Socket.set_read_timeout()", "us", 2**63)
         assert server.read_timeout == -1
 
 

@@ -14,9 +14,9 @@ module HeapHelpers
   end
 
   # How many bytes the C heap grew over `cycle.call(n)`, after a warm-up
-  # of a tenth as many.
-  def heap_growth(n, &cycle)
-    cycle.call(n / 10)
+  # of `warm_up` cycles (until Ruby's own heap stops growing).
+  def heap_growth(n, warm_up: n / 10, &cycle)
+    cycle.call(warm_up)
     before = heap_in_use
     cycle.call(n)
     heap_in_use - before

@@ -150,4 +150,41 @@ class InterruptTest < Minitest::Test
       [c, conn, srv, *@open].each(&:close)
     end
   end
+
+  # Name resolution: a blocking open with no connection timeout, stuck on a
+  # DNS server that never answers (in namespaces of the test's own, see
+  # tests/silent_dns_namespace.sh), stops on Thread#raise and Thread#kill.
+  RESOLVING_CHILD = <<~'RUBY'
+    require "socket"
+    require "netsocket"
+    dns = UDPSocket.new
+    dns.bind("127.0.0.1", 53) # never read: the name never resolves
+    stuck = lambda do
+      q = Queue.new
+      t = Thread.new do
+        Netsocket.make_client_socket("silent.test", 80, Netsocket.socket_options(non_blocking: false))
+        q << :returned
+      rescue StandardError => e
+        q << e
+      end
+      sleep 0.05 until t.status == "sleep"
+      sleep 0.3 # into the resolution (glibc would wait 30 s)
+      [t, q]
+    end
+    t, q = stuck.call
+    t.raise(ArgumentError, "stop resolving")
+    puts t.join(5) ? q.pop.inspect : "still resolving"
+    t, q = stuck.call
+    t.kill
+    puts t.join(5) ? "killed, #{q.size} results" : "still resolving"
+  RUBY
+
+  def test_thread_raise_and_kill_stop_a_blocking_open_stuck_resolving_the_name
+    script = File.expand_path("../silent_dns_namespace.sh", __dir__)
+    out, err, status = Timeout.timeout(30) do
+      Open3.capture3(script, RbConfig.ruby, "-I", $LOAD_PATH.grep(/bindings/).first || ".", "-e", RESOLVING_CHILD)
+    end
+    skip "no user/mount/network namespaces here" if status.exitstatus == 77
+    assert_equal ["#<ArgumentError: stop resolving>\nkilled, 0 results\n", "", 0], [out, err, status.exitstatus]
+  end
 end
