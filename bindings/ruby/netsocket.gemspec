@@ -25,7 +25,7 @@ Gem::Specification.new do |s|
   s.authors = ["netsocket developers"]
   s.license = "Nonstandard"
   s.required_ruby_version = ">= 3.0"
-  s.files = %w[lib/netsocket.rb lib/netsocket/fiber_scheduler.rb ext/netsocket/extconf.rb ext/netsocket/netsocket_wrap.c ext/netsocket/netsocket.h]
+  s.files = %w[lib/netsocket.rb lib/netsocket/fiber_scheduler.rb lib/netsocket/api.rb ext/netsocket/extconf.rb ext/netsocket/netsocket_wrap.c ext/netsocket/netsocket.h]
   s.extensions = ["ext/netsocket/extconf.rb"]
   s.require_paths = ["lib"]
 end

@@ -860,7 +860,9 @@ NS_API int ns_selector_add(ns_selector *sel, ns_socket *s, int64_t timeout_us, v
  * when it passes s is reported once as timed out, then watched without one.
  * The selector owns data if release is not NULL: release(data) is called
  * exactly once, when s leaves the selector, when a later watch of s passes
- * other data, or when this call fails (also for NULL handles).  release
+ * other data, or when this call fails (also for NULL handles; but a failed
+ * call leaves a watched s as it was, and data s is already watched with
+ * stays the selector's until s leaves).  release
  * runs on the thread that causes it and must not free s or use sel.
  * Watching s again (or after ns_selector_add) changes its interest,
  * timeout and data in place.  Errors: NS_ERR_INVALID (NULL, a bad interest,

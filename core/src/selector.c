@@ -246,7 +246,8 @@ static uint32_t epoll_events_of(int interest)
 }
 
 /* Watches s in sel (a new slot, or its slot updated in place); on failure
- * owned data is released, as ns_selector_watch promises. */
+ * s stays as it was and owned data not yet the selector's is released, as
+ * ns_selector_watch promises. */
 static int place(ns_selector *sel, ns_socket *s, int interest, int64_t timeout_us, void *data,
                  ns_release_function release, int persistent, const char *what)
 {
@@ -274,7 +275,12 @@ static int place(ns_selector *sel, ns_socket *s, int interest, int64_t timeout_u
         }
     }
     if (rc != NS_OK) {
-        if (release)
+        /* A failure changes nothing: data the selector already holds for s
+         * stays its own (released when s leaves); other data is the
+         * caller's to let go of, so release it now. */
+        int already_owned = s && sel && s->selector == sel &&
+                            sel->slots[s->selector_slot].data == data;
+        if (release && !already_owned)
             release(data);
         return rc;
     }

@@ -121,6 +121,35 @@ static void test_watch_rejects_bad_input_and_releases_the_data(void)
     CHECK_EQ(released[3], 1);
 }
 
+/* A failed re-watch of a watched socket changes nothing: the socket stays
+ * watched as it was, data the selector already owns (the same pointer) is
+ * not released by the failure, other data given to the failing call is. */
+static void test_failed_rewatch_keeps_the_watch_and_releases_once(void)
+{
+    memset(released, 0, sizeof released);
+    ns_socket *server, *client, *conn;
+    CHECK(plain_pair(&server, &client, &conn));
+    ns_selector *sel = ns_selector_new();
+    CHECK_EQ(ns_selector_watch(sel, client, NS_WANT_READ, -1, SLOT(0), count_release), NS_OK);
+    CHECK_EQ(ns_selector_watch(sel, client, 0, -1, SLOT(0), count_release), NS_ERR_INVALID);
+    CHECK_EQ(released[0], 0); /* still the selector's: released when client leaves */
+    CHECK_EQ(ns_selector_watch(sel, client, 4, -1, SLOT(1), count_release), NS_ERR_INVALID);
+    CHECK_EQ(released[1], 1); /* the failing call's own data */
+    CHECK(ns_selector_data(sel, client) == SLOT(0));
+    CHECK_EQ(ns_selector_count(sel), 1);
+    /* still watched for reading, as before the failed calls */
+    CHECK_EQ(ns_socket_send(conn, "x", 1, 0), 1);
+    CHECK_EQ(ns_selector_wait(sel, 2000000), 1);
+    CHECK(ns_selector_event_socket(sel, 0) == client);
+    CHECK_EQ(ns_selector_event_ready(sel, 0), NS_WANT_READ);
+    CHECK_EQ(ns_selector_remove(sel, client), NS_OK);
+    CHECK_EQ(released[0], 1);
+    ns_selector_free(sel);
+    CHECK_EQ(released[0], 1);
+    CHECK_EQ(released[1], 1);
+    free3(server, client, conn);
+}
+
 /* Owned data is released exactly once, whichever way the socket leaves. */
 static void test_watch_owned_data_is_released_once_on_every_exit(void)
 {
@@ -373,6 +402,7 @@ static const ns_test tests[] = {
     TEST(test_watch_reports_read_and_write_readiness_apart),
     TEST(test_watch_rejects_bad_input_and_releases_the_data),
     TEST(test_watch_owned_data_is_released_once_on_every_exit),
+    TEST(test_failed_rewatch_keeps_the_watch_and_releases_once),
     TEST(test_watch_idle_timeout_restarts_on_events_and_fires_once),
     TEST(test_half_a_tls_record_is_not_readable_with_add),
     TEST(test_half_a_tls_record_is_not_readable_with_watch),

@@ -180,4 +180,54 @@ module Netsocket
   end
 end
 
+# Keyword forms of every method, from the one table (netsocket/api.rb,
+# generated with its documentation from the header): each parameter may be
+# given by name, e.g. sock.recv(size: 10) or
+# Netsocket.make_client_socket(node: "example.com", service: 443, options: o).
+# Prepended last, so the other forms (blocks, exception: false) see
+# positional arguments.
+module Netsocket
+  module KeywordForms
+    PASSED_ON = %i[exception].freeze # NonBlockingForms' keyword
+
+    def self.install
+      API.group_by { |name, _| name[/\A[^#.]+/] }.each do |owner, rows|
+        target = owner == "Netsocket" ? Netsocket.singleton_class : Object.const_get(owner)
+        table = rows.to_h { |name, params| [name[/[#.](\w+)\z/, 1].to_sym, [name, params]] }
+        target.prepend(Module.new do
+          table.each do |method, (name, params)|
+            next unless target.method_defined?(method) || target.private_method_defined?(method)
+
+            define_method(method) do |*args, **kw, &blk|
+              super(*KeywordForms.positional(name, params, args, kw), **kw, &blk)
+            end
+          end
+        end)
+      end
+    end
+
+    # args followed by the parameters given as keywords (removed from kw),
+    # the optional ones skipped before them at their defaults.  An
+    # ArgumentError names the method and a missing or unknown keyword.
+    def self.positional(name, params, args, kw)
+      return args if kw.empty?
+
+      named = params.drop(args.length)
+      last = named.rindex { |param, _| kw.key?(param) }
+      filled = named.first(last ? last + 1 : 0).map do |param, default|
+        next kw.delete(param) if kw.key?(param)
+        raise ArgumentError, "#{name}: missing keyword: #{param}" if default == :required
+
+        default
+      end
+      unknown = kw.keys - PASSED_ON
+      raise ArgumentError, "#{name}: unknown keyword: #{unknown.join(", ")}" unless unknown.empty?
+
+      args + filled
+    end
+  end
+end
+
 require "netsocket/fiber_scheduler"
+require "netsocket/api"
+Netsocket::KeywordForms.install # outermost: after every other form
