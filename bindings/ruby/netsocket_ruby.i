@@ -383,25 +383,57 @@ static void nsb_raise(void)
  * path changed the stack layout enough for the conservative GC to keep a
  * collected verifier alive in test_verifier_is_collected_after_its_last_user. */
 %{
-static const char *nsb_rb_arg_error(VALUE self, const char *ctype, const char *name, int argn)
+/* The Ruby name of wrapper `name` called on self ("Netsocket::Options#set_
+ * read_timeout", "Netsocket::Options.new"); returns whether it is a
+ * constructor and sets *is_method. */
+static int nsb_rb_method_name(VALUE self, const char *name, char *method, size_t size, int *is_method)
 {
-    static __thread char text[320];
-    char method[128];
-    int is_method = !RB_TYPE_P(self, T_MODULE) && !RB_TYPE_P(self, T_CLASS);
+    *is_method = !RB_TYPE_P(self, T_MODULE) && !RB_TYPE_P(self, T_CLASS);
     const char *cls = nsb_arg_class_name(name, strlen(name), NSB_RUBY);
     if (strncmp(name, "nsb_", 4) == 0)
         name += 4;
     if (cls) /* a constructor: SWIG names it after the C type */
-        snprintf(method, sizeof method, "%s.new", cls);
-    else if (is_method)
-        snprintf(method, sizeof method, "%s#%s", rb_obj_classname(self), name);
+        snprintf(method, size, "%s.new", cls);
+    else if (*is_method)
+        snprintf(method, size, "%s#%s", rb_obj_classname(self), name);
     else
-        snprintf(method, sizeof method, "%s.%s", RB_TYPE_P(self, T_MODULE) ? rb_class2name(self) : "Netsocket", name);
-    nsb_arg_error_text(text, sizeof text, NSB_RUBY, method, cls ? argn : argn - is_method, ctype, NULL);
+        snprintf(method, size, "%s.%s", RB_TYPE_P(self, T_MODULE) ? rb_class2name(self) : "Netsocket", name);
+    return cls != NULL;
+}
+
+static const char *nsb_rb_arg_error(VALUE self, const char *ctype, const char *name, int argn)
+{
+    static __thread char text[320];
+    char method[128];
+    int is_method;
+    int ctor = nsb_rb_method_name(self, name, method, sizeof method, &is_method);
+    nsb_arg_error_text(text, sizeof text, NSB_RUBY, method, ctor ? argn : argn - is_method, ctype, NULL);
     return text;
 }
 #define Ruby_Format_TypeError(msg, type, name, argn, input) nsb_rb_arg_error(self, type, name, argn)
+
+/* RangeError for a timeout beyond int64 (nsb_timeout_overflow_text). */
+static void nsb_rb_timeout_overflow(VALUE self, const char *wrapper, const char *param, VALUE given)
+{
+    char method[128], text[400];
+    int is_method;
+    nsb_rb_method_name(self, wrapper, method, sizeof method, &is_method);
+    VALUE digits = rb_big2str(given, 10);
+    nsb_timeout_overflow_text(text, sizeof text, method, param, StringValueCStr(digits));
+    rb_exc_raise(rb_exc_new_str(rb_eRangeError, rb_utf8_str_new_cstr(text))); /* µ: UTF-8 */
+}
 %}
+
+/* SWIG's conversion; an Integer it cannot take is beyond int64. */
+%typemap(in, fragment=SWIG_AsVal_frag(long long)) int64_t (long long v, int res) {
+    res = SWIG_AsVal(long long)($input, &v);
+    if (!SWIG_IsOK(res) && RB_TYPE_P($input, T_BIGNUM))
+        nsb_rb_timeout_overflow(self, "$symname", "$1_name", $input);
+    if (!SWIG_IsOK(res)) {
+        %argument_fail(res, "$type", $symname, $argnum);
+    }
+    $1 = (int64_t)v;
+}
 
 %exception {
     nsb_err.status = 0;

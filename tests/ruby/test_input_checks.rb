@@ -26,6 +26,21 @@ class InputChecksTest < Minitest::Test
     assert_equal [-1, 0], [o.read_timeout, o.connection_timeout]
   end
 
+  # Beyond int64: a RangeError naming the method, the parameter, the value,
+  # the unit and the range (not "must be Integer" for an Integer).
+  def test_timeouts_beyond_int64_name_the_unit_and_range
+    beyond = "%s: us = %d is out of range: a timeout is -1 (no limit) or 0 to 9223372036854775807 \u00b5s"
+    e = assert_raises(RangeError) { Netsocket.socket_options(read_timeout: 2**63) }
+    assert_equal format(beyond, "Netsocket::Options#set_read_timeout", 2**63), e.message
+    e = assert_raises(RangeError) { Netsocket.socket_options.set_connection_timeout(-(2**63) - 1) }
+    assert_equal format(beyond, "Netsocket::Options#set_connection_timeout", -(2**63) - 1), e.message
+    server = Netsocket.make_server_socket("127.0.0.1", 0, blocking)
+    e = assert_raises(RangeError) { server.set_read_timeout(2**64) }
+    assert_equal format(beyond, "Netsocket::Socket#set_read_timeout", 2**64), e.message
+  ensure
+    server&.close
+  end
+
   def test_ports_over_65535_are_refused_not_wrapped
     server = Netsocket.make_server_socket("127.0.0.1", 0, blocking)
     wrapped = server.info[1] + 65_536

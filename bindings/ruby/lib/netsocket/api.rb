@@ -1397,10 +1397,11 @@ module Netsocket
     # restarts at each event of s, and when it passes s is reported once as timed out, then
     # watched without one. The selector owns data if release is not NULL: release(data) is
     # called exactly once, when s leaves the selector, when a later watch of s passes other
-    # data, or when this call fails (also for NULL handles). release runs on the thread that
-    # causes it and must not free s or use sel. Watching s again (or after ns_selector_add)
-    # changes its interest, timeout and data in place. Errors: NS_ERR_INVALID (NULL, a bad
-    # interest, s in another selector), NS_ERR_CLOSED, NS_ERR_NOMEM.
+    # data, or when this call fails (also for NULL handles; but a failed call leaves a watched s
+    # as it was, and data s is already watched with stays the selector's until s leaves).
+    # release runs on the thread that causes it and must not free s or use sel. Watching s again
+    # (or after ns_selector_add) changes its interest, timeout and data in place. Errors:
+    # NS_ERR_INVALID (NULL, a bad interest, s in another selector), NS_ERR_CLOSED, NS_ERR_NOMEM.
     #
     # Every parameter may also be given by name (keyword).
 
