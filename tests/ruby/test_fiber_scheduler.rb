@@ -195,7 +195,7 @@ module FiberTestHelpers
     end
     spawn.call do
       Netsocket.make_client_tls_socket("localhost", listener.local_address.ip_port,
-                                       client_options(connection_timeout: 4_000_000)) do |c|
+                                       client_options(connection_timeout: 8_000_000)) do |c|
         seen[:opened_after_ticks] = ticks
         seen[:got] = c.recv(5)
         seen[:still_blocking] = !c.non_blocking?
