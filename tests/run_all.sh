@@ -4,7 +4,9 @@
 #   2. build/       the C tests again under valgrind memcheck — ctest -L valgrind
 #   3. build-asan/  the C tests under AddressSanitizer + UBSan — ctest -L c
 #   4. build-aarch64/  cross-built for 64-bit Arm (gcc-aarch64-linux-gnu), the C
-#                   tests run under qemu-user-static — ctest -L '^c$'
+#                   tests run under qemu-user-static — ctest -L '^c$'; the Lua,
+#                   Python and Ruby bindings cross-built and smoke-tested under
+#                   qemu — tests/aarch64/bindings.sh
 #   5. build-tsan/  the C tests (every threaded one) under ThreadSanitizer,
 #                   BoringSSL built with -fsanitize=thread too — ctest -L c
 #   6. build-fuzz/  clang + libFuzzer: each fuzz target (tests/fuzz, 7 of
@@ -82,6 +84,11 @@ if configure_and_build build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarc
         -DNS_BORINGSSL_SOURCE_DIR="$bssl_src"; then
     (cd build-aarch64 && NS_TEST_TIME_SCALE=4 ctest -j "$jobs" -L '^c$' -E '^c\.test_openssl_coexistence$' \
     --output-on-failure) || failed+=("aarch64")
+    # The Lua, Python and Ruby bindings: phase 1's SWIG output compiled for
+    # aarch64 against Debian's arm64 interpreters (unpacked into
+    # build-aarch64/sysroot, not installed), each smoke-tested under qemu:
+    # version and a TLS round trip.  Any of the three failing fails the phase.
+    sh tests/aarch64/bindings.sh build-aarch64 build || failed+=("aarch64 bindings")
 else
     failed+=("aarch64 build")
 fi
