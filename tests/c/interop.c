@@ -170,6 +170,13 @@ ssize_t recv_after_renegotiation_request(ns_socket *s, peer *p, const char *comm
     return ns_socket_recv(s, buf, sizeof buf, 0);
 }
 
+int exchange_then_free(ns_socket *s, peer *p)
+{
+    int ok = exchange_via_stdio(s, p);
+    ns_socket_free(s);
+    return ok;
+}
+
 int exchange_via_echo(ns_socket *s)
 {
     return send_text(s, "echo me, please\n") && recv_text(s, "echo me, please\n");
@@ -201,6 +208,13 @@ peer *start_s_server(const char *const *extra, const char **port)
     const char *argv[] = {"openssl", "s_server", "-accept", accept_arg, "-cert",
                           path("server", "crt"), "-key", path("server", "key"), NULL};
     return peer_run(argv, extra);
+}
+
+ns_socket *connect_s_server(const char *const *extra, const char **port, peer **p,
+                            const char *sni, const char *const *alpn, int with_cert)
+{
+    *p = start_s_server(extra, port);
+    return *p ? connect_peer(*port, sni, alpn, with_cert) : NULL;
 }
 
 peer *start_gnutls_serv(const char *identity, const char *const *extra, const char **port)

@@ -54,6 +54,9 @@ int exchange_around_key_updates(ns_socket *s, peer *p, const char *ack);
  * it failed). */
 ssize_t recv_after_renegotiation_request(ns_socket *s, peer *p, const char *command,
                                          const char *ack);
+/* exchange_via_stdio, then s freed whatever happened: 1 if the exchange
+ * went well. */
+int exchange_then_free(ns_socket *s, peer *p);
 /* Data both ways with an echo server. */
 int exchange_via_echo(ns_socket *s);
 /* Data both ways with a client peer, then its orderly goodbye and exit:
@@ -64,6 +67,10 @@ int peer_certificate_is(ns_socket *s, const test_cert *c);
 /* s_server on a free port of 127.0.0.1 (stored in *port) with our server
  * identity; extra arguments follow. */
 peer *start_s_server(const char *const *extra, const char **port);
+/* start_s_server, then connect_peer(*port, sni, alpn, with_cert) to it:
+ * NULL if either failed (*p is NULL if s_server did not start). */
+ns_socket *connect_s_server(const char *const *extra, const char **port, peer **p,
+                            const char *sni, const char *const *alpn, int with_cert);
 /* gnutls-serv --echo on a free port (stored in *port; it listens on every
  * address, having no option to choose) with identity ("server" or "alt");
  * extra arguments follow. */

@@ -19,16 +19,13 @@ PEER_TEST(test_client_openssl_server_tls13_alpn_data)
     REQUIRE_PROGRAM("openssl");
     const char *port;
     const char *extra[] = {"-naccept", "1", "-tls1_3", "-alpn", "http/1.1", NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, "localhost", alpn_h2_http11, 0);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, "localhost", alpn_h2_http11, 0);
     CHECK(c != NULL);
     CHECK_STR(ns_socket_tls_version(c), "TLSv1.3");
     CHECK_STR(ns_socket_selected_alpn(c), "http/1.1"); /* the server's choice, not our first */
     CHECK(peer_certificate_is(c, cert.server));
-    int ok = exchange_via_stdio(c, p);
-    ns_socket_free(c);
-    CHECK(ok);
+    CHECK(exchange_then_free(c, p));
     CHECK(peer_saw(p, "ALPN protocols advertised by the client: h2, http/1.1", TIMEOUT_US));
     CHECK(peer_wait_exit(p, TIMEOUT_US)); /* -naccept 1: done after our connection */
     CHECK(peer_exited_ok(p));
@@ -39,16 +36,13 @@ PEER_TEST(test_client_openssl_server_tls12_forced)
     REQUIRE_PROGRAM("openssl");
     const char *port;
     const char *extra[] = {"-naccept", "1", "-tls1_2", NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, "localhost", NULL, 0);
     CHECK(c != NULL);
     CHECK_STR(ns_socket_tls_version(c), "TLSv1.2");
     CHECK(strncmp(ns_socket_tls_cipher(c), "TLS_ECDHE_ECDSA_WITH_", 21) == 0);
     CHECK(ns_socket_selected_alpn(c) == NULL);
-    int ok = exchange_via_stdio(c, p);
-    ns_socket_free(c);
-    CHECK(ok);
+    CHECK(exchange_then_free(c, p));
     CHECK(peer_wait_exit(p, TIMEOUT_US));
     CHECK(peer_exited_ok(p));
 }
@@ -61,14 +55,11 @@ PEER_TEST(test_client_openssl_server_sni_selects_certificate)
     const char *port;
     const char *extra[] = {"-naccept", "2",  "-servername", "alt.test", "-cert2",
                            path("alt", "crt"), "-key2", path("alt", "key"), NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, "alt.test", NULL, 0);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, "alt.test", NULL, 0);
     CHECK(c != NULL);
     CHECK(peer_certificate_is(c, cert.alt));
-    int ok = exchange_via_stdio(c, p);
-    ns_socket_free(c);
-    CHECK(ok);
+    CHECK(exchange_then_free(c, p));
     CHECK(peer_saw(p, "Hostname in TLS extension: \"alt.test\"", TIMEOUT_US));
 
     c = connect_peer(port, "localhost", NULL, 0);
@@ -84,13 +75,10 @@ PEER_TEST(test_client_openssl_server_mtls)
     const char *port;
     const char *extra[] = {"-naccept", "2", "-Verify", "1", "-CAfile", path("ca", "crt"),
                            "-verify_return_error", NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, "localhost", NULL, 1);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, "localhost", NULL, 1);
     CHECK(c != NULL);
-    int ok = exchange_via_stdio(c, p);
-    ns_socket_free(c);
-    CHECK(ok);
+    CHECK(exchange_then_free(c, p));
     /* s_server verified our certificate and printed it, byte for byte. */
     CHECK(peer_saw(p, "subject=CN = netsocket interop client", TIMEOUT_US));
     CHECK(peer_saw(p, certgen_cert_pem(cert.client), 0));
@@ -129,9 +117,8 @@ PEER_TEST(test_client_openssl_server_key_update)
     REQUIRE_PROGRAM("openssl");
     const char *port;
     const char *extra[] = {"-naccept", "1", "-tls1_3", NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, "localhost", NULL, 0);
     CHECK(c != NULL);
     int ok = exchange_around_key_updates(c, p, "SSL_do_handshake -> 1");
     ns_socket_free(c);
@@ -148,9 +135,8 @@ PEER_TEST(test_client_openssl_server_renegotiation_refused)
     REQUIRE_PROGRAM("openssl");
     const char *port;
     const char *extra[] = {"-naccept", "1", "-tls1_2", NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, "localhost", NULL, 0);
     CHECK(c != NULL);
     ssize_t n = recv_after_renegotiation_request(c, p, "r\n", "SSL_do_handshake -> 1");
     ns_socket_free(c);
@@ -168,9 +154,8 @@ PEER_TEST(test_client_non_blocking_selector_openssl_server)
     REQUIRE_PROGRAM("openssl");
     const char *port;
     const char *extra[] = {"-naccept", "1", NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, "localhost", NULL, 0);
     CHECK(c != NULL);
     CHECK_EQ(ns_socket_set_non_blocking(c, 1), NS_OK);
     char buf[4096];
@@ -217,9 +202,8 @@ PEER_TEST(test_client_detects_truncation_when_openssl_server_dies)
     const char *port;
     const char *extra[] = {"-naccept", "1",  "-servername", "alt.test", "-cert2",
                            path("alt", "crt"), "-key2", path("alt", "key"), NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, NULL, NULL, 0);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, NULL, NULL, 0);
     CHECK(c != NULL);
     CHECK(peer_certificate_is(c, cert.server));
     int ok = exchange_via_stdio(c, p);
@@ -240,14 +224,11 @@ PEER_TEST(test_client_openssl_server_hello_retry_request)
     REQUIRE_PROGRAM("openssl");
     const char *port;
     const char *extra[] = {"-naccept", "1", "-tls1_3", "-groups", "P-384", "-trace", NULL};
-    peer *p = start_s_server(extra, &port);
-    CHECK(p != NULL);
-    ns_socket *c = connect_peer(port, "localhost", NULL, 0);
+    peer *p;
+    ns_socket *c = connect_s_server(extra, &port, &p, "localhost", NULL, 0);
     CHECK(c != NULL);
     CHECK_STR(ns_socket_tls_version(c), "TLSv1.3");
-    int ok = exchange_via_stdio(c, p);
-    ns_socket_free(c);
-    CHECK(ok);
+    CHECK(exchange_then_free(c, p));
     /* -trace shows a HelloRetryRequest as a ServerHello whose key_share
      * holds just the selected group (2 bytes). */
     CHECK(peer_saw(p, "extension_type=key_share(51), length=2\n", 0));
