@@ -14,6 +14,13 @@ libnetsocket.so.1, e.g. a CMake build tree), else the library is built here
 with CMake from this source tree into a temporary directory (set
 NS_BORINGSSL_SOURCE_DIR to reuse an unpacked BoringSSL source).
 NETSOCKET_INCLUDE_DIR overrides the header's directory (core/include).
+
+Cross-building a wheel for another machine (tests/aarch64/bindings.sh makes
+the aarch64 one): NETSOCKET_LIB_DIR names that machine's library, and
+NETSOCKET_CROSS_CC (its compiler), NETSOCKET_CROSS_PYTHON_INCLUDE (its
+Python headers, directories joined by ':'), NETSOCKET_CROSS_EXT_SUFFIX
+(its extension suffix) and NETSOCKET_CROSS_PLATFORM (the wheel's platform
+tag, e.g. linux_aarch64) replace what this interpreter would say.
 """
 import base64
 import hashlib
@@ -41,7 +48,17 @@ License: See the netsocket source tree
 
 def _tag():
     py = "cp%d%d" % sys.version_info[:2]
-    return "%s-%s-%s" % (py, py, sysconfig.get_platform().replace("-", "_").replace(".", "_"))
+    platform = os.environ.get("NETSOCKET_CROSS_PLATFORM") or sysconfig.get_platform()
+    return "%s-%s-%s" % (py, py, platform.replace("-", "_").replace(".", "_"))
+
+
+def _target():
+    """(compiler command, Python include directories, extension suffix) of
+    the machine the wheel is for: this one unless NETSOCKET_CROSS_* say."""
+    cc = os.environ.get("NETSOCKET_CROSS_CC") or sysconfig.get_config_var("CC") or "cc"
+    include = os.environ.get("NETSOCKET_CROSS_PYTHON_INCLUDE") or sysconfig.get_paths()["include"]
+    suffix = os.environ.get("NETSOCKET_CROSS_EXT_SUFFIX") or sysconfig.get_config_var("EXT_SUFFIX")
+    return cc.split(), include.split(":"), suffix
 
 
 def _library(work):
@@ -72,11 +89,11 @@ def _compile(work, pkg):
     subprocess.run([sys.executable, str(HERE / "fix_wrapper_names.py"), str(swig / "netsocket_wrap.c")], check=True)
     shutil.copy(swig / "netsocket.py", pkg / "__init__.py")
     shutil.copy(_library(work) / SONAME, pkg / SONAME)
-    cc = (sysconfig.get_config_var("CC") or "cc").split()
-    ext = pkg / ("_netsocket" + sysconfig.get_config_var("EXT_SUFFIX"))
+    cc, py_include, suffix = _target()
+    ext = pkg / ("_netsocket" + suffix)
     subprocess.run(cc + ["-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wno-unused-function",
-                         "-I" + include, "-I" + sysconfig.get_paths()["include"],
-                         "-o", str(ext), str(swig / "netsocket_wrap.c"),
+                         "-I" + include] + ["-I" + d for d in py_include] +
+                   ["-o", str(ext), str(swig / "netsocket_wrap.c"),
                          str(pkg / SONAME), "-Wl,-rpath,$ORIGIN"], check=True)
 
 
