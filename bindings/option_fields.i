@@ -19,7 +19,8 @@
  * A row is X(field, item, kinds, type):
  *   field  the builder's keyword and the name of the read-only view;
  *   item   the C API's name for it (a list's name for one item);
- *   kinds  ALL (every options kind), TLS (both TLS kinds), SERVER (server TLS);
+ *   kinds  ALL (every options kind), TLS (both TLS kinds), SERVER (server TLS),
+ *          CLIENT (client TLS);
  *   type   INT, BOOL, MICROSECONDS, KEY, PATH, STRING, BYTES, VERIFIER, KEY_LOG (one value), or
  *          CERTIFICATE_LIST, STRING_LIST, PATH_LIST, BYTES_LIST (a list; the
  *          last two are only added to).
@@ -39,7 +40,7 @@ X(private_key_file,            private_key_file,            TLS,    PATH)
 X(certificates,                certificate,                 TLS,    CERTIFICATE_LIST)
 X(certificate_files,           certificate_file,            TLS,    PATH_LIST)
 X(certificate_verifier,        certificate_verifier,        TLS,    VERIFIER)
-X(sni,                         sni,                         TLS,    STRING_LIST)
+X(sni,                         sni,                         CLIENT, STRING_LIST)
 X(alpn,                        alpn,                        TLS,    STRING_LIST)
 X(trusted_certificates,        trusted_certificate,         TLS,    CERTIFICATE_LIST)
 X(trusted_certificate_files,   trusted_certificate_file,    TLS,    PATH_LIST)
@@ -56,9 +57,11 @@ X(sessions,                    session,                     TLS,    BYTES_LIST)
 %{
 /* The kinds a field belongs to, as a bit per ns_options_kind. */
 #define NSB_KINDS_SERVER (1u << NS_SERVER_TLS_SOCKET_OPTIONS)
+#define NSB_KINDS_CLIENT (1u << NS_TLS_SOCKET_OPTIONS)
 #define NSB_KINDS_TLS (NSB_KINDS_SERVER | (1u << NS_TLS_SOCKET_OPTIONS))
 #define NSB_KINDS_ALL (NSB_KINDS_TLS | (1u << NS_SOCKET_OPTIONS))
 #define NSB_KINDS_TEXT_SERVER "server TLS options"
+#define NSB_KINDS_TEXT_CLIENT "client TLS options"
 #define NSB_KINDS_TEXT_TLS "TLS options"
 #define NSB_KINDS_TEXT_ALL "every kind of options"
 

@@ -106,10 +106,13 @@ def test_option_fields_one_table():
     for field, method, kinds, kinds_text, type_text, is_list in rows:
         assert callable(getattr(o, method)), field
         assert method == ("add_" if is_list else "set_") + method[4:]
-        assert kinds & (1 << netsocket.NS_SERVER_TLS_SOCKET_OPTIONS)
+        assert kinds & (1 << netsocket.NS_SERVER_TLS_SOCKET_OPTIONS | 1 << netsocket.NS_TLS_SOCKET_OPTIONS)
         assert type_text.startswith("a list of" if is_list else "a"), field
     assert "alpn: a list of strings (TLS options)" in netsocket.tls_socket_options.__doc__
     assert "alpn" not in netsocket.socket_options.__doc__
+    # sni is the client's: a server picks identities by name (add_identity)
+    assert "  sni: a list of strings (client TLS options)\n" in netsocket.tls_socket_options.__doc__
+    assert "sni" not in netsocket.server_tls_socket_options.__doc__
 
 
 def test_status_list_makes_constants_names_and_classes():

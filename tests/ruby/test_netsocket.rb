@@ -151,9 +151,11 @@ class NetsocketTest < Minitest::Test
     rows.each do |field, method, kinds, _, type_text, list|
       assert o.respond_to?(method), field
       assert_equal (list ? "add_" : "set_") + method[4..], method
-      assert_equal 1, (kinds >> Netsocket::NS_SERVER_TLS_SOCKET_OPTIONS) & 1
+      refute_equal 0, kinds & ((1 << Netsocket::NS_SERVER_TLS_SOCKET_OPTIONS) | (1 << Netsocket::NS_TLS_SOCKET_OPTIONS))
       assert_equal list, type_text.start_with?("a list of"), field
     end
+    # sni is the client's: a server picks identities by name (add_identity)
+    assert_equal [1 << Netsocket::NS_TLS_SOCKET_OPTIONS, "client TLS options"], Netsocket::OPTION_FIELDS[:sni][2, 2]
   end
 
   def test_status_list_makes_constants_names_and_classes
