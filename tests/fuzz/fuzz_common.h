@@ -4,7 +4,9 @@
 
 #include <linux/sockios.h>
 #include <linux/tcp.h> /* its tcp_info has the byte counters */
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,20 @@ static inline void fuzz_certs(void)
     fuzz_leaf = certgen_leaf(fuzz_ca, "localhost", "DNS:localhost,IP:127.0.0.1", -1, 365);
 }
 
+/* Finishes a connect that a signal interrupted (libFuzzer's -timeout
+ * alarm): the kernel goes on with it, so closing and trying again would
+ * leave that first connection in the listener's queue, where the next
+ * accept would take it instead of ours. */
+static inline int connect_finished(int fd)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLOUT};
+    int err = 0, polled;
+    socklen_t len = sizeof err;
+    for (int i = 0; i < 100 && (polled = poll(&pf, 1, 2000)) < 0 && errno == EINTR; i++) {
+    }
+    return polled == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+}
+
 /* A raw loopback socket connected to port (no netsocket); a few tries,
  * as a loopback connect can be refused now and then under load. */
 static inline int raw_connect(int port)
@@ -42,6 +58,8 @@ static inline int raw_connect(int port)
     for (int tries = 0; tries < 5; tries++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+            return fd;
+        if (fd >= 0 && errno == EINTR && connect_finished(fd))
             return fd;
         perror("fuzz harness: loopback connect");
         if (fd >= 0)
